@@ -1,0 +1,139 @@
+/**
+ * The domain vocabulary shared by the supervisor, the control API, the CLI and the console.
+ * Plain data only: everything here crosses the wire as JSON.
+ */
+
+/** Lifecycle of one worker instance (`<pool>@<generation>`). */
+export type InstanceState =
+  | 'starting' // spawned, health check not answered yet
+  | 'started' // ready and attached: may take new sessions
+  | 'detached' // ready, serves only the sessions it already has
+  | 'stopping' // SIGTERM sent, waiting for exit (SIGKILL after the grace)
+  | 'stopped' // exited after we asked it to
+  | 'crashed' // exited while we did not ask it to
+  | 'failed'; // never became ready (exited or timed out during start)
+
+/** Health of a pool as a whole (PM2-style crash loop handling). */
+export type PoolStatus =
+  | 'ok'
+  | 'backoff' // an attached worker crashed; a replacement is scheduled
+  | 'errored'; // crash loop limit reached: no more automatic restarts until a sync
+
+export interface WorkerInfo {
+  id: string;
+  pool: string;
+  generation: number;
+  state: InstanceState;
+  /** Whether the worker takes new sessions (starting/started, not detached). */
+  attached: boolean;
+  pid: number | null;
+  port: number;
+  revision: string;
+  sessions: number;
+  inFlight: number;
+  webSockets: number;
+  /** ISO timestamps; null when that moment has not come. */
+  startedAt: string | null;
+  readyAt: string | null;
+  detachedAt: string | null;
+  stoppedAt: string | null;
+  exitCode: number | null;
+  exitSignal: string | null;
+  /** Why the worker failed or crashed, with its last output when that helps. */
+  lastError: string | null;
+}
+
+export interface PoolInfo {
+  name: string;
+  /** The revision a sync would start now (from the configuration last read). */
+  revision: string;
+  command: string;
+  sessionCookie: string;
+  /** Attached instances wanted. */
+  instances: number;
+  attached: number;
+  status: PoolStatus;
+  /** Crashes counted toward the crash loop limit. */
+  restarts: number;
+  nextRestartAt: string | null;
+  lastError: string | null;
+  /** Sessions lost to crashes and forced drains since the supervisor started. */
+  sessionsLost: number;
+}
+
+export type EventType =
+  | 'supervisor.started'
+  | 'supervisor.stopping'
+  | 'supervisor.stopped'
+  | 'worker.starting'
+  | 'worker.started'
+  | 'worker.failed'
+  | 'worker.detached'
+  | 'worker.reattached'
+  | 'worker.drained'
+  | 'worker.stopping'
+  | 'worker.stopped'
+  | 'worker.crashed'
+  | 'worker.killed'
+  | 'sessions.lost'
+  | 'pool.backoff'
+  | 'pool.errored'
+  | 'pool.synced'
+  | 'config.reloaded'
+  | 'config.rejected'
+  | 'action';
+
+export interface HandoverEvent {
+  /** Grows by one per event; a subscriber resumes after the last id it saw. */
+  id: number;
+  at: string;
+  type: EventType;
+  /** Who caused it: `supervisor` for its own decisions, the operator otherwise. */
+  actor: string;
+  pool: string | null;
+  worker: string | null;
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+export interface LogLine {
+  at: string;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+export interface SyncResult {
+  pools: Array<{ pool: string; started: WorkerInfo[]; error: string | null }>;
+}
+
+export interface DetachAndSyncResult {
+  detached: WorkerInfo;
+  started: WorkerInfo;
+}
+
+export type ControlErrorCode = 'NOT_FOUND' | 'PRECONDITION_FAILED' | 'BAD_REQUEST' | 'CONFLICT';
+
+/** An operator error with a message that says what to do; the control API maps the code. */
+export class ControlError extends Error {
+  constructor(
+    readonly code: ControlErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+/** What the control API needs from a supervisor. The real one lives in apps/supervisor. */
+export interface SupervisorControl {
+  listWorkers(): WorkerInfo[];
+  listPools(): PoolInfo[];
+  detach(worker: string, actor: string): Promise<WorkerInfo>;
+  detachAndSync(worker: string, actor: string): Promise<DetachAndSyncResult>;
+  reattach(worker: string, actor: string): Promise<WorkerInfo>;
+  sync(pool: string | undefined, actor: string): Promise<SyncResult>;
+  logs(worker: string, lines: number): LogLine[];
+  listEvents(options: { afterId?: number; limit: number }): HandoverEvent[];
+  /** Calls the listener for every event recorded from now on; returns the unsubscribe. */
+  onEvent(listener: (event: HandoverEvent) => void): () => void;
+}
