@@ -1,0 +1,186 @@
+/**
+ * Pure formatting for the `handover` CLI: tables, durations, one-line summaries. No I/O, no
+ * clock: callers pass `now`.
+ */
+import type { HandoverEvent, LogLine, PoolInfo, SyncResult, WorkerInfo } from '@handover/process-table';
+
+export type Align = 'left' | 'right';
+
+export interface Column<Row> {
+  header: string;
+  align?: Align;
+  value: (row: Row) => string;
+}
+
+/**
+ * An aligned plain-text table: a header line, then one line per row, columns separated by two
+ * spaces; the last column is not padded, and no line has trailing spaces.
+ */
+export function table<Row>(columns: Array<Column<Row>>, rows: readonly Row[]): string {
+  const cells = rows.map((row) => columns.map((c) => c.value(row).replace(/\s+/g, ' ')));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => {
+        const last = i === values.length - 1;
+        if (columns[i]!.align === 'right') return v.padStart(widths[i]!);
+        return last ? v : v.padEnd(widths[i]!);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n');
+}
+
+/** `0.4s`, `1.2s`, `42s`, `3m 05s`, `2h 03m`, `3d 04h`. Negative counts as 0. */
+export function formatDuration(ms: number): string {
+  const safe = Number.isFinite(ms) && ms > 0 ? ms : 0;
+  if (safe < 10_000) return `${(Math.floor(safe / 100) / 10).toFixed(1)}s`;
+  const seconds = Math.floor(safe / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${pad(seconds % 60)}s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours}h ${pad(minutes % 60)}m`;
+  return `${Math.floor(hours / 24)}d ${pad(hours % 24)}h`;
+}
+
+function ms(iso: string | null): number | null {
+  if (iso === null) return null;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? null : t;
+}
+
+/** How long a live worker has been up; `-` for one that is not running. */
+export function workerUptime(worker: WorkerInfo, now: number): string {
+  if (['stopped', 'crashed', 'failed'].includes(worker.state)) return '-';
+  const since = ms(worker.startedAt);
+  return since === null ? '-' : formatDuration(now - since);
+}
+
+/** From spawn to ready (`1.2s`), or null when unknown. */
+export function startupTime(worker: WorkerInfo): string | null {
+  const started = ms(worker.startedAt);
+  const ready = ms(worker.readyAt);
+  return started === null || ready === null ? null : formatDuration(ready - started);
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n', 1)[0] ?? '';
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+export function workersTable(workers: readonly WorkerInfo[], now: number): string {
+  if (workers.length === 0) return 'no workers';
+  const num = (n: number) => String(n);
+  const main = table<WorkerInfo>(
+    [
+      { header: 'WORKER', value: (w) => w.id },
+      { header: 'STATE', value: (w) => w.state },
+      { header: 'REVISION', value: (w) => w.revision },
+      { header: 'SESSIONS', align: 'right', value: (w) => num(w.sessions) },
+      { header: 'IN-FLIGHT', align: 'right', value: (w) => num(w.inFlight) },
+      { header: 'WS', align: 'right', value: (w) => num(w.webSockets) },
+      { header: 'PID', align: 'right', value: (w) => (w.pid === null ? '-' : String(w.pid)) },
+      { header: 'PORT', align: 'right', value: (w) => String(w.port) },
+      { header: 'UPTIME', align: 'right', value: (w) => workerUptime(w, now) },
+    ],
+    workers,
+  );
+  const notes = workers
+    .filter((w) => w.lastError !== null && w.lastError !== '')
+    .map((w) => `  ${w.id}: ${firstLine(w.lastError!)}`);
+  return notes.length === 0 ? main : `${main}\n${notes.join('\n')}`;
+}
+
+export function poolsTable(pools: readonly PoolInfo[], now: number): string {
+  if (pools.length === 0) return 'no pools';
+  return table<PoolInfo>(
+    [
+      { header: 'POOL', value: (p) => p.name },
+      { header: 'STATUS', value: (p) => p.status },
+      { header: 'REVISION', value: (p) => p.revision },
+      { header: 'ATTACHED', align: 'right', value: (p) => `${p.attached}/${p.instances}` },
+      { header: 'RESTARTS', align: 'right', value: (p) => String(p.restarts) },
+      { header: 'LOST', align: 'right', value: (p) => String(p.sessionsLost) },
+      { header: 'NOTE', value: (p) => poolNote(p, now) },
+    ],
+    pools,
+  );
+}
+
+function poolNote(pool: PoolInfo, now: number): string {
+  const parts: string[] = [];
+  const next = ms(pool.nextRestartAt);
+  if (next !== null) parts.push(`next restart in ${formatDuration(next - now)}`);
+  if (pool.status === 'errored') parts.push('restarts stopped: fix it, then `handover sync`');
+  if (pool.lastError) parts.push(firstLine(pool.lastError));
+  return parts.join('; ');
+}
+
+/** The whole `status` output. */
+export function formatStatus(workers: readonly WorkerInfo[], pools: readonly PoolInfo[], now: number): string {
+  return `${workersTable(workers, now)}\n\n${poolsTable(pools, now)}\n`;
+}
+
+/** `2030-01-02 03:04:05` in UTC. */
+export function formatTimestamp(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+}
+
+export function eventsTable(events: readonly HandoverEvent[]): string {
+  if (events.length === 0) return 'no events';
+  return table<HandoverEvent>(
+    [
+      { header: 'ID', align: 'right', value: (e) => String(e.id) },
+      { header: 'TIME (UTC)', value: (e) => formatTimestamp(e.at) },
+      { header: 'ACTOR', value: (e) => e.actor },
+      { header: 'TYPE', value: (e) => e.type },
+      { header: 'WORKER', value: (e) => e.worker ?? e.pool ?? '-' },
+      { header: 'MESSAGE', value: (e) => firstLine(e.message) },
+    ],
+    events,
+  );
+}
+
+/** One event as a line, for `events --follow`. */
+export function formatEventLine(event: HandoverEvent): string {
+  const where = event.worker ?? event.pool ?? '-';
+  return `${event.id}  ${formatTimestamp(event.at)}  ${event.actor}  ${event.type}  ${where}  ${firstLine(event.message)}`;
+}
+
+export function formatLogLine(line: LogLine): string {
+  return `${formatTimestamp(line.at)} ${line.stream === 'stderr' ? 'err' : 'out'} | ${line.text}`;
+}
+
+/** `web@0 detached, draining 3 sessions, 1 request in flight`. */
+export function drainingSummary(worker: WorkerInfo): string {
+  const parts = [plural(worker.sessions, 'session')];
+  if (worker.inFlight > 0) parts.push(`${plural(worker.inFlight, 'request')} in flight`);
+  if (worker.webSockets > 0) parts.push(plural(worker.webSockets, 'WebSocket'));
+  const nothing = worker.sessions === 0 && worker.inFlight === 0 && worker.webSockets === 0;
+  return nothing
+    ? `${worker.id} detached; it has no sessions left and will stop`
+    : `${worker.id} detached, draining ${parts.join(', ')}`;
+}
+
+/** `web@1 ready in 1.2s (revision v2, port 9001)`. */
+export function readySummary(worker: WorkerInfo): string {
+  const took = startupTime(worker);
+  return `${worker.id} ready${took === null ? '' : ` in ${took}`} (revision ${worker.revision}, port ${worker.port})`;
+}
+
+export function formatSyncResult(result: SyncResult): string {
+  if (result.pools.length === 0) return 'no pools to sync\n';
+  const lines: string[] = [];
+  for (const pool of result.pools) {
+    if (pool.error !== null) lines.push(`${pool.pool}: failed: ${pool.error}`);
+    else if (pool.started.length === 0) lines.push(`${pool.pool}: up to date, nothing to start`);
+    else for (const w of pool.started) lines.push(`${pool.pool}: started ${readySummary(w)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

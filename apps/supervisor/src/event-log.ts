@@ -1,0 +1,117 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { EventType, HandoverEvent } from '@handover/process-table';
+
+export interface NewEvent {
+  type: EventType;
+  actor: string;
+  pool?: string | null;
+  worker?: string | null;
+  message: string;
+  data?: Record<string, unknown> | null;
+}
+
+interface EventRow {
+  id: number;
+  at: string;
+  type: EventType;
+  actor: string;
+  pool: string | null;
+  worker: string | null;
+  message: string;
+  data: string | null;
+}
+
+/**
+ * The event and audit log, in an embedded SQLite file (no server to install). Events are
+ * rare (state changes and operator actions, never per request), so a synchronous insert in
+ * WAL mode is cheap; listeners hear of each event after it is stored, so an id they see is
+ * always readable back by `list`.
+ */
+export class EventLog {
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly selectAfter: Database.Statement;
+  private readonly selectLatest: Database.Statement;
+  private readonly listeners = new Set<(event: HandoverEvent) => void>();
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        type    TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        pool    TEXT,
+        worker  TEXT,
+        message TEXT NOT NULL,
+        data    TEXT
+      );
+      CREATE INDEX IF NOT EXISTS events_worker ON events (worker);
+    `);
+    this.insert = this.db.prepare(
+      'INSERT INTO events (at, type, actor, pool, worker, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.selectAfter = this.db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?');
+    this.selectLatest = this.db.prepare(
+      'SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id',
+    );
+  }
+
+  record(event: NewEvent): HandoverEvent {
+    const at = new Date().toISOString();
+    const data = event.data ?? null;
+    const result = this.insert.run(
+      at,
+      event.type,
+      event.actor,
+      event.pool ?? null,
+      event.worker ?? null,
+      event.message,
+      data === null ? null : JSON.stringify(data),
+    );
+    const stored: HandoverEvent = {
+      id: Number(result.lastInsertRowid),
+      at,
+      type: event.type,
+      actor: event.actor,
+      pool: event.pool ?? null,
+      worker: event.worker ?? null,
+      message: event.message,
+      data,
+    };
+    for (const listener of this.listeners) {
+      try {
+        listener(stored);
+      } catch {
+        // A broken subscriber must not stop the supervisor or the other subscribers.
+      }
+    }
+    return stored;
+  }
+
+  /** Events after `afterId` (oldest first), or the newest `limit` when no id is given. */
+  list(options: { afterId?: number; limit: number }): HandoverEvent[] {
+    const rows = (
+      options.afterId === undefined
+        ? this.selectLatest.all(options.limit)
+        : this.selectAfter.all(options.afterId, options.limit)
+    ) as EventRow[];
+    return rows.map((row) => ({ ...row, data: row.data === null ? null : JSON.parse(row.data) }));
+  }
+
+  subscribe(listener: (event: HandoverEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+  }
+}

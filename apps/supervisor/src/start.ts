@@ -1,0 +1,95 @@
+import { dirname, resolve } from 'node:path';
+import { ConfigError, loadConfig, loadDotEnv } from '@handover/config';
+import { type RunningSupervisor, launchSupervisor } from './launch';
+
+export interface StartOptions {
+  configPath?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `handover start`: loads `.env` and the configuration, launches everything, prints where
+ * to go, and runs until SIGINT/SIGTERM, when it stops gracefully with no worker left behind.
+ */
+export async function startSupervisor(options: StartOptions = {}): Promise<void> {
+  const env = options.env ?? process.env;
+  const configPath = resolve(options.configPath ?? env.HANDOVER_CONFIG ?? 'handover.config.json');
+  await loadDotEnv(resolve(dirname(configPath), '.env'), env);
+
+  let running: RunningSupervisor;
+  try {
+    const config = await loadConfig({ path: configPath, env });
+    running = await launchSupervisor(config, { env });
+  } catch (error) {
+    process.stderr.write(`handover: ${error instanceof ConfigError ? error.message : describe(error)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+
+  // Whatever happens to this process, no worker may outlive it by accident.
+  process.once('exit', () => running.supervisor.killAll());
+  process.on('uncaughtException', (error) => {
+    process.stderr.write(`handover: unexpected error, stopping every worker: ${error.stack ?? error}\n`);
+    running.supervisor.killAll();
+    process.exit(1);
+  });
+
+  printBanner(running);
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`handover: ${signal} again, killing every worker now\n`);
+      running.supervisor.killAll();
+      process.exit(1);
+    }
+    process.stdout.write(`\nhandover: ${signal} received, finishing in-flight requests and stopping workers…\n`);
+    running.stop().then(
+      () => {
+        process.stdout.write('handover: stopped\n');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`handover: error while stopping: ${describe(error)}\n`);
+        running.supervisor.killAll();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+function printBanner(running: RunningSupervisor): void {
+  const lines = [
+    '',
+    'Handover is running.',
+    ...running.proxies.map((p) => `  app (pool ${p.pool}, through the proxy): ${p.url}`),
+    `  control API:  ${running.control.url}trpc/  (bearer token ${running.token.source === 'env' ? 'from HANDOVER_CONTROL_TOKEN' : `in ${running.token.file}`})`,
+    '',
+    'Workers:',
+    ...running.supervisor
+      .listWorkers()
+      .map((w) => `  ${w.id.padEnd(10)} ${w.state.padEnd(9)} revision ${w.revision}  port ${w.port}  pid ${w.pid ?? '-'}`),
+    ...running.supervisor
+      .listPools()
+      .filter((p) => p.status !== 'ok')
+      .map((p) => `  pool ${p.name}: ${p.status}: ${p.lastError ?? ''}`),
+    '',
+    'Try: npx handover status    npx handover detach web@0 --sync    Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      return `${error.message}: another program uses that port. Stop it, or choose other ports in .env (HANDOVER_PROXY_PORT, HANDOVER_CONTROL_PORT).`;
+    }
+    return error.message;
+  }
+  return String(error);
+}

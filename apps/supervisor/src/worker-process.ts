@@ -1,0 +1,91 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { LogBuffer } from './log-buffer';
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnWorkerOptions {
+  command: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  logs: LogBuffer;
+}
+
+/**
+ * A worker's OS process: run through the shell in a process group of its own, so that a
+ * signal reaches the whole tree (`sh -c "node server.js"` and anything it forks) and no
+ * grandchild is left behind when the worker is stopped.
+ */
+export class WorkerProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<ExitInfo>;
+  private exitInfo: ExitInfo | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: SpawnWorkerOptions) {
+    this.child = spawn(options.command, {
+      shell: true,
+      detached: true,
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => options.logs.write('stdout', chunk));
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => options.logs.write('stderr', chunk));
+    this.exited = new Promise((resolve) => {
+      const finish = (info: ExitInfo) => {
+        if (this.exitInfo !== null) return;
+        this.exitInfo = info;
+        if (this.killTimer) clearTimeout(this.killTimer);
+        // The shell may be gone while a grandchild still holds the group: make sure it is not.
+        this.signalGroup('SIGKILL');
+        options.logs.flush();
+        resolve(info);
+      };
+      this.child.once('exit', (code, signal) => finish({ code, signal }));
+      this.child.once('error', (error) => {
+        options.logs.write('stderr', `handover: could not start the worker: ${error.message}\n`);
+        finish({ code: null, signal: null });
+      });
+    });
+  }
+
+  get pid(): number | null {
+    return this.child.pid ?? null;
+  }
+
+  get hasExited(): boolean {
+    return this.exitInfo !== null;
+  }
+
+  /** SIGTERM to the group, SIGKILL after `graceMs`; resolves when the process has exited. */
+  terminate(graceMs: number): Promise<ExitInfo & { killed: boolean }> {
+    if (this.exitInfo !== null) return Promise.resolve({ ...this.exitInfo, killed: false });
+    let killed = false;
+    this.signalGroup('SIGTERM');
+    if (this.killTimer === null) {
+      this.killTimer = setTimeout(() => {
+        killed = true;
+        this.signalGroup('SIGKILL');
+      }, graceMs);
+    }
+    return this.exited.then((info) => ({ ...info, killed }));
+  }
+
+  /** Immediate SIGKILL of the whole group (supervisor emergency exit). */
+  kill(): void {
+    this.signalGroup('SIGKILL');
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_SERVER, REPO_ROOT, isProcessAlive, randomBasePort, waitFor } from './harness';
+
+const TOKEN = 'cli-test-token-0123456789abcdef';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function isGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('`handover start` as a real process', () => {
+  let child: ChildProcess | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves, answers curl-style control calls, and leaves no process behind on SIGTERM', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'handover-cli-'));
+    const configPath = join(dir, 'handover.config.json');
+    const [proxyPort, controlPort] = [await freePort(), await freePort()];
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        proxy: { port: proxyPort },
+        control: { port: controlPort },
+        dataDir: join(dir, 'data'),
+        pools: [
+          {
+            name: 'web',
+            command: `node ${JSON.stringify(DEMO_SERVER)}`,
+            basePort: randomBasePort(),
+            sessionCookie: 'demo.sid',
+            revision: 'v1',
+            healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
+          },
+        ],
+      }),
+    );
+    let output = '';
+    child = spawn(process.execPath, [join(REPO_ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
+      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    await waitFor(() => output.includes('Handover is running'), 30_000, `the start banner; output so far:\n${output}`);
+    expect(output).toContain(`http://127.0.0.1:${proxyPort}/`);
+
+    const control = `http://127.0.0.1:${controlPort}`;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    expect((await fetch(`${control}/healthz`)).status).toBe(200);
+    expect((await fetch(`${control}/trpc/workers.list`)).status).toBe(401);
+
+    // The README's curl forms: a query and a mutation.
+    const list = await (await fetch(`${control}/trpc/workers.list`, { headers: auth })).json();
+    expect(list.result.data).toMatchObject([{ id: 'web@0', state: 'started', revision: 'v1' }]);
+    const mutation = await fetch(`${control}/trpc/workers.detachAndSync`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', 'x-handover-actor': 'curl-user' },
+      body: JSON.stringify({ worker: 'web@0' }),
+    });
+    expect(mutation.status).toBe(200);
+    expect((await mutation.json()).result.data.started).toMatchObject({ id: 'web@1', state: 'started' });
+    const badInput = await fetch(`${control}/trpc/workers.detach`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ worker: 'not a worker' }),
+    });
+    expect(badInput.status).toBe(400);
+
+    // A session on web@1 through the proxy, then the proxy's own health answer.
+    const login = await fetch(`http://127.0.0.1:${proxyPort}/api/login`, { method: 'POST' });
+    expect((await login.json()).worker).toBe('web@1');
+    expect(await (await fetch(`http://127.0.0.1:${proxyPort}/healthz`)).text()).toMatch(/ok/);
+
+    const workers = (await (await fetch(`${control}/trpc/workers.list`, { headers: auth })).json()).result.data as Array<{
+      id: string;
+      pid: number | null;
+      state: string;
+    }>;
+    const pids = workers.filter((w) => w.pid !== null && w.state !== 'stopped').map((w) => w.pid!);
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) expect(isGroupAlive(pid)).toBe(true);
+
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    for (const pid of pids) {
+      expect(isProcessAlive(pid)).toBe(false);
+      expect(isGroupAlive(pid)).toBe(false);
+    }
+    await waitFor(async () => {
+      try {
+        await fetch(`http://127.0.0.1:${proxyPort}/healthz`);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 5_000, 'the proxy port to close');
+  });
+});

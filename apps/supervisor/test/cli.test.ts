@@ -1,0 +1,327 @@
+/**
+ * The `handover` CLI end to end, in process: runCli → typed client → the REAL control server
+ * (on port 0) → an in-memory fake supervisor. Only the supervisor is fake.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startControlServer } from '@handover/control-api';
+import type { ControlServer } from '@handover/control-api';
+import { FakeSupervisor } from '@handover/control-api/testing';
+import { resolveControlToken } from '../src/control-token';
+import { runCli } from '../src/cli/run';
+import type { CliIO } from '../src/cli/run';
+
+const TOKEN = 'cli-test-token-0123456789abcdef';
+const NOW = Date.parse('2030-01-02T03:05:10.000Z');
+
+let dir: string;
+let fake: FakeSupervisor;
+let server: ControlServer;
+let configPath: string;
+
+async function writeConfig(file: string, controlPort: number, dataDir = path.join(dir, 'data')): Promise<void> {
+  await writeFile(
+    file,
+    JSON.stringify({
+      proxy: { port: controlPort === 1 ? 2 : 1 },
+      control: { host: '127.0.0.1', port: controlPort },
+      dataDir,
+      pools: [{ name: 'web', command: 'node server.js', basePort: 30000, sessionCookie: 'connect.sid' }],
+    }),
+  );
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'handover-cli-'));
+  fake = new FakeSupervisor();
+  server = await startControlServer({ supervisor: fake, token: TOKEN, host: '127.0.0.1', port: 0 });
+  configPath = path.join(dir, 'handover.config.json');
+  await writeConfig(configPath, server.port);
+});
+afterEach(async () => {
+  await server.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(argv: string[], overrides: Partial<CliIO> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env: { HANDOVER_CONTROL_TOKEN: TOKEN },
+    cwd: dir,
+    now: () => NOW,
+    username: 'tester',
+    ...overrides,
+  });
+  return { code, stdout, stderr };
+}
+
+async function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('handover status', () => {
+  it('prints aligned tables of workers and pools (config found in cwd)', async () => {
+    const run = await cli(['status']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toBe(
+      [
+        'WORKER  STATE     REVISION  SESSIONS  IN-FLIGHT  WS   PID  PORT  UPTIME',
+        'web@0   started   v1               3          1   2  4000  9000  1m 05s',
+        'web@1   detached  v0               1          0   0  4001  9001  1m 05s',
+        '',
+        'POOL  STATUS  REVISION  ATTACHED  RESTARTS  LOST  NOTE',
+        'web   ok      v2             1/1         0     0',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints raw JSON with --json', async () => {
+    const run = await cli(['status', '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ workers: fake.listWorkers(), pools: fake.listPools() });
+  });
+
+  it('finds the token in <dataDir>/control-token, the config through --config and HANDOVER_CONFIG', async () => {
+    const other = path.join(dir, 'elsewhere');
+    const file = path.join(dir, 'custom.json');
+    await writeConfig(file, server.port, other);
+    const { token } = await resolveControlToken({ dataDir: other, env: {} });
+    await server.close();
+    server = await startControlServer({ supervisor: fake, token, host: '127.0.0.1', port: server.port });
+
+    const viaFlag = await cli(['status', '--config', 'custom.json'], { env: {} });
+    expect(viaFlag.code, viaFlag.stderr).toBe(0);
+    const viaEnv = await cli(['status'], { env: { HANDOVER_CONFIG: file } });
+    expect(viaEnv.code, viaEnv.stderr).toBe(0);
+  });
+
+  it('reads the token from .env next to the configuration', async () => {
+    await writeFile(path.join(dir, '.env'), `HANDOVER_CONTROL_TOKEN=${TOKEN}\n`);
+    const run = await cli(['status'], { env: {} });
+    expect(run.code, run.stderr).toBe(0);
+  });
+});
+
+describe('operations', () => {
+  it('detach: says what is draining, warns when the pool has no attached worker left', async () => {
+    const run = await cli(['detach', 'web@0']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('web@0 detached, draining 3 sessions, 1 request in flight, 2 WebSockets\n');
+    expect(run.stderr).toMatch(/^warning: pool web has no attached worker now.*`handover sync web`.*`handover reattach web@0`/);
+    expect(fake.calls.find((c) => c.method === 'detach')).toEqual({ method: 'detach', args: ['web@0', 'cli:tester'] });
+  });
+
+  it('detach --sync: prints progress and the result', async () => {
+    const run = await cli(['detach', 'web@0', '--sync']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toBe(
+      [
+        'starting a successor for web@0 (re-reading the configuration) and waiting for its health check…',
+        'web@2 ready in 1.2s (revision v2, port 9002); new sessions go to web@2',
+        'web@0 detached, draining 3 sessions, 1 request in flight, 2 WebSockets',
+        '',
+      ].join('\n'),
+    );
+    expect(fake.calls.find((c) => c.method === 'detachAndSync')?.args).toEqual(['web@0', 'cli:tester']);
+  });
+
+  it('detach --sync: a successor that fails is an error, exit 1', async () => {
+    fake.failNextStart = 'exited with code 1';
+    const run = await cli(['detach', 'web@0', '--sync']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('handover: web@2 did not become ready: exited with code 1\n');
+    expect(fake.workers.get('web@0')?.attached).toBe(true);
+  });
+
+  it('prints supervisor errors to stderr with exit 1', async () => {
+    expect(await cli(['detach', 'web@1'])).toEqual({ code: 1, stdout: '', stderr: 'handover: web@1 is already detached\n' });
+    expect(await cli(['reattach', 'web@7'])).toEqual({ code: 1, stdout: '', stderr: 'handover: no worker named web@7\n' });
+    const sync = await cli(['sync', 'api']);
+    expect(sync.code).toBe(1);
+    expect(sync.stderr).toBe('handover: no pool named api\n');
+  });
+
+  it('reattach', async () => {
+    const run = await cli(['reattach', 'web@1']);
+    expect(run).toEqual({ code: 0, stdout: 'web@1 reattached: it takes new sessions again (revision v0)\n', stderr: '' });
+  });
+
+  it('sync, of every pool or one', async () => {
+    const all = await cli(['sync']);
+    expect(all).toEqual({
+      code: 0,
+      stdout: 'syncing every pool (re-reading the configuration)…\nweb: up to date, nothing to start\n',
+      stderr: '',
+    });
+    await cli(['detach', 'web@0']);
+    const one = await cli(['sync', 'web']);
+    expect(one.stdout).toBe(
+      'syncing pool web (re-reading the configuration)…\nweb: started web@2 ready in 1.2s (revision v2, port 9002)\n',
+    );
+    expect(fake.calls.filter((c) => c.method === 'sync').map((c) => c.args)).toEqual([
+      [undefined, 'cli:tester'],
+      ['web', 'cli:tester'],
+    ]);
+    const json = await cli(['sync', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ pools: [{ pool: 'web', started: [], error: null }] });
+  });
+
+  it('logs', async () => {
+    const run = await cli(['logs', 'web@0', '-n', '2']);
+    expect(run).toEqual({
+      code: 0,
+      stdout: '2030-01-02 03:04:13 out | web@0 line 9\n2030-01-02 03:04:14 out | web@0 line 10\n',
+      stderr: '',
+    });
+    expect(fake.calls.at(-1)).toEqual({ method: 'logs', args: ['web@0', 2] });
+    await cli(['logs', 'web@0']);
+    expect(fake.calls.at(-1)).toEqual({ method: 'logs', args: ['web@0', 200] });
+  });
+
+  it('events: a table of the last N', async () => {
+    for (let i = 1; i <= 5; i++) fake.record('pool.synced', `event ${i}`, { pool: 'web' });
+    const run = await cli(['events', '-n', '2']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      [
+        'ID  TIME (UTC)           ACTOR       TYPE         WORKER  MESSAGE',
+        ' 4  2030-01-02 03:04:08  supervisor  pool.synced  web     event 4',
+        ' 5  2030-01-02 03:04:09  supervisor  pool.synced  web     event 5',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('events --follow: history, then live events over SSE, until aborted', async () => {
+    for (let i = 1; i <= 3; i++) fake.record('pool.synced', `event ${i}`);
+    const stop = new AbortController();
+    let stdout = '';
+    const done = runCli(['events', '-n', '2', '--follow'], {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: () => true },
+      env: { HANDOVER_CONTROL_TOKEN: TOKEN },
+      cwd: dir,
+      username: 'tester',
+      signal: stop.signal,
+    });
+    await waitFor(() => fake.listenerCount() === 1);
+    fake.record('worker.detached', 'live 4', { worker: 'web@0' });
+    await waitFor(() => stdout.includes('live 4'));
+    stop.abort();
+    expect(await done).toBe(0);
+    const ids = stdout.trim().split('\n').map((l) => Number(l.split(' ')[0]));
+    expect(ids).toEqual([2, 3, 4]);
+    expect(stdout).toContain('4  2030-01-02 03:04:08  supervisor  worker.detached  web@0  live 4');
+    await waitFor(() => fake.listenerCount() === 0);
+  });
+});
+
+describe('finding the supervisor', () => {
+  it('says nobody answers when the port is closed', async () => {
+    const port = await closedPort();
+    await writeConfig(configPath, port);
+    const run = await cli(['status']);
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `handover: no supervisor is answering on http://127.0.0.1:${port} — start it with \`npx handover start\`\n`,
+    });
+  });
+
+  it('says when the token is wrong', async () => {
+    const run = await cli(['status'], { env: { HANDOVER_CONTROL_TOKEN: 'another-token-0123456789' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^handover: the supervisor on http:\/\/127\.0\.0\.1:\d+ refused the control token/);
+  });
+
+  it('says there is no running supervisor when there is no token', async () => {
+    const run = await cli(['status'], { env: {} });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^handover: no running supervisor found: start it with `npx handover start`, or set HANDOVER_CONTROL_TOKEN/,
+    );
+  });
+
+  it('shows configuration errors as they are', async () => {
+    const missing = await cli(['status', '--config', 'nope.json']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^handover: Configuration file not found:/);
+    await writeFile(configPath, '{"control": {"port": "x"}, "pools": []}');
+    const invalid = await cli(['status']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain('control.port');
+  });
+});
+
+describe('usage', () => {
+  it.each([
+    [[], /^Usage: handover <command>/],
+    [['frobnicate'], /^handover: unknown command: frobnicate\nusage: handover <command> \[options\]/],
+    [['detach'], /^handover: detach: missing argument\nusage: handover detach <worker> \[--sync\]/],
+    [['detach', 'a', 'b'], /^handover: detach: unexpected argument: b\n/],
+    [['detach', 'WEB'], /^handover: detach: "WEB" is not a worker id \(like web@0\)\n/],
+    [['sync', 'Web!'], /^handover: sync: "Web!" is not a pool name\n/],
+    [['status', '--sync'], /^handover: status does not take --sync\nusage: handover status \[--json\]/],
+    [['logs', 'web@0', '-n', 'abc'], /^handover: -n must be a whole number from 1 to 5000, got "abc"/],
+    [['events', '-n', '0'], /^handover: -n must be a whole number from 1 to 1000, got "0"/],
+    [['status', '--bogus'], /^handover: Unknown option '--bogus'.*\nusage: handover status/s],
+  ])('%j exits 2', async (argv, message) => {
+    const run = await cli(argv as string[]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('prints help on stdout', async () => {
+    for (const argv of [['help'], ['--help'], ['-h']]) {
+      const run = await cli(argv);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: handover <command> \[options\]\n\nCommands:\n {2}start \[--config FILE\]/);
+      expect(run.stdout).toContain('detach <worker> [--sync]');
+    }
+    const one = await cli(['detach', '--help']);
+    expect(one.stdout).toMatch(/^usage: handover detach <worker> \[--sync\] \[--json\]\n/);
+    expect((await cli(['help', 'logs'])).stdout).toMatch(/^usage: handover logs <worker> \[-n N\]/);
+  });
+
+  it('start calls startSupervisor with the configuration path', async () => {
+    const calls: unknown[] = [];
+    const env = { HANDOVER_CONTROL_TOKEN: TOKEN };
+    const run = await cli(['start', '--config', 'x/handover.json'], {
+      env,
+      startSupervisor: async (options) => {
+        calls.push(options);
+      },
+    });
+    expect(run.code).toBe(0);
+    expect(calls).toEqual([{ configPath: path.join(dir, 'x/handover.json'), env }]);
+    await cli(['start'], { env, startSupervisor: async (options) => void calls.push(options) });
+    expect(calls[1]).toEqual({ configPath: path.join(dir, 'handover.config.json'), env });
+  });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,173 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { HandoverConfig } from '@handover/config';
+import { loadConfig } from '@handover/config';
+import type { HandoverEvent, WorkerInfo } from '@handover/process-table';
+import { type RunningSupervisor, launchSupervisor } from '../src/launch';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+export const DEMO_SERVER = join(REPO_ROOT, 'apps/demo/server.mjs');
+export const FIXTURES = join(import.meta.dirname, 'fixtures');
+
+/** A base port in a range tests do not share; the supervisor skips ports in use anyway. */
+export function randomBasePort(): number {
+  return 20_000 + Math.floor(Math.random() * 2_000) * 10;
+}
+
+export interface PoolFile {
+  name?: string;
+  command: string;
+  sessionCookie: string;
+  revision?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A real supervisor (real proxy, real control API, real child processes) on ephemeral ports,
+ * with its config file and data directory in a temp folder that is removed afterwards.
+ */
+export class TestSupervisor {
+  running!: RunningSupervisor;
+  readonly events: HandoverEvent[] = [];
+  private unsubscribe: (() => void) | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly configPath: string,
+  ) {}
+
+  static async launch(pool: PoolFile, extra: Record<string, unknown> = {}): Promise<TestSupervisor> {
+    const dir = await mkdtemp(join(tmpdir(), 'handover-test-'));
+    const configPath = join(dir, 'handover.config.json');
+    const harness = new TestSupervisor(dir, configPath);
+    await harness.writeConfig(pool, extra);
+    const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' };
+    const load = async (): Promise<HandoverConfig> => {
+      const config = await loadConfig({ path: configPath, env });
+      // Ephemeral public ports: tests run side by side.
+      config.proxy.port = 0;
+      config.control.port = 0;
+      return config;
+    };
+    harness.running = await launchSupervisor(await load(), { env, reloadConfig: load });
+    harness.events.push(...harness.running.supervisor.listEvents({ limit: 1000 }));
+    harness.unsubscribe = harness.running.supervisor.onEvent((event) => harness.events.push(event));
+    return harness;
+  }
+
+  async writeConfig(pool: PoolFile, extra: Record<string, unknown> = {}): Promise<void> {
+    this.basePort ??= randomBasePort();
+    const file = {
+      proxy: { port: 18080 },
+      control: { port: 18090 },
+      dataDir: join(this.dir, 'data'),
+      pools: [
+        {
+          name: 'web',
+          basePort: this.basePort,
+          healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
+          stop: { graceSeconds: 5 },
+          ...pool,
+        },
+      ],
+      ...extra,
+    };
+    await writeFile(this.configPath, JSON.stringify(file, null, 2));
+  }
+
+  private basePort: number | undefined;
+
+  get supervisor() {
+    return this.running.supervisor;
+  }
+
+  get proxyUrl(): string {
+    return `http://127.0.0.1:${this.running.proxies[0]!.port}`;
+  }
+
+  get proxyPort(): number {
+    return this.running.proxies[0]!.port;
+  }
+
+  worker(id: string): WorkerInfo {
+    const found = this.supervisor.listWorkers().find((w) => w.id === id);
+    if (!found) throw new Error(`no worker ${id} in ${this.supervisor.listWorkers().map((w) => w.id).join(', ')}`);
+    return found;
+  }
+
+  /** Resolves with the first event (already seen or future) that matches; fails after the deadline. */
+  waitForEvent(match: (event: HandoverEvent) => boolean, timeoutMs = 20_000): Promise<HandoverEvent> {
+    return waitFor(() => this.events.find(match), timeoutMs, 'event');
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+    await this.running?.stop(2_000);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `probe` until it returns something truthy, or fails with a clear message at the deadline. */
+export async function waitFor<T>(
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A browser-like client: one cookie jar, requests through the proxy. */
+export class Client {
+  cookies = new Map<string, string>();
+
+  constructor(readonly base: string) {}
+
+  async request(method: string, path: string, body?: string): Promise<{ status: number; headers: Headers; text: string; json: any }> {
+    const headers: Record<string, string> = {};
+    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(this.base + path, { method, headers, body, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      const cleared = value === '' || attributes.some((a) => /^\s*max-age=0\s*$/i.test(a) || /expires=thu, 01 jan 1970/i.test(a));
+      if (cleared) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  get(path: string) {
+    return this.request('GET', path);
+  }
+
+  post(path: string, body = '{}') {
+    return this.request('POST', path, body);
+  }
+}
+
+/** True while a process with this pid exists. */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

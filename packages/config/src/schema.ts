@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/**
+ * The shape of handover.config.json as written by users: everything with a default is optional,
+ * every object is strict (an unknown field is an error, so a typo never silently does nothing).
+ * `parseConfig` turns a value of this shape into a `HandoverConfig` with every default filled in.
+ */
+
+export const PORT_MESSAGE = 'expected an integer from 1 to 65535';
+export const POOL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+/** RFC 6265 cookie-name token characters. */
+const COOKIE_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const PATH_PARAMETER_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+const HOST_PATTERN = /^[A-Za-z0-9._:-]+$/;
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Environment variables Handover sets for every worker; a pool may not set them itself. */
+export const RESERVED_WORKER_ENV = ['PORT', 'HANDOVER_WORKER', 'HANDOVER_REVISION'] as const;
+
+const port = () => z.number({ error: PORT_MESSAGE }).int({ error: PORT_MESSAGE }).min(1, PORT_MESSAGE).max(65535, PORT_MESSAGE);
+
+const int = (min: number, max: number) => {
+  const message = `expected an integer from ${min} to ${max}`;
+  return z.number({ error: message }).int({ error: message }).min(min, message).max(max, message);
+};
+
+/** A number of seconds/milliseconds: finite, within [min, max]; `exclusiveMin` makes min itself invalid. */
+const amount = (min: number, max: number, unit: string, exclusiveMin = false) => {
+  const message = `expected a number of ${unit} ${exclusiveMin ? 'greater than' : 'from'} ${min}${exclusiveMin ? ` and at most ${max}` : ` to ${max}`}`;
+  const base = z.number({ error: message });
+  return (exclusiveMin ? base.gt(min, message) : base.min(min, message)).max(max, message);
+};
+
+const text = (what: string, max = 1000) =>
+  z
+    .string({ error: `expected ${what}` })
+    .refine((s) => s.trim().length > 0, `expected ${what}, got an empty string`)
+    .refine((s) => s.length <= max, `too long (at most ${max} characters)`);
+
+const host = () =>
+  z
+    .string({ error: 'expected a host name or IP address, e.g. "127.0.0.1"' })
+    .regex(HOST_PATTERN, 'expected a host name or IP address, e.g. "127.0.0.1" (no scheme, no port)');
+
+const label = () =>
+  text('a revision label, e.g. "v2" or a git commit', 200).refine((s) => !/[\r\n]/.test(s), 'must be a single line');
+
+export const listenSchema = z.strictObject({
+  host: host().optional(),
+  port: port().optional(),
+});
+
+export const poolSchema = z.strictObject({
+  name: z
+    .string({ error: 'expected a pool name: lowercase letters, digits and "-", starting with a letter, at most 32 characters' })
+    .regex(
+      POOL_NAME_PATTERN,
+      'expected a pool name: lowercase letters, digits and "-", starting with a letter, at most 32 characters',
+    ),
+  command: text('a shell command, e.g. "node server.js"', 10_000),
+  cwd: text('a directory (relative to the config file, or absolute)').optional(),
+  env: z
+    .record(z.string(), z.string({ error: 'expected a string (environment values are strings: quote numbers)' }), {
+      error: 'expected an object of environment variables, e.g. { "NODE_ENV": "production" }',
+    })
+    .superRefine((env, ctx) => {
+      for (const key of Object.keys(env)) {
+        if (!ENV_NAME_PATTERN.test(key)) {
+          ctx.addIssue({ code: 'custom', path: [key], message: 'not a valid environment variable name (letters, digits and "_", not starting with a digit)' });
+        } else if ((RESERVED_WORKER_ENV as readonly string[]).includes(key)) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `${key} is set by Handover for each worker; remove it` });
+        }
+      }
+    })
+    .optional(),
+  basePort: port(),
+  proxyPort: port().nullable().optional(),
+  sessionCookie: z
+    .string({ error: 'expected a cookie name, e.g. "JSESSIONID"' })
+    .regex(COOKIE_NAME_PATTERN, 'expected a cookie name, e.g. "JSESSIONID" (letters, digits and !#$%&\'*+-.^_`|~)'),
+  sessionPathParameter: z
+    .string({ error: 'expected a URL path parameter name, e.g. "jsessionid", or null' })
+    .regex(PATH_PARAMETER_PATTERN, 'expected a URL path parameter name, e.g. "jsessionid"')
+    .nullable()
+    .optional(),
+  idleTimeoutSeconds: amount(0, 365 * 24 * 3600, 'seconds', true).optional(),
+  revision: label().optional(),
+  revisionFile: text('a file path (relative to the config file, or absolute)').optional(),
+  instances: int(0, 64).optional(),
+  healthCheck: z
+    .strictObject({
+      path: z
+        .string({ error: 'expected a URL path starting with "/", e.g. "/healthz"' })
+        .startsWith('/', 'expected a URL path starting with "/", e.g. "/healthz"')
+        .refine((s) => !/\s/.test(s), 'must not contain spaces')
+        .optional(),
+      timeoutSeconds: amount(0, 3600, 'seconds', true).optional(),
+      intervalMs: int(10, 60_000).optional(),
+    })
+    .optional(),
+  stop: z.strictObject({ graceSeconds: amount(0, 3600, 'seconds').optional() }).optional(),
+  drain: z
+    .strictObject({
+      maxSeconds: amount(0, 365 * 24 * 3600, 'seconds', true)
+        .nullable()
+        .optional(),
+    })
+    .optional(),
+  restart: z
+    .strictObject({
+      minUptimeSeconds: amount(0, 3600, 'seconds').optional(),
+      maxRestarts: int(0, 1000).optional(),
+      backoffInitialMs: int(0, 3_600_000).optional(),
+      backoffMaxMs: int(0, 3_600_000).optional(),
+    })
+    .optional(),
+  logLines: int(1, 100_000).optional(),
+});
+
+export const fileSchema = z.strictObject({
+  /** Lets editors find a JSON schema; ignored. */
+  $schema: z.string().optional(),
+  proxy: listenSchema.optional(),
+  control: listenSchema.optional(),
+  dataDir: text('a directory (relative to the config file, or absolute)').optional(),
+  pools: z
+    .array(poolSchema, { error: 'expected a list of pools, e.g. [{ "name": "web", ... }]' })
+    .min(1, 'expected at least one pool'),
+});
+
+export type ConfigFile = z.infer<typeof fileSchema>;
+export type PoolFile = z.infer<typeof poolSchema>;

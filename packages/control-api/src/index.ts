@@ -1,0 +1,23 @@
+/**
+ * The Handover control API: the tRPC router (server half, `type AppRouter` for the console),
+ * the `node:http` handler and server, and a typed client for the CLI and scripts.
+ */
+export { appRouter } from './router';
+export type { AppRouter } from './router';
+export { createCallerFactory } from './trpc';
+export type { ControlContext } from './trpc';
+export {
+  ACTOR_HEADER,
+  DEFAULT_ACTOR,
+  TRPC_PATH,
+  createControlHandler,
+  createTokenCheck,
+  isLoopbackHost,
+  parseActor,
+  startControlServer,
+} from './server';
+export type { ControlHandlerOptions, ControlServer, StartControlServerOptions } from './server';
+export { createControlClient, trpcUrl } from './client';
+export type { ControlClient, ControlClientOptions } from './client';
+export { liveEvents } from './live-events';
+export { POOL_NAME, WORKER_ID, poolNameSchema, workerIdSchema } from './schemas';

@@ -1,0 +1,62 @@
+import { tracked } from '@trpc/server';
+import { liveEvents } from './live-events';
+import {
+  eventsListInput,
+  eventsLiveInput,
+  logsInput,
+  syncInput,
+  workerInput,
+} from './schemas';
+import { protectedProcedure, publicProcedure, router } from './trpc';
+
+const workersRouter = router({
+  list: protectedProcedure.query(({ ctx }) => ctx.supervisor.listWorkers()),
+  detach: protectedProcedure
+    .input(workerInput)
+    .mutation(({ ctx, input }) => ctx.supervisor.detach(input.worker, ctx.actor)),
+  detachAndSync: protectedProcedure
+    .input(workerInput)
+    .mutation(({ ctx, input }) => ctx.supervisor.detachAndSync(input.worker, ctx.actor)),
+  reattach: protectedProcedure
+    .input(workerInput)
+    .mutation(({ ctx, input }) => ctx.supervisor.reattach(input.worker, ctx.actor)),
+  logs: protectedProcedure
+    .input(logsInput)
+    .query(({ ctx, input }) => ctx.supervisor.logs(input.worker, input.lines)),
+});
+
+const poolsRouter = router({
+  list: protectedProcedure.query(({ ctx }) => ctx.supervisor.listPools()),
+  sync: protectedProcedure
+    .input(syncInput)
+    .mutation(({ ctx, input }) => ctx.supervisor.sync(input?.pool, ctx.actor)),
+});
+
+const eventsRouter = router({
+  list: protectedProcedure.input(eventsListInput).query(({ ctx, input }) =>
+    ctx.supervisor.listEvents({
+      ...(input?.afterId !== undefined ? { afterId: input.afterId } : {}),
+      limit: input?.limit ?? 200,
+    }),
+  ),
+  /**
+   * Server-sent events: replays the events after `lastEventId`, then live ones, each with its id
+   * as the SSE `id:` so a reconnecting EventSource resumes exactly where it stopped.
+   */
+  live: protectedProcedure.input(eventsLiveInput).subscription(async function* ({ ctx, input, signal }) {
+    const afterId =
+      input?.lastEventId === undefined || input.lastEventId === null ? undefined : Number(input.lastEventId);
+    for await (const event of liveEvents(ctx.supervisor, afterId, signal)) {
+      yield tracked(String(event.id), event);
+    }
+  }),
+});
+
+export const appRouter = router({
+  health: publicProcedure.query(() => ({ ok: true as const })),
+  workers: workersRouter,
+  pools: poolsRouter,
+  events: eventsRouter,
+});
+
+export type AppRouter = typeof appRouter;

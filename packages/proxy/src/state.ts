@@ -1,0 +1,45 @@
+import type { Agent } from 'node:http';
+import type { Route, Upstream } from './types';
+
+/** One proxy's shared state, read by the request and upgrade handlers. */
+export interface ProxyState {
+  readonly route: Route;
+  /** Keep-alive pool for plain requests; Node keys it by host:port, so one serves every worker. */
+  readonly agent: Agent;
+  /** Non-pooling agent for upgrades: an upgraded socket never goes back to a pool. */
+  readonly upgradeAgent: Agent;
+  readonly onRelease: ((upstream: Upstream) => void) | undefined;
+  readonly onError: (error: unknown) => void;
+  readonly connectTimeoutMs: number;
+  readonly trustForwarded: boolean;
+  /** close() was called: answer with Connection: close, refuse new upgrades. */
+  closing: boolean;
+  /** Requests received and not yet closed (healthz and error answers included). */
+  active: number;
+  /** Open (or opening) upgraded connections, destroyed by close(). */
+  readonly tunnels: Set<{ destroy(): void }>;
+  /** Set by close() while it waits for `active` to reach 0. */
+  idle: (() => void) | undefined;
+}
+
+/** Tells the supervisor a draining worker lost a request or a websocket; its errors never reach the socket code. */
+export function notifyRelease(state: ProxyState, upstream: Upstream): void {
+  if (!upstream.draining || state.onRelease === undefined) return;
+  try {
+    state.onRelease(upstream);
+  } catch (error) {
+    state.onError(error);
+  }
+}
+
+/** Plain-text answers made by the proxy itself. */
+export function textHead(status: number, reason: string, body: string, retryAfter: boolean): string {
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    (retryAfter ? 'Retry-After: 1\r\n' : '') +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}

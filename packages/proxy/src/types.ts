@@ -1,0 +1,64 @@
+import type { SessionOwner, SessionTable } from '@handover/session-table';
+
+/** A worker as the proxy sees it. The supervisor's worker objects implement this and mutate the flags. */
+export interface Upstream extends SessionOwner {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  /** Alive and ready: may serve its bound sessions (started or detached). False while starting/stopping/dead. */
+  routable: boolean;
+  /** Detached: the proxy calls onRelease(upstream) when its inFlight or webSockets goes down. */
+  draining: boolean;
+  /** Maintained by the proxy: requests dispatched and not yet finished. */
+  inFlight: number;
+  /** Maintained by the proxy: open upgraded connections. */
+  webSockets: number;
+}
+
+/** One pool as the proxy sees it; the supervisor mutates `target` atomically when it switches workers. */
+export interface Route {
+  readonly sessionCookie: string;
+  /** Also read the id from ";<param>=ID" in the URL path, servlet style (e.g. "jsessionid"). */
+  readonly sessionPathParameter?: string;
+  /** ttl given to sessions bound from Set-Cookie. */
+  readonly idleTimeoutMs: number;
+  readonly sessions: SessionTable<Upstream>;
+  /** Where requests without a live session go; undefined (or not routable) → 503. */
+  target: Upstream | undefined;
+}
+
+export interface ProxyOptions {
+  route: Route;
+  /** Only called for draining upstreams, after their inFlight or webSockets went down. */
+  onRelease?: (upstream: Upstream) => void;
+  /** Unexpected errors (a throwing onRelease, a bug); never per-request noise. Default: console.error. */
+  onError?: (error: unknown) => void;
+  /** Time allowed for a client to send the request head (slowloris). Default 30 s. */
+  headersTimeoutMs?: number;
+  /** Time allowed for a client to send the whole request, body included. Default 300 s. */
+  requestTimeoutMs?: number;
+  /** How often Node checks the two timeouts above. Default 1 s. */
+  connectionsCheckingIntervalMs?: number;
+  /** Idle time before a client keep-alive connection is closed. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** Largest request head accepted (bytes), larger → 431. Default 16 KiB. */
+  maxHeaderSize?: number;
+  /** Time allowed to open a TCP connection to a worker. Default 5 s. */
+  upstreamConnectTimeoutMs?: number;
+  /**
+   * Idle time after which a pooled (free) upstream connection is closed; keep it below the
+   * workers' own keep-alive timeout (Node's default is 5 s) so we never write on a socket
+   * the worker is closing. Default 4 s.
+   */
+  upstreamKeepAliveMs?: number;
+  /** Keep X-Forwarded-Proto/-Host sent by the client (a trusted proxy in front). Default false. */
+  trustForwardedHeaders?: boolean;
+}
+
+export interface ProxyServer {
+  readonly server: import('node:http').Server;
+  /** Resolves the bound port (port 0 → ephemeral); host defaults to 127.0.0.1. */
+  listen(port: number, host?: string): Promise<number>;
+  /** Stop accepting, let in-flight requests finish for up to graceMs, then destroy what is left (incl. websockets). */
+  close(graceMs?: number): Promise<void>;
+}

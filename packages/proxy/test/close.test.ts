@@ -1,0 +1,59 @@
+import http, { type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { answerWith, cleanup, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
+
+afterEach(cleanup);
+
+describe('close(graceMs)', () => {
+  it('stops accepting, lets an in-flight request finish, then resolves', async () => {
+    const pending: ServerResponse[] = [];
+    const w = await startUpstream('web@0', (_req, res) => pending.push(res));
+    const { proxy, port } = await startProxy(makeRoute(w.upstream));
+    const inflight = get(port, '/slow');
+    await waitFor(() => pending.length === 1, 'the request at the worker');
+    let closed = false;
+    const closePromise = proxy.close(5000);
+    const closing = closePromise.then(() => (closed = true));
+    await expect(get(port, '/new')).rejects.toThrow(/ECONNREFUSED/);
+    expect(closed).toBe(false);
+    pending[0]?.end('finished');
+    const reply = await inflight;
+    expect(reply.body).toBe('finished');
+    expect(reply.headers.connection).toBe('close');
+    await closing;
+    expect(w.upstream.inFlight).toBe(0);
+    expect(proxy.close()).toBe(closePromise); // idempotent
+  });
+
+  it('destroys what is left after the grace period', async () => {
+    const w = await startUpstream('web@0', (_req, res) => res.write('never ends'));
+    const { proxy, port } = await startProxy(makeRoute(w.upstream));
+    const outcome = new Promise<string>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+          res.on('data', () => {});
+          res.on('end', () => resolve('end'));
+          res.on('error', () => resolve('error'));
+          res.on('aborted', () => resolve('aborted'));
+        })
+        .on('error', () => resolve('error'));
+    });
+    await waitFor(() => w.seen.length === 1, 'the request at the worker');
+    const started = Date.now();
+    await proxy.close(100);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(await outcome).not.toBe('end');
+    await waitFor(() => w.upstream.inFlight === 0, 'inFlight 0');
+  });
+
+  it('closes idle keep-alive connections at once', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { proxy, port } = await startProxy(makeRoute(w.upstream));
+    const agent = new http.Agent({ keepAlive: true });
+    await new Promise<void>((resolve) => http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().on('end', resolve)));
+    const started = Date.now();
+    await proxy.close(10_000);
+    expect(Date.now() - started).toBeLessThan(1000);
+    agent.destroy();
+  });
+});

@@ -1,0 +1,223 @@
+import http, { type IncomingMessage } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { cleanup, rawExchange, deadPort, deadUpstream, defer, makeRoute, startProxy, startUpstream, waitFor, type TestUpstream } from './helpers';
+
+afterEach(cleanup);
+
+interface WsWorker extends TestUpstream {
+  upgrades: IncomingMessage[];
+  wss: WebSocketServer;
+}
+
+/** A worker whose websocket greets with its id and echoes. */
+async function wsWorker(id: string, extraHeaders: string[] = []): Promise<WsWorker> {
+  const base = await startUpstream(id, (_req, res) => res.end(id));
+  const wss = new WebSocketServer({ server: base.server });
+  const upgrades: IncomingMessage[] = [];
+  wss.on('headers', (headers) => headers.push(...extraHeaders));
+  wss.on('connection', (socket, req) => {
+    upgrades.push(req);
+    socket.send(`hello from ${id}`);
+    socket.on('message', (data) => socket.send(`echo ${data.toString()}`));
+  });
+  defer(() => {
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+  });
+  return Object.assign(base, { upgrades, wss });
+}
+
+function open(port: number, path = '/ws', headers: Record<string, string> = {}): Promise<{ ws: WebSocket; first: string; response: IncomingMessage }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
+    let response: IncomingMessage | undefined;
+    ws.on('upgrade', (res) => (response = res));
+    ws.once('message', (data) => resolve({ ws, first: data.toString(), response: response as IncomingMessage }));
+    ws.on('error', reject);
+    defer(() => ws.terminate());
+  });
+}
+
+function refused(port: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers });
+    ws.on('open', () => reject(new Error('unexpectedly opened')));
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      const closed = new Promise<void>((done) => res.socket.on('close', () => done()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body, closed });
+        req.destroy();
+      });
+    });
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<string> {
+  return new Promise((resolve) => ws.once('message', (data) => resolve(data.toString())));
+}
+
+describe('websockets', () => {
+  it('routes upgrades with the same affinity as requests and pipes both ways', async () => {
+    const w0 = await wsWorker('web@0');
+    const w1 = await wsWorker('web@1');
+    const route = makeRoute(w1.upstream);
+    route.sessions.bind('S0', w0.upstream, 60_000);
+    w0.upstream.draining = true;
+    const { port } = await startProxy(route);
+
+    const a = await open(port, '/ws', { Cookie: 'demo.sid=S0' });
+    expect(a.first).toBe('hello from web@0');
+    a.ws.send('ping');
+    expect(await nextMessage(a.ws)).toBe('echo ping');
+
+    const b = await open(port);
+    expect(b.first).toBe('hello from web@1');
+    const big = 'x'.repeat(1024 * 1024);
+    b.ws.send(big);
+    expect(await nextMessage(b.ws)).toBe(`echo ${big}`);
+  });
+
+  it('reads the session from the path parameter for upgrades too', async () => {
+    const w0 = await wsWorker('web@0');
+    const w1 = await wsWorker('web@1');
+    const route = makeRoute(w1.upstream, { sessionCookie: 'JSESSIONID', sessionPathParameter: 'jsessionid' });
+    route.sessions.bind('P0', w0.upstream, 60_000);
+    const { port } = await startProxy(route);
+    expect((await open(port, '/ws;jsessionid=P0')).first).toBe('hello from web@0');
+  });
+
+  it('counts open websockets and releases a draining worker when one closes', async () => {
+    const w0 = await wsWorker('web@0');
+    const route = makeRoute(w0.upstream);
+    const { port, released } = await startProxy(route);
+    const a = await open(port);
+    const b = await open(port);
+    expect(w0.upstream.webSockets).toBe(2);
+    expect(w0.upstream.inFlight).toBe(0);
+    w0.upstream.draining = true;
+    a.ws.close();
+    await waitFor(() => w0.upstream.webSockets === 1, 'webSockets 1');
+    expect(released).toEqual([w0.upstream]);
+    // the worker closing its side counts too
+    for (const client of w0.wss.clients) client.terminate();
+    await waitFor(() => w0.upstream.webSockets === 0, 'webSockets 0');
+    expect(released).toEqual([w0.upstream, w0.upstream]);
+    await new Promise<void>((resolve) => (b.ws.readyState === WebSocket.CLOSED ? resolve() : b.ws.once('close', () => resolve())));
+  });
+
+  it('counts the handshake in inFlight until the worker answers', async () => {
+    const base = await startUpstream('web@0', (_req, res) => res.end());
+    let accept: ((ok: boolean) => void) | undefined;
+    const wss = new WebSocketServer({ server: base.server, verifyClient: (_info, done) => (accept = done) });
+    wss.on('connection', (socket) => socket.send('hi'));
+    defer(() => {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+    });
+    const { port, released } = await startProxy(makeRoute(base.upstream));
+    base.upstream.draining = true;
+    const opening = open(port);
+    await waitFor(() => accept !== undefined, 'the handshake at the worker');
+    expect(base.upstream.inFlight).toBe(1);
+    expect(base.upstream.webSockets).toBe(0);
+    accept?.(true);
+    expect((await opening).first).toBe('hi');
+    expect(base.upstream.inFlight).toBe(0);
+    expect(base.upstream.webSockets).toBe(1);
+    expect(released).toEqual([base.upstream]);
+  });
+
+  it('rewrites the handshake: internal headers dropped both ways, forwarded headers added', async () => {
+    const w0 = await wsWorker('web@0', ['X-Handover-Session: WS1; ttl=60', 'X-Handover-Secret: no']);
+    const route = makeRoute(w0.upstream);
+    const { port } = await startProxy(route);
+    const { response } = await open(port, '/ws', { 'X-Handover-Session': 'forged', 'X-Forwarded-For': '198.51.100.1' });
+    const seen = w0.upgrades[0] as IncomingMessage;
+    expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-handover-'))).toEqual([]);
+    expect(seen.headers['x-forwarded-for']).toBe('198.51.100.1, 127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    expect(Object.keys(response.headers).filter((h) => h.startsWith('x-handover-'))).toEqual([]);
+    // the worker's report during the handshake still counts
+    expect(route.sessions.peek('WS1')).toBe(w0.upstream);
+  });
+
+  it('passes a refused upgrade (non-101) to the client and closes the connection', async () => {
+    const w0 = await startUpstream('web@0', (_req, res) => {
+      res.writeHead(401, { 'Content-Type': 'text/plain', 'X-Handover-Secret': 'no' });
+      res.end('login first');
+    });
+    const { port } = await startProxy(makeRoute(w0.upstream));
+    const answer = await refused(port);
+    expect(answer.status).toBe(401);
+    expect(answer.body).toBe('login first');
+    await answer.closed;
+    expect(w0.upstream.webSockets).toBe(0);
+    // On a raw socket that never closes by itself: the proxy relays the whole answer, then closes.
+    const raw = await rawExchange(
+      port,
+      'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    expect(raw).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    expect(raw).toMatch(/\r\nConnection: close\r\n/);
+    expect(raw).not.toMatch(/x-handover/i);
+    expect(raw.endsWith('\r\n\r\nlogin first')).toBe(true);
+  });
+
+  it('passes a refusal from a worker using ws (verifyClient) too', async () => {
+    const base = await startUpstream('web@0', (_req, res) => res.end());
+    const wss = new WebSocketServer({ server: base.server, verifyClient: () => false });
+    defer(() => wss.close());
+    const { port } = await startProxy(makeRoute(base.upstream));
+    const answer = await refused(port);
+    expect(answer.status).toBe(401);
+    await answer.closed;
+    await waitFor(() => base.upstream.inFlight === 0, 'inFlight 0');
+  });
+
+  it('answers 503 to an upgrade when there is no target, 502 when the worker is unreachable', async () => {
+    const { port } = await startProxy(makeRoute(undefined));
+    const none = await refused(port);
+    expect(none.status).toBe(503);
+    const dead = deadUpstream('web@0', await deadPort());
+    const { port: port2 } = await startProxy(makeRoute(dead));
+    const bad = await refused(port2);
+    expect(bad.status).toBe(502);
+    expect(dead.webSockets).toBe(0);
+    expect(dead.inFlight).toBe(0);
+  });
+
+  it('retries an upgrade on the target when the session owner refuses the connection', async () => {
+    const w1 = await wsWorker('web@1');
+    const dead = deadUpstream('web@0', await deadPort());
+    const route = makeRoute(w1.upstream);
+    route.sessions.bind('S', dead, 60_000);
+    const { port } = await startProxy(route);
+    expect((await open(port, '/ws', { Cookie: 'demo.sid=S' })).first).toBe('hello from web@1');
+    expect(dead.inFlight).toBe(0);
+    expect(w1.upstream.inFlight).toBe(0);
+    expect(w1.upstream.webSockets).toBe(1);
+  });
+
+  it('close() destroys open websockets and resolves', async () => {
+    const w0 = await wsWorker('web@0');
+    const { proxy, port } = await startProxy(makeRoute(w0.upstream));
+    const { ws } = await open(port);
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    await proxy.close(1000);
+    await closed;
+    await waitFor(() => w0.upstream.webSockets === 0, 'webSockets 0');
+    expect(proxy.server.listening).toBe(false);
+  });
+
+  it('a plain request and an upgrade share the proxy port', async () => {
+    const w0 = await wsWorker('web@0');
+    const { port } = await startProxy(makeRoute(w0.upstream));
+    const body = await new Promise<string>((resolve) => http.get(`http://127.0.0.1:${port}/`, (res) => res.on('data', (c: Buffer) => resolve(c.toString()))));
+    expect(body).toBe('web@0');
+    expect((await open(port)).first).toBe('hello from web@0');
+  });
+});
