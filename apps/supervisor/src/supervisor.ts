@@ -16,7 +16,7 @@ import {
   newestStarted,
   parseWorkerId,
 } from '@handover/process-table';
-import type { Route } from '@handover/proxy';
+import type { Route, Upstream } from '@handover/proxy';
 import { SessionTable } from '@handover/session-table';
 import type { EventLog, NewEvent } from './event-log';
 import { waitForHealthy } from './health-check';
@@ -36,7 +36,8 @@ interface PoolRoute extends Route {
 /** One configured pool at run time: its workers, its session table and its crash policy. */
 class Pool {
   readonly workers: Worker[] = [];
-  readonly sessions: SessionTable<Worker>;
+  /** Holds only this pool's Workers; typed by what the proxy sees of them. */
+  readonly sessions: SessionTable<Upstream>;
   readonly route: PoolRoute;
   readonly crashes: CrashTracker;
   nextGeneration = 0;
@@ -52,9 +53,9 @@ class Pool {
     public config: PoolConfig,
     onRelease: (worker: Worker) => void,
   ) {
-    this.sessions = new SessionTable<Worker>({
-      onRelease: (worker) => {
-        if (worker.draining) onRelease(worker);
+    this.sessions = new SessionTable<Upstream>({
+      onRelease: (upstream) => {
+        if (upstream.draining) onRelease(upstream as Worker);
       },
     });
     this.route = {
@@ -178,7 +179,7 @@ export class Supervisor implements SupervisorControl {
   }
 
   /** The proxy lowered a draining worker's in-flight or WebSocket count. */
-  readonly onProxyRelease = (worker: Worker): void => this.scheduleDrainCheck(worker);
+  readonly onProxyRelease = (upstream: Upstream): void => this.scheduleDrainCheck(upstream as Worker);
 
   // ---- SupervisorControl -------------------------------------------------------------------
 

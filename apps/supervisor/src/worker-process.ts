@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { LogBuffer } from './log-buffer';
 
 export interface ExitInfo {
@@ -14,6 +15,12 @@ export interface SpawnWorkerOptions {
 }
 
 /**
+ * bash replaces itself with the last command of `-c` (dash does not), so SIGTERM reaches the
+ * application itself rather than a shell that would die at once and cut its graceful stop.
+ */
+const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
+
+/**
  * A worker's OS process: run through the shell in a process group of its own, so that a
  * signal reaches the whole tree (`sh -c "node server.js"` and anything it forks) and no
  * grandchild is left behind when the worker is stopped.
@@ -26,7 +33,7 @@ export class WorkerProcess {
 
   constructor(options: SpawnWorkerOptions) {
     this.child = spawn(options.command, {
-      shell: true,
+      shell: SHELL,
       detached: true,
       cwd: options.cwd,
       env: options.env,
@@ -38,9 +45,10 @@ export class WorkerProcess {
       const finish = (info: ExitInfo) => {
         if (this.exitInfo !== null) return;
         this.exitInfo = info;
-        if (this.killTimer) clearTimeout(this.killTimer);
-        // The shell may be gone while a grandchild still holds the group: make sure it is not.
-        this.signalGroup('SIGKILL');
+        // Something left in the group (a command the shell could not replace itself with) is
+        // killed: at once after a crash; after the grace period when we are stopping it, so it
+        // still gets its graceful stop.
+        if (this.killTimer === null) this.signalGroup('SIGKILL');
         options.logs.flush();
         resolve(info);
       };
@@ -67,9 +75,10 @@ export class WorkerProcess {
     this.signalGroup('SIGTERM');
     if (this.killTimer === null) {
       this.killTimer = setTimeout(() => {
-        killed = true;
+        killed = this.exitInfo === null;
         this.signalGroup('SIGKILL');
       }, graceMs);
+      this.killTimer.unref();
     }
     return this.exited.then((info) => ({ ...info, killed }));
   }

@@ -29,7 +29,7 @@ describe('worker lifecycle', () => {
     harness = undefined;
   });
 
-  it('keeps a detached worker alive while a WebSocket is open, and stops it when it closes', async () => {
+  it('keeps WebSocket affinity during a drain; logging off ends the last of it', async () => {
     harness = await TestSupervisor.launch(demoPool('v1'));
     const alice = new Client(harness.proxyUrl);
     await alice.post('/api/login');
@@ -37,22 +37,44 @@ describe('worker lifecycle', () => {
     const socket = await openSocket(`ws://127.0.0.1:${harness.proxyPort}/ws`, cookie);
     socket.send('hello');
     expect(await nextMessage(socket)).toBe('web@0: hello');
-    await waitFor(() => harness!.worker('web@0').webSockets === 1);
 
     await harness.supervisor.detachAndSync('web@0', 'test');
-    // Affinity holds for a new WebSocket of the same session during the drain.
+    // The open socket and a new one of the same session both stay on web@0.
+    socket.send('during the drain');
+    expect(await nextMessage(socket)).toBe('web@0: during the drain');
     const second = await openSocket(`ws://127.0.0.1:${harness.proxyPort}/ws`, cookie);
     second.send('again');
     expect(await nextMessage(second)).toBe('web@0: again');
-    second.close();
+    await waitFor(() => harness!.worker('web@0').webSockets === 2);
+    expect(harness.worker('web@0')).toMatchObject({ state: 'detached', sessions: 1 });
 
+    // Logging off ends the session, and the demo closes that session's sockets with it.
+    const closed = new Promise((resolve) => socket.once('close', resolve));
     await alice.post('/api/logout');
-    await waitFor(() => harness!.worker('web@0').sessions === 0 && harness!.worker('web@0').webSockets === 1);
+    await closed;
+    await harness.waitForEvent((e) => e.type === 'worker.stopped' && e.worker === 'web@0');
+    expect(harness.worker('web@0')).toMatchObject({ sessions: 0, webSockets: 0 });
+  });
+
+  it('keeps a detached worker alive while a WebSocket is open, with no session at all', async () => {
+    harness = await TestSupervisor.launch({
+      command: `node ${JSON.stringify(join(FIXTURES, 'ws-app.mjs'))}`,
+      sessionCookie: 'JSESSIONID',
+    });
+    const socket = await openSocket(`ws://127.0.0.1:${harness.proxyPort}/`, '');
+    await harness.supervisor.detachAndSync('web@0', 'test');
+    expect(harness.worker('web@0')).toMatchObject({ state: 'detached', sessions: 0, webSockets: 1 });
+    // New connections go to web@1, the open one stays on web@0.
+    const fresh = await openSocket(`ws://127.0.0.1:${harness.proxyPort}/`, '');
+    fresh.send('new');
+    expect(await nextMessage(fresh)).toBe('web@1: new');
+    socket.send('old');
+    expect(await nextMessage(socket)).toBe('web@0: old');
     expect(harness.worker('web@0').state).toBe('detached');
 
     socket.close();
     await harness.waitForEvent((e) => e.type === 'worker.stopped' && e.worker === 'web@0');
-    expect(harness.worker('web@0').webSockets).toBe(0);
+    fresh.close();
   });
 
   it('replaces an attached worker that crashes and counts its sessions as lost', async () => {
