@@ -10,6 +10,11 @@ export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const DEMO_SERVER = join(REPO_ROOT, 'apps/demo/server.mjs');
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
 
+/** A pool running the demo app on a given revision. */
+export function demoPool(revision: string, extra: Record<string, unknown> = {}): PoolFile {
+  return { command: `node ${JSON.stringify(DEMO_SERVER)}`, sessionCookie: 'demo.sid', revision, ...extra };
+}
+
 /** A base port in a range tests do not share; the supervisor skips ports in use anyway. */
 export function randomBasePort(): number {
   return 20_000 + Math.floor(Math.random() * 2_000) * 10;

@@ -1,14 +1,8 @@
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, DEMO_SERVER, FIXTURES, TestSupervisor, isProcessAlive, waitFor } from './harness';
+import { Client, FIXTURES, TestSupervisor, demoPool, isProcessAlive, waitFor } from './harness';
 
-const demoPool = (revision: string, extra: Record<string, unknown> = {}) => ({
-  command: `node ${JSON.stringify(DEMO_SERVER)}`,
-  sessionCookie: 'demo.sid',
-  revision,
-  ...extra,
-});
 
 function openSocket(url: string, cookie: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {

@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, DEMO_SERVER, TestSupervisor, waitFor } from './harness';
+import { Client, TestSupervisor, demoPool, waitFor } from './harness';
 
-const demoPool = (revision: string, extra: Record<string, unknown> = {}) => ({
-  command: `node ${JSON.stringify(DEMO_SERVER)}`,
-  sessionCookie: 'demo.sid',
-  revision,
-  ...extra,
-});
 
 describe('the upgrade story, with the demo app', () => {
   let harness: TestSupervisor | undefined;
