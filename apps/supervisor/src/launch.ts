@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { HandoverConfig } from '@handover/config';
 import { startControlServer } from '@handover/control-api';
 import { type ProxyServer, createProxy } from '@handover/proxy';
-import { resolveControlToken } from './control-token';
+import { resolveControlToken } from '@handover/secrets';
 import { EventLog } from './event-log';
 import { Supervisor } from './supervisor';
 

@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { ConfigError, loadConfig, loadDotEnv } from '@handover/config';
+import { type AdminCredentials, resolveAdminCredentials } from '@handover/secrets';
 import { type RunningSupervisor, launchSupervisor } from './launch';
 
 export interface StartOptions {
@@ -17,9 +18,15 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   await loadDotEnv(resolve(dirname(configPath), '.env'), env);
 
   let running: RunningSupervisor;
+  let console: ConsoleInfo | null = null;
   try {
     const config = await loadConfig({ path: configPath, env });
     running = await launchSupervisor(config, { env });
+    // `npm start` runs the admin console beside us: make sure its login exists, and say where.
+    if (env.HANDOVER_CONSOLE === '1') {
+      const port = Number(env.HANDOVER_ADMIN_PORT ?? 3000);
+      console = { url: `http://127.0.0.1:${port}/`, credentials: await resolveAdminCredentials({ dataDir: config.dataDir, env }) };
+    }
   } catch (error) {
     process.stderr.write(`handover: ${error instanceof ConfigError ? error.message : describe(error)}\n`);
     process.exitCode = 1;
@@ -34,7 +41,7 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
     process.exit(1);
   });
 
-  printBanner(running);
+  printBanner(running, console);
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -61,11 +68,23 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   process.on('SIGTERM', onSignal);
 }
 
-function printBanner(running: RunningSupervisor): void {
+interface ConsoleInfo {
+  url: string;
+  credentials: AdminCredentials;
+}
+
+function printBanner(running: RunningSupervisor, console: ConsoleInfo | null): void {
+  const credentials = console?.credentials;
   const lines = [
     '',
     'Handover is running.',
     ...running.proxies.map((p) => `  app (pool ${p.pool}, through the proxy): ${p.url}`),
+    ...(console && credentials
+      ? [
+          `  admin console: ${console.url}  (it may take a few seconds more to answer)`,
+          `     user: ${credentials.user}   password: ${credentials.source === 'env' ? '(from HANDOVER_ADMIN_PASSWORD)' : `${credentials.password}   (kept in ${credentials.file})`}`,
+        ]
+      : []),
     `  control API:  ${running.control.url}trpc/  (bearer token ${running.token.source === 'env' ? 'from HANDOVER_CONTROL_TOKEN' : `in ${running.token.file}`})`,
     '',
     'Workers:',

@@ -7,6 +7,7 @@ import {
   type LogLine,
   type PoolInfo,
   type PoolStatus,
+  type SessionSample,
   type SupervisorControl,
   type SyncResult,
   type WorkerInfo,
@@ -21,6 +22,8 @@ import { SessionTable } from '@handover/session-table';
 import type { EventLog, NewEvent } from './event-log';
 import { waitForHealthy } from './health-check';
 import { findFreePort } from './ports';
+import { residentMemory } from './process-stats';
+import { SessionHistory } from './session-history';
 import { Worker } from './worker';
 import { WorkerProcess } from './worker-process';
 
@@ -125,7 +128,12 @@ export interface SupervisorOptions {
   env?: NodeJS.ProcessEnv;
   /** How often idle sessions are expired. */
   sweepIntervalMs?: number;
+  /** How often session counts and memory are sampled for the console. */
+  sampleIntervalMs?: number;
 }
+
+/** Ten minutes of samples at the default interval. */
+const HISTORY_SAMPLES = 300;
 
 /**
  * The process table and the operations on it: start, detach, detach-and-sync, reattach, sync,
@@ -138,7 +146,10 @@ export class Supervisor implements SupervisorControl {
   private readonly reloadConfig: () => Promise<HandoverConfig>;
   private readonly workerEnv: NodeJS.ProcessEnv;
   private readonly sweepIntervalMs: number;
+  private readonly sampleIntervalMs: number;
+  private readonly history = new SessionHistory(HISTORY_SAMPLES);
   private sweepTimer: NodeJS.Timeout | null = null;
+  private sampleTimer: NodeJS.Timeout | null = null;
   private shuttingDown = false;
 
   constructor(options: SupervisorOptions) {
@@ -147,6 +158,7 @@ export class Supervisor implements SupervisorControl {
       options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
     this.workerEnv = withoutHandoverSecrets(options.env ?? process.env);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
+    this.sampleIntervalMs = options.sampleIntervalMs ?? 2000;
     for (const poolConfig of options.config.pools) {
       this.pools.set(poolConfig.name, new Pool(poolConfig, (worker) => this.scheduleDrainCheck(worker)));
     }
@@ -157,6 +169,8 @@ export class Supervisor implements SupervisorControl {
     this.record({ type: 'supervisor.started', actor: SUPERVISOR, message: `supervisor started (pid ${process.pid})` });
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.sweepIntervalMs);
     this.sweepTimer.unref();
+    this.sampleTimer = setInterval(() => void this.sample(), this.sampleIntervalMs);
+    this.sampleTimer.unref();
     await Promise.all(
       [...this.pools.values()].map(async (pool) => {
         while (pool.attachedCount() < pool.config.instances && !this.shuttingDown) {
@@ -321,6 +335,10 @@ export class Supervisor implements SupervisorControl {
     return this.events.subscribe(listener);
   }
 
+  sessionHistory(): SessionSample[] {
+    return this.history.list();
+  }
+
   // ---- shutdown ----------------------------------------------------------------------------
 
   /** Stops every worker (SIGTERM, SIGKILL after each pool's grace) and every timer. */
@@ -329,6 +347,7 @@ export class Supervisor implements SupervisorControl {
     this.shuttingDown = true;
     this.record({ type: 'supervisor.stopping', actor: SUPERVISOR, message: reason });
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.sampleTimer) clearInterval(this.sampleTimer);
     const stops: Promise<void>[] = [];
     for (const pool of this.pools.values()) {
       this.clearRestart(pool);
@@ -642,6 +661,26 @@ export class Supervisor implements SupervisorControl {
   private clearDrainTimer(worker: Worker): void {
     if (worker.drainTimer !== null) clearTimeout(worker.drainTimer);
     worker.drainTimer = null;
+  }
+
+  /** Session counts for the chart and each live worker's memory, every few seconds. */
+  private async sample(): Promise<void> {
+    const sessions: Record<string, number> = {};
+    const alive: Worker[] = [];
+    for (const pool of this.pools.values()) {
+      for (const worker of pool.workers) {
+        if (!isAlive(worker.state)) continue;
+        sessions[worker.id] = worker.sessions;
+        alive.push(worker);
+      }
+    }
+    this.history.record({ at: new Date().toISOString(), sessions });
+    await Promise.all(
+      alive.map(async (worker) => {
+        const pid = worker.process?.pid;
+        if (pid != null) worker.memoryRss = await residentMemory(pid);
+      }),
+    );
   }
 
   private sweepSessions(): void {

@@ -34,6 +34,7 @@ export class Worker implements Upstream {
   exitCode: number | null = null;
   exitSignal: string | null = null;
   lastError: string | null = null;
+  memoryRss: number | null = null;
   /** Set when we asked it to stop, so its exit is not taken for a crash. */
   stopRequested = false;
   drainTimer: NodeJS.Timeout | null = null;
@@ -93,6 +94,7 @@ export class Worker implements Upstream {
       exitCode: this.exitCode,
       exitSignal: this.exitSignal,
       lastError: this.lastError,
+      memoryRss: this.memoryRss,
     };
   }
 }

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startControlServer } from '@handover/control-api';
 import type { ControlServer } from '@handover/control-api';
 import { FakeSupervisor } from '@handover/control-api/testing';
-import { resolveControlToken } from '../src/control-token';
+import { resolveControlToken } from '@handover/secrets';
 import { runCli } from '../src/cli/run';
 import type { CliIO } from '../src/cli/run';
 

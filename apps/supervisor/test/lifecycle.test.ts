@@ -71,6 +71,17 @@ describe('worker lifecycle', () => {
     fresh.close();
   });
 
+  it('samples session counts and worker memory for the console', async () => {
+    harness = await TestSupervisor.launch(demoPool('v1'));
+    await new Client(harness.proxyUrl).post('/api/login');
+    const sample = await waitFor(() => harness!.supervisor.sessionHistory().find((s) => s.sessions['web@0'] === 1), 10_000);
+    expect(Date.parse(sample.at)).toBeGreaterThan(0);
+    const memory = await waitFor(() => harness!.worker('web@0').memoryRss, 10_000);
+    // A Node.js process holds at least a few megabytes and far less than the machine.
+    expect(memory).toBeGreaterThan(5 * 1024 * 1024);
+    expect(memory).toBeLessThan(4 * 1024 * 1024 * 1024);
+  });
+
   it('replaces an attached worker that crashes and counts its sessions as lost', async () => {
     harness = await TestSupervisor.launch(
       demoPool('v1', { restart: { minUptimeSeconds: 0, maxRestarts: 3, backoffInitialMs: 50, backoffMaxMs: 200 } }),

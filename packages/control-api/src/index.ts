@@ -20,4 +20,5 @@ export type { ControlHandlerOptions, ControlServer, StartControlServerOptions } 
 export { createControlClient, trpcUrl } from './client';
 export type { ControlClient, ControlClientOptions } from './client';
 export { liveEvents } from './live-events';
+export { watchWorkers } from './workers-watch';
 export { POOL_NAME, WORKER_ID, poolNameSchema, workerIdSchema } from './schemas';

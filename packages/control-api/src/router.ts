@@ -1,5 +1,6 @@
 import { tracked } from '@trpc/server';
 import { liveEvents } from './live-events';
+import { watchWorkers } from './workers-watch';
 import {
   eventsListInput,
   eventsLiveInput,
@@ -23,6 +24,12 @@ const workersRouter = router({
   logs: protectedProcedure
     .input(logsInput)
     .query(({ ctx, input }) => ctx.supervisor.logs(input.worker, input.lines)),
+  /** Session counts per worker over the last minutes (one sample every 2 s). */
+  history: protectedProcedure.query(({ ctx }) => ctx.supervisor.sessionHistory()),
+  /** Server-sent snapshots of every worker and pool, pushed whenever something changes. */
+  watch: protectedProcedure.subscription(async function* ({ ctx, signal }) {
+    yield* watchWorkers(ctx.supervisor, signal);
+  }),
 });
 
 const poolsRouter = router({

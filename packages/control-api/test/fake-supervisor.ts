@@ -10,6 +10,7 @@ import type {
   HandoverEvent,
   LogLine,
   PoolInfo,
+  SessionSample,
   SupervisorControl,
   SyncResult,
   WorkerInfo,
@@ -44,6 +45,7 @@ export function fakeWorker(id: string, patch: Partial<WorkerInfo> = {}): WorkerI
     exitCode: null,
     exitSignal: null,
     lastError: null,
+    memoryRss: 50 * 1024 * 1024,
     ...patch,
   };
 }
@@ -233,5 +235,15 @@ export class FakeSupervisor implements SupervisorControl {
   onEvent(listener: (event: HandoverEvent) => void): () => void {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);
+  }
+
+  /** Three samples two seconds apart, ending with the current counts. */
+  sessionHistory(): SessionSample[] {
+    this.call('sessionHistory');
+    const now = Object.fromEntries([...this.workers.values()].map((w) => [w.id, w.sessions]));
+    return [0, 1, 2].map((i) => ({
+      at: new Date(T0 + i * 2000).toISOString(),
+      sessions: Object.fromEntries(Object.entries(now).map(([id, count]) => [id, Math.max(0, count + 2 - i)])),
+    }));
   }
 }

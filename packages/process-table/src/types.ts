@@ -41,6 +41,21 @@ export interface WorkerInfo {
   exitSignal: string | null;
   /** Why the worker failed or crashed, with its last output when that helps. */
   lastError: string | null;
+  /** Resident memory of the worker process in bytes, sampled every few seconds; null when unknown. */
+  memoryRss: number | null;
+}
+
+/** Session counts of every live worker at one moment (for the console's chart). */
+export interface SessionSample {
+  at: string;
+  sessions: Record<string, number>;
+}
+
+/** Everything the dashboard table shows, pushed whenever any of it changes. */
+export interface WorkersSnapshot {
+  at: string;
+  workers: WorkerInfo[];
+  pools: PoolInfo[];
 }
 
 export interface PoolInfo {
@@ -133,7 +148,10 @@ export interface SupervisorControl {
   reattach(worker: string, actor: string): Promise<WorkerInfo>;
   sync(pool: string | undefined, actor: string): Promise<SyncResult>;
   logs(worker: string, lines: number): LogLine[];
+  /** Newest `limit` events (oldest first), or the events after `afterId` (oldest first). */
   listEvents(options: { afterId?: number; limit: number }): HandoverEvent[];
+  /** Session counts per worker, sampled every few seconds over the last minutes, oldest first. */
+  sessionHistory(): SessionSample[];
   /** Calls the listener for every event recorded from now on; returns the unsubscribe. */
   onEvent(listener: (event: HandoverEvent) => void): () => void;
 }

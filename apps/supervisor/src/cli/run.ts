@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, loadDotEnv } from '@handover/config';
 import { WORKER_ID, POOL_NAME, createControlClient } from '@handover/control-api';
 import type { ControlClient } from '@handover/control-api';
 import type { HandoverEvent } from '@handover/process-table';
-import { ControlTokenError, readControlToken } from '../control-token';
+import { ControlTokenError, readControlToken } from '@handover/secrets';
 import {
   drainingSummary,
   eventsTable,

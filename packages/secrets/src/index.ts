@@ -1,0 +1,3 @@
+export * from './control-token';
+export * from './admin-credentials';
+export { SecretError } from './secret-file';
