@@ -1,0 +1,317 @@
+/**
+ * `npm run bench`: Handover's proxy side by side with the proxies a user would pick instead
+ * (nginx, HAProxy, the `http-proxy` npm package) and with no proxy at all, under the same wrk
+ * load with a sticky session cookie. wrk runs on core 0, every server on core 1, so the figures
+ * mean something on a 2-core machine. Configurations alternate within each repetition and the
+ * medians are reported. Writes bench/results/proxy.json and prints a Markdown table.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpuMicros, processTree, rssBytes } from './proc';
+import { type WrkResult, runWrk } from './wrk';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const LOAD_CPU = 0;
+const SERVER_CPU = 1;
+
+interface Options {
+  seconds: number;
+  repeats: number;
+  connections: number[];
+  only: string[] | null;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { seconds: 5, repeats: 3, connections: [1, 50, 200], only: null };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (flag === '--seconds') options.seconds = Number(value);
+    else if (flag === '--repeats') options.repeats = Number(value);
+    else if (flag === '--connections') options.connections = String(value).split(',').map(Number);
+    else if (flag === '--only') options.only = String(value).split(',');
+    else continue;
+    i++;
+  }
+  return options;
+}
+
+function requireTools(): void {
+  const missing = ['wrk', 'nginx', 'haproxy', 'taskset'].filter((tool) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    console.log(`installing what the benchmark needs: ${missing.join(', ')} (Debian packages wrk, nginx-light, haproxy, util-linux)`);
+    execFileSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq wrk nginx-light haproxy util-linux >/dev/null'], {
+      stdio: 'inherit',
+    });
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Target {
+  name: string;
+  url: string;
+  /** The processes whose CPU and memory count as "the proxy" (none for direct). */
+  proxyPids: () => number[];
+}
+
+const children: ChildProcess[] = [];
+function start(command: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn('taskset', ['-c', String(SERVER_CPU), ...command], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+function stopAll(): void {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+}
+
+async function startTargets(dir: string, only: string[] | null): Promise<Target[]> {
+  const want = (name: string) => only === null || only.includes(name);
+  const workerPort = await freePort();
+  start(['node', join(HERE, 'worker.mjs')], { PORT: String(workerPort) });
+  await waitForHttp(`http://127.0.0.1:${workerPort}/login`);
+  const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${workerPort}/`, proxyPids: () => [] }];
+
+  if (want('handover')) {
+    const [proxyPort, controlPort] = [await freePort(), await freePort()];
+    const configPath = join(dir, 'handover.config.json');
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        proxy: { port: proxyPort },
+        control: { port: controlPort },
+        dataDir: join(dir, 'handover-data'),
+        pools: [
+          {
+            name: 'web',
+            command: `node ${JSON.stringify(join(HERE, 'worker.mjs'))}`,
+            basePort: 20_000 + Math.floor(Math.random() * 10_000),
+            sessionCookie: 'JSESSIONID',
+            healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 100 },
+          },
+        ],
+      }),
+    );
+    const supervisor = start(['node', join(ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
+      HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef',
+    });
+    // The first answer through the proxy also binds the bench session to the worker.
+    await waitForHttp(`http://127.0.0.1:${proxyPort}/login`);
+    targets.push({ name: 'handover', url: `http://127.0.0.1:${proxyPort}/`, proxyPids: () => [supervisor.pid!] });
+  }
+
+  if (want('nginx')) {
+    const port = await freePort();
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(
+      conf,
+      `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/nginx-body; proxy_temp_path ${dir}/nginx-proxy;
+  fastcgi_temp_path ${dir}/nginx-fcgi; uwsgi_temp_path ${dir}/nginx-uwsgi; scgi_temp_path ${dir}/nginx-scgi;
+  upstream workers {
+    hash $cookie_JSESSIONID consistent;
+    server 127.0.0.1:${workerPort};
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://workers;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`,
+    );
+    const nginx = start(['nginx', '-c', conf, '-p', dir]);
+    await waitForHttp(`http://127.0.0.1:${port}/`);
+    targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}/`, proxyPids: () => processTree(nginx.pid!) });
+  }
+
+  if (want('haproxy')) {
+    const port = await freePort();
+    const conf = join(dir, 'haproxy.cfg');
+    writeFileSync(
+      conf,
+      `global
+  nbthread 1
+  maxconn 8192
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend public
+  bind 127.0.0.1:${port}
+  option forwardfor
+  default_backend workers
+backend workers
+  cookie SERVERID insert indirect nocache
+  server w1 127.0.0.1:${workerPort} cookie w1
+`,
+    );
+    const haproxy = start(['haproxy', '-db', '-f', conf]);
+    await waitForHttp(`http://127.0.0.1:${port}/`);
+    targets.push({ name: 'haproxy', url: `http://127.0.0.1:${port}/`, proxyPids: () => [haproxy.pid!] });
+  }
+
+  if (want('http-proxy')) {
+    const port = await freePort();
+    const peer = start(['node', join(HERE, 'http-proxy-peer.mjs')], { PORT: String(port), UPSTREAM_PORT: String(workerPort) });
+    await waitForHttp(`http://127.0.0.1:${port}/`);
+    targets.push({ name: 'http-proxy', url: `http://127.0.0.1:${port}/`, proxyPids: () => [peer.pid!] });
+  }
+  return targets;
+}
+
+interface Run extends WrkResult {
+  target: string;
+  connections: number;
+  repeat: number;
+  cpuUsPerRequest: number | null;
+  rssBytes: number | null;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  requireTools();
+  const dir = mkdtempSync(join(tmpdir(), 'handover-bench-'));
+  const script = join(HERE, 'sticky.lua');
+  const runs: Run[] = [];
+  try {
+    const targets = await startTargets(dir, options.only);
+    console.log(`targets: ${targets.map((t) => t.name).join(', ')}; ${options.repeats} × ${options.seconds}s at ${options.connections.join('/')} connections`);
+    for (let repeat = 0; repeat < options.repeats; repeat++) {
+      for (const connections of options.connections) {
+        // Rotate the order each repetition so no configuration always runs first or last.
+        const order = targets.map((_, i) => targets[(i + repeat) % targets.length]!);
+        for (const target of order) {
+          const pids = target.proxyPids();
+          const cpuBefore = pids.length ? cpuMicros(pids) : 0;
+          const result = await runWrk({ url: target.url, connections, seconds: options.seconds, script, cpu: LOAD_CPU });
+          const cpu = pids.length ? cpuMicros(pids) - cpuBefore : null;
+          const run: Run = {
+            ...result,
+            target: target.name,
+            connections,
+            repeat,
+            cpuUsPerRequest: cpu === null ? null : cpu / result.requests,
+            rssBytes: pids.length ? rssBytes(pids) : null,
+          };
+          runs.push(run);
+          console.log(
+            `  ${target.name.padEnd(10)} c=${String(connections).padEnd(3)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50Us.toFixed(0)}µs  p99 ${result.p99Us.toFixed(0)}µs` +
+              (run.cpuUsPerRequest !== null ? `  cpu ${run.cpuUsPerRequest.toFixed(1)}µs/req` : '') +
+              (result.errors || result.non2xx ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : ''),
+          );
+        }
+      }
+    }
+  } finally {
+    stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const table = summarize(runs, options);
+  console.log(`\n${table}`);
+  const out = join(HERE, '..', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'proxy.json'), JSON.stringify({ options, runs }, null, 2));
+  writeFileSync(join(out, 'proxy.md'), `${table}\n`);
+  const failed = runs.filter((r) => r.errors > 0 || r.non2xx > 0);
+  if (failed.some((r) => r.target === 'handover')) {
+    console.error('Handover answered with errors: see the runs above');
+    process.exitCode = 1;
+  }
+}
+
+export function summarize(runs: Run[], options: Options): string {
+  const lines: string[] = [];
+  for (const connections of options.connections) {
+    const at = runs.filter((r) => r.connections === connections);
+    const direct = median(at.filter((r) => r.target === 'direct').map((r) => r.requestsPerSecond));
+    const directP50 = median(at.filter((r) => r.target === 'direct').map((r) => r.p50Us));
+    lines.push(`\n**${connections} connection${connections > 1 ? 's' : ''}** (medians of ${options.repeats})\n`);
+    lines.push('| configuration | req/s | × direct | p50 | p99 | added p50 | proxy CPU/req | proxy RSS | errors |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const name of [...new Set(at.map((r) => r.target))]) {
+      const mine = at.filter((r) => r.target === name);
+      const rps = median(mine.map((r) => r.requestsPerSecond));
+      const p50 = median(mine.map((r) => r.p50Us));
+      const cpu = mine[0]!.cpuUsPerRequest === null ? null : median(mine.map((r) => r.cpuUsPerRequest!));
+      const rss = mine[0]!.rssBytes === null ? null : median(mine.map((r) => r.rssBytes!));
+      const errors = mine.reduce((sum, r) => sum + r.errors + r.non2xx, 0);
+      lines.push(
+        `| ${name} | ${rps.toFixed(0)} | ${(rps / direct).toFixed(2)} | ${us(p50)} | ${us(median(mine.map((r) => r.p99Us)))} | ${name === 'direct' ? '–' : us(p50 - directP50)} | ${cpu === null ? '–' : `${cpu.toFixed(1)} µs`} | ${rss === null ? '–' : `${(rss / 1048576).toFixed(1)} MiB`} | ${errors} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function us(value: number): string {
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} ms` : `${value.toFixed(0)} µs`;
+}
+
+process.on('SIGINT', () => {
+  stopAll();
+  process.exit(130);
+});
+main().catch((error: unknown) => {
+  stopAll();
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,41 @@
+/** CPU time and memory of processes, from /proc (Linux). */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** User + system CPU time of the processes, in microseconds. */
+export function cpuMicros(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+  }
+  return (ticks / TICKS_PER_SECOND) * 1_000_000;
+}
+
+/** Resident memory of the processes, in bytes. */
+export function rssBytes(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    total += match ? Number(match[1]) * 1024 : 0;
+  }
+  return total;
+}
+
+/** A process and its descendants (nginx's master and workers, say). */
+export function processTree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    try {
+      const children = readFileSync(`/proc/${all[i]}/task/${all[i]}/children`, 'utf8').trim();
+      if (children) all.push(...children.split(' ').map(Number));
+    } catch {
+      // gone
+    }
+  }
+  return all;
+}
