@@ -132,6 +132,10 @@ export interface SupervisorOptions {
   sampleIntervalMs?: number;
 }
 
+/** Sessions examined per sweep slice: about 1–3 ms of work. */
+const SWEEP_SLICE = 5_000;
+const SWEEP_SLICE_MS = 2;
+
 /** Ten minutes of samples at the default interval. */
 const HISTORY_SAMPLES = 300;
 
@@ -150,6 +154,7 @@ export class Supervisor implements SupervisorControl {
   private readonly history = new SessionHistory(HISTORY_SAMPLES);
   private sweepTimer: NodeJS.Timeout | null = null;
   private sampleTimer: NodeJS.Timeout | null = null;
+  private sweepContinues = false;
   private shuttingDown = false;
 
   constructor(options: SupervisorOptions) {
@@ -684,8 +689,17 @@ export class Supervisor implements SupervisorControl {
   }
 
   private sweepSessions(): void {
-    // Budgeted so a huge table never blocks the event loop; the rest waits for the next tick.
-    for (const pool of this.pools.values()) pool.sessions.sweep(20_000);
+    // Small slices, each its own macrotask, so even a mass expiry of a million sessions never
+    // holds the event loop (and the proxy) for more than a couple of milliseconds.
+    let unfinished = false;
+    for (const pool of this.pools.values()) if (!pool.sessions.sweep(SWEEP_SLICE, SWEEP_SLICE_MS).done) unfinished = true;
+    if (unfinished && !this.shuttingDown && !this.sweepContinues) {
+      this.sweepContinues = true;
+      setImmediate(() => {
+        this.sweepContinues = false;
+        this.sweepSessions();
+      });
+    }
   }
 
   // ---- configuration -------------------------------------------------------------------------

@@ -32,8 +32,27 @@ class Binding<O> {
   ) {}
 }
 
+/**
+ * Bindings are spread over this many Maps. V8 rehashes a whole Map when it grows or shrinks;
+ * with a million sessions in one Map that is a 25 ms stall on a request or a sweep. Shards keep
+ * each rehash small.
+ */
+const SHARDS = 64;
+
+/**
+ * A copy of an id that does not keep the string it was cut from alive (an id parsed out of a
+ * header is a slice of the whole header value). Runs once per new session, not per request.
+ */
+function ownString(id: string): string {
+  // latin1 keeps the copy one byte per character; anything wider needs the lossless utf16le.
+  const encoding = ONE_BYTE.test(id) ? 'latin1' : 'utf16le';
+  return Buffer.from(id, encoding).toString(encoding);
+}
+const ONE_BYTE = /^[\x00-\xff]*$/;
+
 export class SessionTable<O extends SessionOwner> {
-  private readonly bindings = new Map<string, Binding<O>>();
+  private readonly shards: Map<string, Binding<O>>[] = Array.from({ length: SHARDS }, () => new Map());
+  private count = 0;
   private readonly buckets = new Map<number, string[]>();
   private readonly now: () => number;
   private readonly bucketMs: number;
@@ -48,7 +67,7 @@ export class SessionTable<O extends SessionOwner> {
   }
 
   get size(): number {
-    return this.bindings.size;
+    return this.count;
   }
 
   /**
@@ -56,7 +75,7 @@ export class SessionTable<O extends SessionOwner> {
    * or already past its expiry (then it is released right away).
    */
   lookup(id: string): O | undefined {
-    const binding = this.bindings.get(id);
+    const binding = this.shardOf(id).get(id);
     if (binding === undefined) return undefined;
     const now = this.now();
     if (binding.expiresAt <= now) {
@@ -69,7 +88,7 @@ export class SessionTable<O extends SessionOwner> {
 
   /** The owner without touching the idle timeout (for inspection). */
   peek(id: string): O | undefined {
-    const binding = this.bindings.get(id);
+    const binding = this.shardOf(id).get(id);
     if (binding === undefined || binding.expiresAt <= this.now()) return undefined;
     return binding.owner;
   }
@@ -81,7 +100,8 @@ export class SessionTable<O extends SessionOwner> {
       return;
     }
     const expiresAt = this.now() + ttlMs;
-    const existing = this.bindings.get(id);
+    const shard = this.shardOf(id);
+    const existing = shard.get(id);
     if (existing !== undefined) {
       if (existing.owner !== owner) {
         const previous = existing.owner;
@@ -97,15 +117,17 @@ export class SessionTable<O extends SessionOwner> {
       if (bucket < existing.bucket) existing.bucket = this.file(id, bucket);
       return;
     }
+    const own = ownString(id);
     const binding = new Binding(owner, ttlMs, expiresAt, 0);
-    binding.bucket = this.file(id, this.bucketOf(expiresAt));
-    this.bindings.set(id, binding);
+    binding.bucket = this.file(own, this.bucketOf(expiresAt));
+    shard.set(own, binding);
+    this.count++;
     owner.sessions++;
   }
 
   /** Ends a session; true when it was bound. */
   unbind(id: string): boolean {
-    const binding = this.bindings.get(id);
+    const binding = this.shardOf(id).get(id);
     if (binding === undefined) return false;
     this.remove(id, binding, 'unbind');
     return true;
@@ -117,13 +139,16 @@ export class SessionTable<O extends SessionOwner> {
    */
   unbindOwner(owner: O): number {
     let dropped = 0;
-    for (const [id, binding] of this.bindings) {
-      if (binding.owner === owner) {
-        this.bindings.delete(id);
-        dropped++;
+    for (const shard of this.shards) {
+      for (const [id, binding] of shard) {
+        if (binding.owner === owner) {
+          shard.delete(id);
+          dropped++;
+        }
       }
     }
     if (dropped > 0) {
+      this.count -= dropped;
       owner.sessions -= dropped;
       this.onRelease?.(owner, 'owner-gone');
     }
@@ -132,10 +157,12 @@ export class SessionTable<O extends SessionOwner> {
 
   /**
    * Expires sessions whose idle timeout has passed. Stops after `budget` entries have been
-   * examined so a huge table never blocks the event loop; returns how many expired and whether
-   * the sweep got through every due bucket.
+   * examined or `maxMs` of work, so a huge table never blocks the event loop (shards of a
+   * uniformly filled table tend to rehash together: the time limit bounds that too); returns
+   * how many expired and whether the sweep got through every due bucket.
    */
-  sweep(budget = Number.POSITIVE_INFINITY): { expired: number; done: boolean } {
+  sweep(budget = Number.POSITIVE_INFINITY, maxMs = Number.POSITIVE_INFINITY): { expired: number; done: boolean } {
+    const deadline = maxMs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : performance.now() + maxMs;
     const now = this.now();
     const last = Math.floor(now / this.bucketMs) - 1;
     let expired = 0;
@@ -147,9 +174,11 @@ export class SessionTable<O extends SessionOwner> {
       if (ids !== undefined) {
         while (ids.length > 0) {
           if (examined >= budget) return { expired, done: false };
+          // Looking at the clock costs more than a map operation: every 64 entries is enough.
+          if ((examined & 63) === 63 && performance.now() > deadline) return { expired, done: false };
           examined++;
           const id = ids.pop() as string;
-          const binding = this.bindings.get(id);
+          const binding = this.shardOf(id).get(id);
           if (binding === undefined || binding.bucket !== key) continue;
           if (binding.expiresAt <= now) {
             this.remove(id, binding, 'expire');
@@ -169,14 +198,20 @@ export class SessionTable<O extends SessionOwner> {
   /** Session ids per owner, for inspection and tests (a full scan). */
   idsOf(owner: O): string[] {
     const ids: string[] = [];
-    for (const [id, binding] of this.bindings) if (binding.owner === owner) ids.push(id);
+    for (const shard of this.shards) for (const [id, binding] of shard) if (binding.owner === owner) ids.push(id);
     return ids;
   }
 
   private remove(id: string, binding: Binding<O>, reason: ReleaseReason): void {
-    this.bindings.delete(id);
+    this.shardOf(id).delete(id);
+    this.count--;
     binding.owner.sessions--;
     this.onRelease?.(binding.owner, reason);
+  }
+
+  private shardOf(id: string): Map<string, Binding<O>> {
+    // The last character of a random id is as random as any; & keeps it in range for any code.
+    return this.shards[id.charCodeAt(id.length - 1) & (SHARDS - 1)] as Map<string, Binding<O>>;
   }
 
   private bucketOf(expiresAt: number): number {

@@ -208,4 +208,29 @@ describe('SessionTable', () => {
     expect(expired).toBe(1000);
     expect(table.size).toBe(0);
   });
+
+  it('stops a sweep when its time slice is used up, and finishes on the next call', () => {
+    const { table, clock } = setup(100);
+    const a = owner('a');
+    for (let i = 0; i < 5000; i++) table.bind(`s${i}`, a, 100);
+    clock.now += 1000;
+    const first = table.sweep(Number.POSITIVE_INFINITY, 0);
+    expect(first.done).toBe(false);
+    expect(first.expired).toBeLessThanOrEqual(64);
+    const rest = table.sweep();
+    expect(rest.done).toBe(true);
+    expect(first.expired + rest.expired).toBe(5000);
+    expect(a.sessions).toBe(0);
+  });
+
+  it('keeps sessions apart whatever their ids look like (shards)', () => {
+    const { table } = setup(100);
+    const a = owner('a');
+    const b = owner('b');
+    const ids = ['', 'x', 'A', '\u00ff', 'same-suffix-1', 'other-suffix-1', 'ünïcødé', '€uro', '\ud83d\ude00'];
+    ids.forEach((id, i) => table.bind(id, i % 2 ? a : b, 1000));
+    ids.forEach((id, i) => expect(table.lookup(id)).toBe(i % 2 ? a : b));
+    expect(table.size).toBe(ids.length);
+    expect(a.sessions + b.sessions).toBe(ids.length);
+  });
 });
