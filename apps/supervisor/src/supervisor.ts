@@ -811,7 +811,7 @@ export class Supervisor implements SupervisorControl {
 }
 
 function withoutHandoverSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const copy: NodeJS.ProcessEnv = {};
+  const copy = {} as NodeJS.ProcessEnv;
   for (const [key, value] of Object.entries(env)) {
     // Workers are the user's application: they must not learn the control token or passwords.
     if (key === 'HANDOVER_CONTROL_TOKEN' || key.startsWith('HANDOVER_ADMIN_')) continue;

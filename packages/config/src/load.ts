@@ -24,7 +24,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Hando
 
   let text: string;
   try {
-    text = await readFile(configPath, 'utf8');
+    text = await readFile(/*turbopackIgnore: true*/ configPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {

@@ -10,7 +10,7 @@ import { UNAUTHORIZED_MESSAGE } from './trpc';
 import type { ControlContext } from './trpc';
 
 /** Procedures served as server-sent event streams. */
-const SUBSCRIPTIONS: ReadonlySet<string> = new Set(['events.live']);
+const SUBSCRIPTIONS: ReadonlySet<string> = new Set(['events.live', 'workers.watch']);
 
 /** The header naming who performs an operation (shown in the event log). */
 export const ACTOR_HEADER = 'x-handover-actor';

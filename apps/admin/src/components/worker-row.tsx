@@ -1,0 +1,93 @@
+'use client';
+
+import type { PoolInfo, SessionSample, WorkerInfo } from '@handover/process-table';
+import { formatAbsolute, formatDuration, formatMegabytes } from '@/lib/format';
+import { isRunning } from '@/lib/workers';
+import { useNow } from '@/hooks/use-now';
+import { DrainCard } from './drain-card';
+import { StateBadge } from './state-badge';
+import { WorkerActions } from './worker-actions';
+
+/** Uptime ticks while the worker runs and freezes at its stop. */
+function Uptime({ worker }: { worker: WorkerInfo }) {
+  const now = useNow();
+  const from = worker.readyAt ?? worker.startedAt;
+  if (from === null) return <>–</>;
+  const end = isRunning(worker) || worker.stoppedAt === null ? now : Date.parse(worker.stoppedAt);
+  return (
+    <time dateTime={from} title={`since ${formatAbsolute(Date.parse(from))}`}>
+      {formatDuration(end - Date.parse(from))}
+    </time>
+  );
+}
+
+export function WorkerRow({
+  worker,
+  pool,
+  successor,
+  samples,
+}: {
+  worker: WorkerInfo;
+  pool: PoolInfo | undefined;
+  successor: string;
+  samples: SessionSample[];
+}) {
+  const ended = !isRunning(worker);
+  const id = worker.id;
+  return (
+    <>
+      <tr className={`worker-row${ended ? ' worker-ended' : ''}`} data-testid={`worker-row-${id}`} data-state={worker.state}>
+        <th scope="row" className="worker-id">
+          {id}
+          {worker.attached && worker.state === 'started' ? <span className="tag">new sessions</span> : null}
+        </th>
+        <td data-label="State">
+          <StateBadge state={worker.state} testId={`worker-state-${id}`} />
+        </td>
+        <td data-label="Revision" data-testid={`worker-revision-${id}`}>
+          <code>{worker.revision}</code>
+        </td>
+        <td className="num" data-label="Sessions" data-testid={`worker-sessions-${id}`}>
+          {worker.sessions}
+        </td>
+        <td className="num" data-label="In flight" data-testid={`worker-inflight-${id}`}>
+          {worker.inFlight}
+        </td>
+        <td className="num" data-label="WebSockets" data-testid={`worker-websockets-${id}`}>
+          {worker.webSockets}
+        </td>
+        <td className="num" data-label="PID">
+          {worker.pid ?? '–'}
+        </td>
+        <td className="num" data-label="Port">
+          {worker.port}
+        </td>
+        <td className="num" data-label="Uptime">
+          <Uptime worker={worker} />
+        </td>
+        <td className="num" data-label="Memory" data-testid={`worker-memory-${id}`}>
+          {ended ? '–' : formatMegabytes(worker.memoryRss)}
+        </td>
+        <td className="actions-cell">
+          <WorkerActions worker={worker} pool={pool} successor={successor} />
+        </td>
+      </tr>
+      {worker.state === 'detached' || (worker.lastError !== null && (worker.state === 'failed' || worker.state === 'crashed')) ? (
+        <tr className="worker-detail-row">
+          <td colSpan={11}>
+            {worker.state === 'detached' ? <DrainCard worker={worker} samples={samples} /> : null}
+            {worker.lastError !== null && (worker.state === 'failed' || worker.state === 'crashed') ? (
+              <details className="worker-error">
+                <summary>
+                  Why {id} {worker.state === 'failed' ? 'failed to start' : 'crashed'}
+                  {worker.exitCode !== null ? ` (exit code ${worker.exitCode})` : worker.exitSignal !== null ? ` (${worker.exitSignal})` : ''}
+                </summary>
+                <pre>{worker.lastError}</pre>
+              </details>
+            ) : null}
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}

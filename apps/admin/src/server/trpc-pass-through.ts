@@ -1,0 +1,151 @@
+import 'server-only';
+import { type ControlConnection, ControlUnavailableError } from './control-connection';
+import type { ConsoleSession } from './session';
+
+/**
+ * The console's `/api/trpc/*`: the browser's tRPC calls go to the supervisor's loopback
+ * control API with the bearer token and the operator's name added here, on the server, so
+ * the token never reaches the browser. Responses stream through untouched, so server-sent
+ * events (workers.watch, events.live) arrive as soon as the supervisor writes them.
+ */
+
+export interface PassThroughOptions {
+  connection: ControlConnection;
+  /** The operator behind a request, or null (then 401). Injectable for tests. */
+  getSession: (request: Request) => Promise<ConsoleSession | null>;
+  /** Where the procedures are mounted on this origin. Default `/api/trpc/`. */
+  basePath?: string;
+  /** The upstream fetch. Default: the global fetch. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Request headers that mean something to tRPC; everything else (cookies!) stays here. */
+const FORWARDED_REQUEST_HEADERS = ['content-type', 'accept', 'last-event-id', 'trpc-accept'] as const;
+/** Response headers the browser needs; hop-by-hop and length headers are the runtime's business. */
+const FORWARDED_RESPONSE_HEADERS = ['content-type', 'cache-control'] as const;
+/** A procedure path, or a batch of them (`workers.list,pools.list`). */
+const PROCEDURE_PATH = /^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$/;
+/** Bigger than any input the API accepts. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+type ErrorCode = 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'SERVICE_UNAVAILABLE' | 'METHOD_NOT_SUPPORTED';
+
+/** JSON-RPC codes tRPC uses for these, so the tRPC client reads our errors like its own. */
+const RPC_CODES: Record<ErrorCode, number> = {
+  UNAUTHORIZED: -32001,
+  FORBIDDEN: -32003,
+  NOT_FOUND: -32004,
+  METHOD_NOT_SUPPORTED: -32005,
+  PAYLOAD_TOO_LARGE: -32013,
+  SERVICE_UNAVAILABLE: -32603,
+};
+
+/** An error in tRPC's shape (`{"error":{message, code, data:{code, httpStatus, path}}}`). */
+export function trpcErrorResponse(status: number, code: ErrorCode, message: string, path: string | null = null): Response {
+  return Response.json(
+    { error: { message, code: RPC_CODES[code], data: { code, httpStatus: status, path } } },
+    { status, headers: { 'cache-control': 'no-store' } },
+  );
+}
+
+export function createPassThrough(options: PassThroughOptions): (request: Request) => Promise<Response> {
+  const basePath = options.basePath ?? '/api/trpc/';
+  const upstreamFetch = options.fetch ?? globalThis.fetch;
+  const { connection } = options;
+
+  return async function passThrough(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname.startsWith(basePath) ? decodeURIComponent(url.pathname.slice(basePath.length)) : '';
+
+    const session = await options.getSession(request);
+    if (session === null) {
+      return trpcErrorResponse(401, 'UNAUTHORIZED', 'log in to the Handover console first', path || null);
+    }
+    // SameSite=Strict already keeps the cookie off cross-site requests; refuse them anyway.
+    if (request.headers.get('sec-fetch-site') === 'cross-site') {
+      return trpcErrorResponse(403, 'FORBIDDEN', 'cross-site requests to the console API are refused', path || null);
+    }
+    if (request.method !== 'GET' && request.method !== 'POST') {
+      return trpcErrorResponse(405, 'METHOD_NOT_SUPPORTED', 'use GET or POST', path || null);
+    }
+    if (!PROCEDURE_PATH.test(path)) {
+      return trpcErrorResponse(404, 'NOT_FOUND', `no such procedure: ${JSON.stringify(path)}`, null);
+    }
+
+    // Read the body once so the request can be replayed after a 401 (new token). tRPC bodies
+    // are small JSON documents; streaming them would gain nothing.
+    let body: string | undefined;
+    if (request.method === 'POST') {
+      body = await request.text();
+      if (body.length > MAX_BODY_BYTES) {
+        return trpcErrorResponse(413, 'PAYLOAD_TOO_LARGE', 'request body too large', path);
+      }
+    }
+
+    const headers = new Headers();
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = request.headers.get(name);
+      if (value !== null) headers.set(name, value);
+    }
+    // Only these two identify the caller upstream, and only the server sets them: whatever
+    // `authorization` or `x-handover-*` the browser sent was never copied above.
+    headers.set('x-handover-actor', `console:${session.user}`);
+
+    const send = async (): Promise<Response> => {
+      const target = await connection.target();
+      headers.set('authorization', `Bearer ${target.token}`);
+      return upstreamFetch(`${target.url}trpc/${encodeURI(path)}${url.search}`, {
+        method: request.method,
+        headers,
+        body,
+        // The browser going away (tab closed, EventSource closed) ends the upstream request,
+        // so the supervisor stops producing events for nobody.
+        signal: request.signal,
+        redirect: 'manual',
+        cache: 'no-store',
+      });
+    };
+
+    let upstream: Response;
+    try {
+      upstream = await send();
+      if (upstream.status === 401) {
+        // The supervisor may have been restarted with a new generated token.
+        await upstream.body?.cancel();
+        connection.forgetToken();
+        upstream = await send();
+      }
+    } catch (error) {
+      if (request.signal.aborted) return new Response(null, { status: 499 });
+      return unavailable(error, connection, path);
+    }
+
+    const responseHeaders = new Headers();
+    for (const name of FORWARDED_RESPONSE_HEADERS) {
+      const value = upstream.headers.get(name);
+      if (value !== null) responseHeaders.set(name, value);
+    }
+    if (!responseHeaders.has('cache-control')) responseHeaders.set('cache-control', 'no-store');
+    if (upstream.headers.get('content-type')?.startsWith('text/event-stream')) {
+      // Tell any reverse proxy in front of the console not to buffer the stream either.
+      responseHeaders.set('x-accel-buffering', 'no');
+      responseHeaders.set('cache-control', 'no-cache, no-transform');
+    }
+    return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+  };
+}
+
+async function unavailable(error: unknown, connection: ControlConnection, path: string): Promise<Response> {
+  if (error instanceof ControlUnavailableError) {
+    return trpcErrorResponse(503, 'SERVICE_UNAVAILABLE', error.message, path);
+  }
+  const where = (await connection.describe()) ?? 'its control address';
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+  return trpcErrorResponse(
+    503,
+    'SERVICE_UNAVAILABLE',
+    `the supervisor is not answering on ${where} (${reason}); start it with \`npm start\``,
+    path,
+  );
+}
