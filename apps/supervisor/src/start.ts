@@ -82,7 +82,7 @@ function printBanner(running: RunningSupervisor, console: ConsoleInfo | null): v
     ...(console && credentials
       ? [
           `  admin console: ${console.url}  (it may take a few seconds more to answer)`,
-          `     user: ${credentials.user}   password: ${credentials.source === 'env' ? '(from HANDOVER_ADMIN_PASSWORD)' : `${credentials.password}   (kept in ${credentials.file})`}`,
+          `     user: ${credentials.user}   password: ${describePassword(credentials)}`,
         ]
       : []),
     `  control API:  ${running.control.url}trpc/  (bearer token ${running.token.source === 'env' ? 'from HANDOVER_CONTROL_TOKEN' : `in ${running.token.file}`})`,
@@ -100,6 +100,14 @@ function printBanner(running: RunningSupervisor, console: ConsoleInfo | null): v
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function describePassword(credentials: AdminCredentials): string {
+  if (credentials.source === 'env') return '(from HANDOVER_ADMIN_PASSWORD)';
+  if (credentials.password !== null) {
+    return `${credentials.password}   (new: shown only now; only its hash is kept, in ${credentials.file})`;
+  }
+  return `(shown when it was generated; to make a new one delete ${credentials.file} and restart, or set HANDOVER_ADMIN_PASSWORD in .env)`;
 }
 
 function describe(error: unknown): string {

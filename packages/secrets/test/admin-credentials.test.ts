@@ -1,8 +1,8 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readAdminCredentials, resolveAdminCredentials, resolveSessionSecret } from '../src/index';
+import { readAdminCredentials, resolveAdminCredentials, resolveSessionSecret, verifyPassword } from '../src/index';
 
 describe('admin credentials', () => {
   let dataDir: string;
@@ -13,17 +13,37 @@ describe('admin credentials', () => {
 
   it('takes user and password from the environment', async () => {
     const env = { HANDOVER_ADMIN_USER: 'ops', HANDOVER_ADMIN_PASSWORD: 'correct horse' };
-    expect(await resolveAdminCredentials({ dataDir, env })).toEqual({ user: 'ops', password: 'correct horse', source: 'env', file: null });
+    const credentials = await resolveAdminCredentials({ dataDir, env });
+    expect(credentials).toMatchObject({ user: 'ops', password: 'correct horse', source: 'env', file: null });
+    expect(await verifyPassword(credentials.verifier, 'correct horse')).toBe(true);
+    expect(await verifyPassword(credentials.verifier, 'correct horsE')).toBe(false);
   });
 
-  it('generates a private password file once and reads it back', async () => {
+  it('generates a password once, keeps only its hash in a private file, and shows it only then', async () => {
     expect(await readAdminCredentials({ dataDir, env: {} })).toBeNull();
     const first = await resolveAdminCredentials({ dataDir, env: {} });
     expect(first).toMatchObject({ user: 'admin', source: 'generated' });
-    expect(first.password.length).toBeGreaterThanOrEqual(16);
+    const password = first.password!;
+    expect(password.length).toBeGreaterThanOrEqual(16);
     expect((await stat(first.file!)).mode & 0o777).toBe(0o600);
-    expect(await resolveAdminCredentials({ dataDir, env: {} })).toMatchObject({ password: first.password, source: 'file' });
-    expect(await readAdminCredentials({ dataDir, env: {} })).toMatchObject({ password: first.password });
+    const stored = await readFile(first.file!, 'utf8');
+    expect(stored).toMatch(/^scrypt\$/);
+    expect(stored).not.toContain(password);
+
+    const again = await resolveAdminCredentials({ dataDir, env: {} });
+    expect(again).toMatchObject({ password: null, source: 'file' });
+    expect(await verifyPassword(again.verifier, password)).toBe(true);
+    expect(await verifyPassword(again.verifier, `${password}x`)).toBe(false);
+    const read = await readAdminCredentials({ dataDir, env: {} });
+    expect(await verifyPassword(read!.verifier, password)).toBe(true);
+  });
+
+  it('replaces a password file written in clear by its hash', async () => {
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(join(dataDir, 'admin-password'), 'typed-by-hand-123\n', { mode: 0o600 });
+    const credentials = await readAdminCredentials({ dataDir, env: {} });
+    expect(await verifyPassword(credentials!.verifier, 'typed-by-hand-123')).toBe(true);
+    expect(await readFile(join(dataDir, 'admin-password'), 'utf8')).toMatch(/^scrypt\$/);
   });
 
   it('refuses a short password or a strange user name, naming the variable', async () => {

@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
-import { resolveAdminCredentials } from '@handover/secrets';
+import { resolveAdminCredentials, verifyPassword } from '@handover/secrets';
 import { handoverConfig } from '@/server/environment';
 import { LoginThrottle } from '@/server/login-throttle';
 import { cameOverHttps, issueSessionCookie } from '@/server/session';
@@ -63,9 +63,9 @@ export async function login(_previous: LoginState, form: FormData): Promise<Logi
     return { username, error: `The console cannot read its credentials: ${(error as Error).message}` };
   }
 
-  // Both compared every time, so a wrong user name takes as long as a wrong password.
+  // Both checked every time, so a wrong user name takes as long as a wrong password.
   const userOk = same(username, credentials.user);
-  const passwordOk = same(password, credentials.password);
+  const passwordOk = await verifyPassword(credentials.verifier, password);
   if (!(userOk && passwordOk)) {
     const lockout = throttle.fail(key);
     if (lockout > 0) {

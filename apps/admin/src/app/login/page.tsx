@@ -22,7 +22,7 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
         <h1 id="login-title" className={styles.title}>Log in to the console</h1>
         <p className={styles.hint}>
           The user name is <code>admin</code> unless <code>HANDOVER_ADMIN_USER</code> says otherwise; <code>npm start</code> prints
-          the password.
+          the password the first time it generates one (or set <code>HANDOVER_ADMIN_PASSWORD</code>).
         </p>
         <LoginForm next={next} />
       </section>
