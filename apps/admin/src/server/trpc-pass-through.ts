@@ -62,7 +62,7 @@ export function createPassThrough(options: PassThroughOptions): (request: Reques
       return trpcErrorResponse(401, 'UNAUTHORIZED', 'log in to the Handover console first', path || null);
     }
     // SameSite=Strict already keeps the cookie off cross-site requests; refuse them anyway.
-    if (request.headers.get('sec-fetch-site') === 'cross-site') {
+    if (request.headers.get('sec-fetch-site') === 'cross-site' || !sameOrigin(request)) {
       return trpcErrorResponse(403, 'FORBIDDEN', 'cross-site requests to the console API are refused', path || null);
     }
     if (request.method !== 'GET' && request.method !== 'POST') {
@@ -148,4 +148,20 @@ async function unavailable(error: unknown, connection: ControlConnection, path: 
     `the supervisor is not answering on ${where} (${reason}); start it with \`npm start\``,
     path,
   );
+}
+
+/**
+ * Mutations from a browser carry Origin; it must be the console's own host (browsers without
+ * Sec-Fetch-Site still send it). No Origin (curl, same-origin GET in some browsers) passes:
+ * such requests still need the login cookie, which SameSite=Strict keeps off other sites.
+ */
+function sameOrigin(request: Request): boolean {
+  const origin = request.headers.get('origin');
+  if (origin === null) return true;
+  const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host');
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
