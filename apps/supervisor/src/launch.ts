@@ -5,6 +5,7 @@ import { startControlServer } from '@handover/control-api';
 import { type ProxyServer, createProxy } from '@handover/proxy';
 import { resolveControlToken } from '@handover/secrets';
 import { EventLog } from './event-log';
+import { StateStore } from './state-store';
 import { Supervisor } from './supervisor';
 
 export interface RunningSupervisor {
@@ -13,14 +14,22 @@ export interface RunningSupervisor {
   proxies: Array<{ pool: string; port: number; url: string }>;
   control: { port: number; url: string };
   token: { value: string; source: 'env' | 'file' | 'generated'; file: string | null };
-  /** Graceful stop: stop accepting, let in-flight requests finish (bounded), stop every worker. */
-  stop(graceMs?: number): Promise<void>;
+  /**
+   * Graceful stop: stop accepting, let in-flight requests finish (bounded), stop every worker.
+   * With `keepWorkers`, the workers are left running and recorded for the next start to re-adopt.
+   */
+  stop(graceMs?: number, options?: { keepWorkers?: boolean }): Promise<void>;
 }
 
 export interface LaunchOptions {
   env?: NodeJS.ProcessEnv;
   /** Re-reads the configuration on sync; defaults to the config file again. */
   reloadConfig?: () => Promise<HandoverConfig>;
+  /**
+   * What a `supervisor.stop` request through the control API does (after answering it).
+   * Default: `stop()` with the same `keepWorkers` (the process itself keeps running).
+   */
+  onStopRequest?: (keepWorkers: boolean, running: RunningSupervisor) => void;
 }
 
 /**
@@ -33,11 +42,15 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const token = await resolveControlToken({ dataDir: config.dataDir, env });
   const events = new EventLog(join(config.dataDir, 'handover.db'));
-  const supervisor = new Supervisor({ config, events, env, reloadConfig: options.reloadConfig });
+  // The process table and the sessions, beside the event log (a file of its own, written by a
+  // thread of its own): a new supervisor re-adopts the workers from it.
+  const store = new StateStore(join(config.dataDir, 'state.db'));
+  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig });
 
   const listeners: Array<{ pool: string; proxy: ProxyServer; port: number }> = [];
   let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
   try {
+    store.claim();
     for (const [index, pool] of config.pools.entries()) {
       const proxy = createProxy({ route: supervisor.routeOf(pool.name), onRelease: supervisor.onProxyRelease });
       const wanted = pool.proxyPort ?? (index === 0 ? config.proxy.port : undefined);
@@ -56,6 +69,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   } catch (error) {
     await Promise.all(listeners.map((l) => l.proxy.close(0)));
     await control?.close();
+    await store.close();
     events.close();
     throw error;
   }
@@ -63,22 +77,27 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   await supervisor.start();
   const controlServer = control;
   let stopping: Promise<void> | undefined;
-  return {
+  const running: RunningSupervisor = {
     supervisor,
     config,
     proxies: listeners.map((l) => ({ pool: l.pool, port: l.port, url: `http://${hostForUrl(config.proxy.host)}:${l.port}/` })),
     control: { port: controlServer.port, url: controlServer.url },
     token: { value: token.token, source: token.source, file: token.file },
-    stop(graceMs = 10_000) {
+    stop(graceMs = 10_000, stopOptions = {}) {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.proxy.close(graceMs)));
-        await supervisor.shutdown();
+        if (stopOptions.keepWorkers === true) await supervisor.leave();
+        else await supervisor.shutdown();
         await controlServer.close();
+        await store.close();
         events.close();
       })();
       return stopping;
     },
   };
+  const onStopRequest = options.onStopRequest ?? ((keepWorkers) => void running.stop(undefined, { keepWorkers }));
+  supervisor.setStopHandler((keepWorkers) => onStopRequest(keepWorkers, running));
+  return running;
 }
 
 function hostForUrl(host: string): string {

@@ -19,9 +19,10 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
 
   let running: RunningSupervisor;
   let console: ConsoleInfo | null = null;
+  let requestStop: (keepWorkers: boolean) => void = () => undefined;
   try {
     const config = await loadConfig({ path: configPath, env });
-    running = await launchSupervisor(config, { env });
+    running = await launchSupervisor(config, { env, onStopRequest: (keepWorkers) => requestStop(keepWorkers) });
     // `npm start` runs the admin console beside us: make sure its login exists, and say where.
     if (env.HANDOVER_CONSOLE === '1') {
       const port = Number(env.HANDOVER_ADMIN_PORT ?? 3000);
@@ -44,17 +45,14 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   printBanner(running, console);
 
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      process.stderr.write(`handover: ${signal} again, killing every worker now\n`);
-      running.supervisor.killAll();
-      process.exit(1);
-    }
-    process.stdout.write(`\nhandover: ${signal} received, finishing in-flight requests and stopping workers…\n`);
-    running.stop().then(
+  let stopping = false;
+  const stop = (keepWorkers: boolean) => {
+    stopping = true;
+    running.stop(undefined, { keepWorkers }).then(
       () => {
-        process.stdout.write('handover: stopped\n');
+        process.stdout.write(
+          keepWorkers ? 'handover: stopped; the workers keep running: `handover start` re-adopts them\n' : 'handover: stopped\n',
+        );
         process.exit(0);
       },
       (error: unknown) => {
@@ -63,6 +61,28 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
         process.exit(1);
       },
     );
+  };
+  // `handover stop [--keep-workers]` through the control API.
+  requestStop = (keepWorkers) => {
+    if (stopping) return;
+    process.stdout.write(
+      keepWorkers
+        ? '\nhandover: stop requested: finishing in-flight requests; the workers keep running\n'
+        : '\nhandover: stop requested: finishing in-flight requests and stopping workers…\n',
+    );
+    stop(keepWorkers);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`handover: ${signal} again, killing every worker now\n`);
+      running.supervisor.killAll();
+      process.exit(1);
+    }
+    // A signal during a stop that keeps the workers does not turn it into a full stop.
+    if (stopping) return;
+    process.stdout.write(`\nhandover: ${signal} received, finishing in-flight requests and stopping workers…\n`);
+    stop(false);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, type HandoverConfig, type PoolConfig, loadConfig } from '@handover/config';
 import {
   ControlError,
@@ -9,6 +11,7 @@ import {
   type PoolStatus,
   type SessionSample,
   type SupervisorControl,
+  type SupervisorStopResult,
   type SyncResult,
   type WorkerInfo,
   isAlive,
@@ -18,14 +21,17 @@ import {
   parseWorkerId,
 } from '@handover/process-table';
 import type { Route, Upstream } from '@handover/proxy';
-import { SessionTable } from '@handover/session-table';
+import { SessionTable, type SessionTableOptions } from '@handover/session-table';
 import type { EventLog, NewEvent } from './event-log';
 import { waitForHealthy } from './health-check';
+import type { LogFiles } from './log-tail';
 import { findFreePort } from './ports';
+import { checkProcess, signalGroup } from './proc-identity';
 import { residentMemory } from './process-stats';
 import { SessionHistory } from './session-history';
+import type { StateStore, StoredSession, StoredWorker } from './state-store';
 import { Worker } from './worker';
-import { WorkerProcess } from './worker-process';
+import { AdoptedWorkerProcess, type ExitInfo, SpawnedWorkerProcess } from './worker-process';
 
 const SUPERVISOR = 'supervisor';
 /** Ended workers kept per pool for the record (the event log keeps the full history). */
@@ -34,6 +40,25 @@ const KEEP_ENDED_WORKERS = 5;
 /** The proxy's view of a pool, with the fields a sync may change left writable. */
 interface PoolRoute extends Route {
   idleTimeoutMs: number;
+}
+
+/**
+ * The session table with a journal: every bind is noted in the store's in-memory journal (one
+ * Map.set, no I/O) and written by the store's periodic flush. Unbinds and expiries reach the
+ * journal through `onRelease`, which names the id.
+ */
+class JournaledSessionTable extends SessionTable<Upstream> {
+  private readonly journal: StateStore | null;
+
+  constructor(journal: StateStore | null, options: SessionTableOptions<Upstream>) {
+    super(options);
+    this.journal = journal;
+  }
+
+  override bind(id: string, owner: Upstream, ttlMs: number): void {
+    super.bind(id, owner, ttlMs);
+    if (ttlMs > 0 && this.journal !== null) this.journal.bound(id, owner as Worker, ttlMs);
+  }
 }
 
 /** One configured pool at run time: its workers, its session table and its crash policy. */
@@ -55,9 +80,11 @@ class Pool {
   constructor(
     public config: PoolConfig,
     onRelease: (worker: Worker) => void,
+    journal: StateStore | null,
   ) {
-    this.sessions = new SessionTable<Upstream>({
-      onRelease: (upstream) => {
+    this.sessions = new JournaledSessionTable(journal, {
+      onRelease: (upstream, _reason, id) => {
+        if (id !== undefined) journal?.released(id);
         if (upstream.draining) onRelease(upstream as Worker);
       },
     });
@@ -122,6 +149,11 @@ class StartFailure extends Error {
 export interface SupervisorOptions {
   config: HandoverConfig;
   events: EventLog;
+  /**
+   * Where the process table and the session bindings are kept so a new supervisor can
+   * re-adopt the workers; without one, nothing is recorded or re-adopted.
+   */
+  store?: StateStore;
   /** Re-reads the configuration for a sync; defaults to reading the same file again. */
   reloadConfig?: () => Promise<HandoverConfig>;
   /** Environment the workers inherit (Handover's own secrets are removed from it). */
@@ -135,6 +167,9 @@ export interface SupervisorOptions {
 /** Sessions examined per sweep slice: about 1–3 ms of work. */
 const SWEEP_SLICE = 5_000;
 const SWEEP_SLICE_MS = 2;
+
+/** A re-adopted worker must answer its health check within this (or the pool's timeout if shorter). */
+const ADOPT_HEALTH_TIMEOUT_MS = 5_000;
 
 /** Ten minutes of samples at the default interval. */
 const HISTORY_SAMPLES = 300;
@@ -156,22 +191,36 @@ export class Supervisor implements SupervisorControl {
   private sampleTimer: NodeJS.Timeout | null = null;
   private sweepContinues = false;
   private shuttingDown = false;
+  /** Leaving on purpose with the workers left running (`handover stop --keep-workers`). */
+  private leaving = false;
+  private readonly store: StateStore | null;
+  private readonly logsDir: string;
+  private stopHandler: ((keepWorkers: boolean) => void) | null = null;
+  private stopRequested = false;
 
   constructor(options: SupervisorOptions) {
     this.events = options.events;
+    this.store = options.store ?? null;
+    this.logsDir = join(options.config.dataDir, 'logs');
     this.reloadConfig =
       options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
     this.workerEnv = withoutHandoverSecrets(options.env ?? process.env);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.sampleIntervalMs = options.sampleIntervalMs ?? 2000;
     for (const poolConfig of options.config.pools) {
-      this.pools.set(poolConfig.name, new Pool(poolConfig, (worker) => this.scheduleDrainCheck(worker)));
+      this.pools.set(poolConfig.name, new Pool(poolConfig, (worker) => this.scheduleDrainCheck(worker), this.store));
     }
   }
 
-  /** Starts every pool's workers; a pool that fails to start retries with back-off. */
+  /**
+   * Re-adopts the workers a previous supervisor left running (see `restore`), then starts
+   * workers where a pool has fewer attached than wanted; a pool that fails to start retries
+   * with back-off.
+   */
   async start(): Promise<void> {
     this.record({ type: 'supervisor.started', actor: SUPERVISOR, message: `supervisor started (pid ${process.pid})` });
+    await this.restore();
+    this.store?.startFlushing();
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.sweepIntervalMs);
     this.sweepTimer.unref();
     this.sampleTimer = setInterval(() => void this.sample(), this.sampleIntervalMs);
@@ -344,6 +393,36 @@ export class Supervisor implements SupervisorControl {
     return this.history.list();
   }
 
+  async stopSupervisor(options: { keepWorkers: boolean }, actor: string): Promise<SupervisorStopResult> {
+    const handler = this.stopHandler;
+    if (handler === null) {
+      throw new ControlError('PRECONDITION_FAILED', 'this supervisor cannot be stopped through the control API (it is embedded); stop its process instead');
+    }
+    if (this.stopRequested || this.shuttingDown) {
+      throw new ControlError('CONFLICT', 'the supervisor is already stopping');
+    }
+    this.stopRequested = true;
+    const workers = this.listWorkers()
+      .filter((w) => isAlive(w.state))
+      .map((w) => w.id);
+    this.record({
+      type: 'action',
+      actor,
+      message: options.keepWorkers
+        ? `${actor}: stop the supervisor and leave ${workers.length} worker(s) running for the next start to re-adopt`
+        : `${actor}: stop the supervisor and every worker`,
+      data: { keepWorkers: options.keepWorkers, workers },
+    });
+    // After the answer has gone out.
+    setImmediate(() => handler(options.keepWorkers));
+    return { keepWorkers: options.keepWorkers, workers, pid: process.pid };
+  }
+
+  /** What a `supervisor.stop` request does (the launcher stops the listeners and exits). */
+  setStopHandler(handler: (keepWorkers: boolean) => void): void {
+    this.stopHandler = handler;
+  }
+
   // ---- shutdown ----------------------------------------------------------------------------
 
   /** Stops every worker (SIGTERM, SIGKILL after each pool's grace) and every timer. */
@@ -365,9 +444,271 @@ export class Supervisor implements SupervisorControl {
     this.record({ type: 'supervisor.stopped', actor: SUPERVISOR, message: 'every worker stopped' });
   }
 
+  /**
+   * Leaves without stopping any worker: timers stop, the workers' processes are let go of (no
+   * signal), and the store keeps them recorded in their current state with their sessions, so
+   * the next start re-adopts them. Returns the ids of the workers left running.
+   */
+  async leave(reason = 'supervisor leaving; workers keep running'): Promise<string[]> {
+    if (this.shuttingDown) return [];
+    this.shuttingDown = true;
+    this.leaving = true;
+    this.record({ type: 'supervisor.stopping', actor: SUPERVISOR, message: reason });
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.sampleTimer) clearInterval(this.sampleTimer);
+    const left: string[] = [];
+    const releases: Promise<void>[] = [];
+    for (const pool of this.pools.values()) {
+      this.clearRestart(pool);
+      for (const worker of pool.workers) {
+        // Not cleared in the store: the next supervisor resumes the drain with what is left.
+        this.clearDrainTimer(worker);
+        if (!isAlive(worker.state) || worker.process === null) continue;
+        left.push(worker.id);
+        releases.push(worker.process.release());
+      }
+    }
+    await Promise.all(releases);
+    await this.store?.drain();
+    this.record({
+      type: 'supervisor.stopped',
+      actor: SUPERVISOR,
+      message: `supervisor stopped; ${left.length} worker(s) left running for the next start to re-adopt${left.length ? `: ${left.join(', ')}` : ''}`,
+      data: { keepWorkers: true, workers: left },
+    });
+    return left;
+  }
+
   /** Last resort on an unexpected supervisor exit: SIGKILL every worker group right now. */
   killAll(): void {
+    if (this.leaving) return;
     for (const pool of this.pools.values()) for (const worker of pool.workers) worker.process?.kill();
+  }
+
+  // ---- re-adoption -------------------------------------------------------------------------
+
+  /**
+   * Takes over what a previous supervisor left: every worker recorded alive whose process is
+   * still the same (pid and /proc start time) and answers its health check is re-adopted in its
+   * recorded state with its sessions (minus the certainly expired ones); anything else is
+   * reported as lost with its sessions, and killed if it still runs. Generations only grow.
+   */
+  private async restore(): Promise<void> {
+    const store = this.store;
+    if (store === null) return;
+    const began = Date.now();
+    const saved = store.load();
+    for (const [name, next] of saved.nextGeneration) {
+      const pool = this.pools.get(name);
+      if (pool !== undefined) pool.nextGeneration = Math.max(pool.nextGeneration, next);
+    }
+    const sessionsOf = new Map<string, StoredSession[]>();
+    for (const session of saved.sessions) {
+      let list = sessionsOf.get(session.worker);
+      if (list === undefined) sessionsOf.set(session.worker, (list = []));
+      list.push(session);
+    }
+    const candidates: StoredWorker[] = [];
+    for (const row of saved.workers) {
+      const pool = this.pools.get(row.pool);
+      if (pool !== undefined) pool.nextGeneration = Math.max(pool.nextGeneration, row.generation + 1);
+      if (isAlive(row.state)) candidates.push(row);
+      else {
+        // Ended under a previous supervisor: the event log has its story.
+        store.deleteWorker(row.id);
+        this.removeLogs(row.id);
+      }
+    }
+    for (const pool of this.pools.values()) store.setNextGeneration(pool.name, pool.nextGeneration);
+    if (candidates.length === 0) return;
+
+    const decide = (row: StoredWorker, verdict: Awaited<ReturnType<Supervisor['assess']>>) => {
+      const sessions = sessionsOf.get(row.id) ?? [];
+      // Every stored session was alive at the last flush; its true expiry lies between then
+      // and then + ttl. One that is surely expired by now is not restored (nor counted lost).
+      const now = Date.now();
+      const live = sessions.filter((s) => Math.max(s.expiresAt, (saved.flushedAt ?? 0) + s.ttlMs) > now);
+      if (verdict.kind === 'adopt') this.adopt(row, live, began);
+      else this.reportLost(row, live.length, verdict.reason, verdict.killed);
+    };
+    // Health checks in parallel, each worker taken over as soon as it answers (a frozen one
+    // does not hold up the others). Workers recorded `starting` are decided last, once the
+    // pool knows how many attached workers it already has.
+    const starting = candidates.filter((row) => row.state === 'starting');
+    const startingVerdicts = Promise.all(starting.map((row) => this.assess(row)));
+    await Promise.all(
+      candidates.filter((row) => row.state !== 'starting').map(async (row) => decide(row, await this.assess(row))),
+    );
+    const verdicts = await startingVerdicts;
+    for (const [index, row] of starting.entries()) decide(row, verdicts[index]!);
+  }
+
+  private async assess(row: StoredWorker): Promise<{ kind: 'adopt' } | { kind: 'lost'; reason: string; killed: boolean }> {
+    if (row.pid === null) return { kind: 'lost', reason: 'it had no process', killed: false };
+    const identity = { pid: row.pid, startTime: row.pidStartTime };
+    const found = checkProcess(identity);
+    if (found === 'gone') return { kind: 'lost', reason: `its process (pid ${row.pid}) is gone`, killed: false };
+    if (found === 'reused') {
+      return { kind: 'lost', reason: `its pid ${row.pid} now belongs to another process (different start time)`, killed: false };
+    }
+    const pool = this.pools.get(row.pool);
+    if (pool === undefined) {
+      signalGroup(row.pid, 'SIGTERM');
+      return { kind: 'lost', reason: `pool ${row.pool} is no longer in the configuration; it was sent SIGTERM`, killed: true };
+    }
+    // A worker that was stopping goes on stopping; it need not answer.
+    if (row.state === 'stopping') return { kind: 'adopt' };
+    const config = pool.config.healthCheck;
+    const timeoutMs = Math.min(config.timeoutSeconds * 1000, ADOPT_HEALTH_TIMEOUT_MS);
+    const outcome = await waitForHealthy({
+      port: row.port,
+      path: config.path,
+      timeoutMs,
+      intervalMs: config.intervalMs,
+      signal: new AbortController().signal,
+    });
+    if (outcome === 'ready' && checkProcess(identity) === 'alive') return { kind: 'adopt' };
+    // Alive but not answering (hung, stopped): it would hold its port and serve no one.
+    const killed = checkProcess(identity) === 'alive' && signalGroup(row.pid, 'SIGKILL');
+    return {
+      kind: 'lost',
+      reason: `its process (pid ${row.pid}) is alive but did not answer GET ${config.path} on port ${row.port} within ${seconds(timeoutMs)}${killed ? '; its process group was killed' : ''}`,
+      killed,
+    };
+  }
+
+  private adopt(row: StoredWorker, sessions: StoredSession[], began: number): void {
+    const pool = this.pools.get(row.pool)!;
+    const worker = new Worker(pool.name, row.generation, row.port, row.revision, pool.config.logLines);
+    worker.adopted = true;
+    worker.startedAt = parseDate(row.startedAt);
+    worker.readyAt = parseDate(row.readyAt);
+    worker.detachedAt = parseDate(row.detachedAt);
+    worker.onChange = (w) => this.persist(w);
+    const proc = new AdoptedWorkerProcess({
+      pid: row.pid!,
+      startTime: row.pidStartTime,
+      logs: worker.logs,
+      logFiles: this.logFiles(worker.id),
+    });
+    worker.process = proc;
+    let state = row.state;
+    let note = '';
+    if (state === 'starting') {
+      // It became ready while no supervisor watched: take it if the pool wants it.
+      if (pool.attachedCount() < pool.config.instances) {
+        state = 'started';
+        worker.readyAt ??= new Date();
+      } else {
+        state = 'stopping';
+        note = `; it was starting, but ${pool.name} has its ${pool.config.instances} attached worker(s), so it is stopped`;
+      }
+    }
+    pool.workers.push(worker);
+    worker.restore(state);
+    void proc.exited.then((info) => this.onExit(pool, worker, info));
+    let restored = 0;
+    if (state === 'started' || state === 'detached') {
+      for (const session of sessions) pool.sessions.bind(session.id, worker, session.ttlMs);
+      restored = sessions.length;
+    }
+    pool.retarget();
+
+    let drainLeftMs: number | null = null;
+    const maxSeconds = pool.config.drain.maxSeconds;
+    if (state === 'detached' && maxSeconds !== null) {
+      const detachedFor = worker.detachedAt === null ? 0 : Date.now() - worker.detachedAt.getTime();
+      drainLeftMs = Math.max(0, maxSeconds * 1000 - detachedFor);
+    }
+    const took = Date.now() - began;
+    this.record({
+      type: 'worker.adopted',
+      actor: SUPERVISOR,
+      pool: pool.name,
+      worker: worker.id,
+      message:
+        `${worker.id} re-adopted (pid ${row.pid}, port ${row.port}, revision ${row.revision}, ${state}) with ${restored} session(s)` +
+        (drainLeftMs !== null ? `; its drain ends at the latest in ${seconds(drainLeftMs)}` : '') +
+        note,
+      data: { pid: row.pid, port: row.port, state, sessions: restored, adoptMs: took, drainLeftMs },
+    });
+    if (state === 'detached') {
+      if (drainLeftMs !== null) {
+        worker.drainTimer = setTimeout(() => this.endDrain(pool, worker), drainLeftMs);
+        worker.drainTimer.unref();
+      }
+      this.scheduleDrainCheck(worker);
+    } else if (state === 'stopping') {
+      void this.stopWorker(pool, worker, 'it was stopping when the previous supervisor ended');
+    }
+  }
+
+  private reportLost(row: StoredWorker, sessions: number, reason: string, killed: boolean): void {
+    const pool = this.pools.get(row.pool);
+    if (pool === undefined) {
+      this.store?.deleteWorker(row.id);
+    } else {
+      // Kept in the table, crashed, so `status` and the console show it too.
+      const worker = new Worker(pool.name, row.generation, row.port, row.revision, pool.config.logLines);
+      worker.startedAt = parseDate(row.startedAt);
+      worker.readyAt = parseDate(row.readyAt);
+      worker.detachedAt = parseDate(row.detachedAt);
+      worker.stoppedAt = new Date();
+      worker.lastError = `${worker.id} was lost while no supervisor watched it: ${reason}`;
+      worker.onChange = (w) => this.persist(w);
+      pool.workers.push(worker);
+      worker.restore('crashed');
+      pool.sessionsLost += sessions;
+    }
+    this.record({
+      type: 'worker.lost',
+      actor: SUPERVISOR,
+      pool: row.pool,
+      worker: row.id,
+      message: `${row.id} (recorded ${row.state}) could not be re-adopted: ${reason}${sessions > 0 ? `; ${sessions} session(s) lost` : ''}`,
+      data: { pid: row.pid, recordedState: row.state, reason, killed, sessionsLost: sessions },
+    });
+    if (sessions > 0) {
+      this.record({
+        type: 'sessions.lost',
+        actor: SUPERVISOR,
+        pool: row.pool,
+        worker: row.id,
+        message: `${sessions} session(s) of ${row.id} were lost: it could not be re-adopted`,
+        data: { count: sessions, reason: 'not-readopted' },
+      });
+    }
+  }
+
+  /** Records a worker's state in the store (called on every state change). */
+  private persist(worker: Worker): void {
+    const store = this.store;
+    if (store === null || this.leaving || !store.isOpen) return;
+    store.saveWorker({
+      id: worker.id,
+      pool: worker.pool,
+      generation: worker.generation,
+      port: worker.port,
+      revision: worker.revision,
+      state: worker.state,
+      pid: worker.process?.pid ?? null,
+      pidStartTime: worker.process?.startTime ?? null,
+      startedAt: isoOrNull(worker.startedAt),
+      readyAt: isoOrNull(worker.readyAt),
+      detachedAt: isoOrNull(worker.detachedAt),
+      stoppedAt: isoOrNull(worker.stoppedAt),
+      updatedAt: new Date().toISOString(),
+    });
+  }
+
+  private logFiles(id: string): LogFiles {
+    return { stdout: join(this.logsDir, `${id}.out.log`), stderr: join(this.logsDir, `${id}.err.log`) };
+  }
+
+  private removeLogs(id: string): void {
+    const files = this.logFiles(id);
+    rmSync(files.stdout, { force: true });
+    rmSync(files.stderr, { force: true });
   }
 
   // ---- starting ----------------------------------------------------------------------------
@@ -379,10 +720,12 @@ export class Supervisor implements SupervisorControl {
   private async startWorker(pool: Pool, actor: string, onReady?: () => void): Promise<Worker> {
     const config = pool.config;
     const generation = pool.nextGeneration++;
+    this.store?.setNextGeneration(pool.name, pool.nextGeneration);
     const taken = new Set(pool.workers.filter((w) => isAlive(w.state)).map((w) => w.port));
     const port = await findFreePort(config.basePort + generation, taken);
     const worker = new Worker(pool.name, generation, port, config.revision, config.logLines);
     worker.startedAt = new Date();
+    worker.onChange = (w) => this.persist(w);
     pool.workers.push(worker);
     this.pruneEnded(pool);
     this.record({
@@ -394,7 +737,7 @@ export class Supervisor implements SupervisorControl {
       data: { port, revision: config.revision, command: config.command },
     });
 
-    const proc = new WorkerProcess({
+    const proc = new SpawnedWorkerProcess({
       command: config.command,
       cwd: config.cwd,
       env: {
@@ -406,12 +749,14 @@ export class Supervisor implements SupervisorControl {
         HANDOVER_REVISION: config.revision,
       },
       logs: worker.logs,
+      logFiles: this.logFiles(worker.id),
     });
     worker.process = proc;
+    this.persist(worker);
     const exited = new AbortController();
     void proc.exited.then((info) => {
       exited.abort();
-      this.onExit(pool, worker, info.code, info.signal);
+      this.onExit(pool, worker, info);
     });
 
     const outcome = await waitForHealthy({
@@ -439,11 +784,14 @@ export class Supervisor implements SupervisorControl {
       return worker;
     }
 
+    // Leaving with the workers running: this one too (recorded as starting; the next
+    // supervisor adopts it if it answers).
+    if (this.leaving) throw new StartFailure(worker);
     const reason = this.shuttingDown
       ? 'the supervisor is shutting down'
       : outcome === 'timeout'
         ? `it did not answer GET ${config.healthCheck.path} on port ${port} within ${config.healthCheck.timeoutSeconds}s`
-        : `it exited during start (${describeExit(worker.exitCode, worker.exitSignal)})`;
+        : `it exited during start (${describeExit({ code: worker.exitCode, signal: worker.exitSignal as NodeJS.Signals | null })})`;
     worker.stopRequested = true;
     await proc.terminate(config.stop.graceSeconds * 1000);
     if (worker.state === 'starting') worker.transition('failed');
@@ -462,7 +810,9 @@ export class Supervisor implements SupervisorControl {
 
   // ---- process exits, crashes and replacement -----------------------------------------------
 
-  private onExit(pool: Pool, worker: Worker, code: number | null, signal: string | null): void {
+  private onExit(pool: Pool, worker: Worker, info: ExitInfo): void {
+    if (this.leaving) return;
+    const { code, signal } = info;
     worker.exitCode = code;
     worker.exitSignal = signal;
     this.clearDrainTimer(worker);
@@ -474,7 +824,7 @@ export class Supervisor implements SupervisorControl {
         actor: SUPERVISOR,
         pool: pool.name,
         worker: worker.id,
-        message: `${worker.id} stopped (${describeExit(code, signal)})`,
+        message: `${worker.id} stopped (${describeExit(info)})`,
         data: { code, signal },
       });
       return;
@@ -488,13 +838,13 @@ export class Supervisor implements SupervisorControl {
     pool.sessionsLost += lost;
     pool.retarget();
     const output = worker.logs.tailText(20);
-    worker.lastError = `${worker.id} exited unexpectedly (${describeExit(code, signal)}) after ${seconds(uptime)}.${output ? ` Its last output:\n${output}` : ''}`;
+    worker.lastError = `${worker.id} exited unexpectedly (${describeExit(info)}) after ${seconds(uptime)}.${output ? ` Its last output:\n${output}` : ''}`;
     this.record({
       type: 'worker.crashed',
       actor: SUPERVISOR,
       pool: pool.name,
       worker: worker.id,
-      message: `${worker.id} crashed (${describeExit(code, signal)}) after ${seconds(uptime)}${lost > 0 ? `; ${lost} session(s) lost` : ''}`,
+      message: `${worker.id} crashed (${describeExit(info)}) after ${seconds(uptime)}${lost > 0 ? `; ${lost} session(s) lost` : ''}`,
       data: { code, signal, uptimeMs: uptime, sessionsLost: lost },
     });
     if (lost > 0) {
@@ -806,6 +1156,8 @@ export class Supervisor implements SupervisorControl {
     const ended = pool.workers.filter((w) => isTerminal(w.state));
     for (const worker of ended.slice(0, Math.max(0, ended.length - KEEP_ENDED_WORKERS))) {
       pool.workers.splice(pool.workers.indexOf(worker), 1);
+      this.store?.deleteWorker(worker.id);
+      this.removeLogs(worker.id);
     }
   }
 }
@@ -820,10 +1172,19 @@ function withoutHandoverSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return copy;
 }
 
-function describeExit(code: number | null, signal: string | null): string {
+function describeExit({ code, signal, unknown }: ExitInfo): string {
+  if (unknown) return 'exit status unknown: a re-adopted process is not our child';
   if (signal !== null) return `signal ${signal}`;
   if (code !== null) return `exit code ${code}`;
   return 'it could not be run';
+}
+
+function isoOrNull(date: Date | null): string | null {
+  return date === null ? null : date.toISOString();
+}
+
+function parseDate(text: string | null): Date | null {
+  return text === null ? null : new Date(text);
 }
 
 function seconds(ms: number): string {

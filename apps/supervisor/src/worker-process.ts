@@ -1,10 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { LogBuffer } from './log-buffer';
+import { type LogFiles, LogTail } from './log-tail';
+import { checkProcess, processStartTime, signalGroup } from './proc-identity';
 
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** The exit status could not be known (a re-adopted process is not our child). */
+  unknown?: boolean;
 }
 
 export interface SpawnWorkerOptions {
@@ -12,6 +17,17 @@ export interface SpawnWorkerOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   logs: LogBuffer;
+  /** Where the worker's stdout and stderr go (created or truncated). */
+  logFiles: LogFiles;
+}
+
+export interface AdoptWorkerOptions {
+  pid: number;
+  startTime: string | null;
+  logs: LogBuffer;
+  logFiles: LogFiles;
+  /** How often the process is looked for. Default 500 ms. */
+  pollMs?: number;
 }
 
 /**
@@ -20,57 +36,61 @@ export interface SpawnWorkerOptions {
  */
 const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
 
+/** Bytes of a re-adopted worker's log files read back, so its last lines show again. */
+const BACKFILL_BYTES = 64 * 1024;
+
 /**
- * A worker's OS process: run through the shell in a process group of its own, so that a
- * signal reaches the whole tree (`sh -c "node server.js"` and anything it forks) and no
- * grandchild is left behind when the worker is stopped.
+ * A worker's OS process, in a process group of its own so that a signal reaches the whole tree
+ * (`sh -c "node server.js"` and anything it forks) and no grandchild is left behind. Its output
+ * goes to files, never to pipes held by the supervisor, so it outlives a supervisor that dies or
+ * leaves on purpose (`handover stop --keep-workers`) and a new supervisor can re-adopt it.
  */
-export class WorkerProcess {
-  readonly child: ChildProcess;
+export abstract class WorkerProcess {
   readonly exited: Promise<ExitInfo>;
-  private exitInfo: ExitInfo | null = null;
+  protected exitInfo: ExitInfo | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  private released = false;
+  private resolveExit!: (info: ExitInfo) => void;
+  protected readonly tail: LogTail;
 
-  constructor(options: SpawnWorkerOptions) {
-    this.child = spawn(options.command, {
-      shell: SHELL,
-      detached: true,
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => options.logs.write('stdout', chunk));
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => options.logs.write('stderr', chunk));
-    this.exited = new Promise((resolve) => {
-      const finish = (info: ExitInfo) => {
-        if (this.exitInfo !== null) return;
-        this.exitInfo = info;
-        // Something left in the group (a command the shell could not replace itself with) is
-        // killed: at once after a crash; after the grace period when we are stopping it, so it
-        // still gets its graceful stop.
-        if (this.killTimer === null) this.signalGroup('SIGKILL');
-        options.logs.flush();
-        resolve(info);
-      };
-      this.child.once('exit', (code, signal) => finish({ code, signal }));
-      this.child.once('error', (error) => {
-        options.logs.write('stderr', `handover: could not start the worker: ${error.message}\n`);
-        finish({ code: null, signal: null });
-      });
-    });
+  protected constructor(
+    protected readonly logs: LogBuffer,
+    logFiles: LogFiles,
+    backfill: boolean,
+  ) {
+    this.tail = new LogTail(logFiles, logs, backfill ? { backfillBytes: BACKFILL_BYTES } : {});
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 
-  get pid(): number | null {
-    return this.child.pid ?? null;
-  }
+  abstract get pid(): number | null;
+  /** /proc start time of the process (guards a recorded pid against reuse); null when unknown. */
+  abstract get startTime(): string | null;
 
   get hasExited(): boolean {
     return this.exitInfo !== null;
   }
 
+  /** Called once when the process is gone: reads its last output, then resolves `exited`. */
+  protected finish(info: ExitInfo): void {
+    if (this.exitInfo !== null || this.released) return;
+    this.exitInfo = info;
+    // Something left in the group (a command the shell could not replace itself with) is
+    // killed: at once after a crash; after the grace period when we are stopping it, so it
+    // still gets its graceful stop.
+    if (this.killTimer === null) this.signalGroup('SIGKILL');
+    this.stopWatching();
+    void this.tail
+      .drain()
+      .then(() => this.tail.stop())
+      .finally(() => {
+        this.logs.flush();
+        this.resolveExit(info);
+      });
+  }
+
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves when the process has exited. */
   terminate(graceMs: number): Promise<ExitInfo & { killed: boolean }> {
-    if (this.exitInfo !== null) return Promise.resolve({ ...this.exitInfo, killed: false });
+    if (this.exitInfo !== null) return this.exited.then((info) => ({ ...info, killed: false }));
     let killed = false;
     this.signalGroup('SIGTERM');
     if (this.killTimer === null) {
@@ -88,13 +108,114 @@ export class WorkerProcess {
     this.signalGroup('SIGKILL');
   }
 
-  private signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.child.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
+  /**
+   * Lets go of the process without touching it: the supervisor leaves and the worker keeps
+   * running for the next supervisor to re-adopt. `exited` never resolves after this.
+   */
+  async release(): Promise<void> {
+    this.released = true;
+    this.stopWatching();
+    await this.tail.stop();
   }
+
+  protected abstract stopWatching(): void;
+
+  /** False when signalling the group could hit an unrelated process (the pid was reused). */
+  protected mayStillSignal(): boolean {
+    return true;
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.pid;
+    if (pid !== null && this.mayStillSignal()) signalGroup(pid, signal);
+  }
+}
+
+/** A worker this supervisor spawned: its exit is the child's 'exit' event. */
+export class SpawnedWorkerProcess extends WorkerProcess {
+  readonly child: ChildProcess;
+  private readonly recordedStartTime: string | null;
+
+  constructor(options: SpawnWorkerOptions) {
+    super(options.logs, options.logFiles, false);
+    const out = openLog(options.logFiles.stdout);
+    const err = openLog(options.logFiles.stderr);
+    try {
+      this.child = spawn(options.command, {
+        shell: SHELL,
+        detached: true,
+        cwd: options.cwd,
+        env: options.env,
+        stdio: ['ignore', out, err],
+      });
+    } finally {
+      // The child has its own copies; ours would only keep the files open.
+      closeSync(out);
+      closeSync(err);
+    }
+    this.recordedStartTime = this.child.pid === undefined ? null : processStartTime(this.child.pid);
+    this.tail.start();
+    this.child.once('exit', (code, signal) => this.finish({ code, signal }));
+    this.child.once('error', (error) => {
+      options.logs.write('stderr', `handover: could not start the worker: ${error.message}\n`);
+      this.finish({ code: null, signal: null });
+    });
+  }
+
+  get pid(): number | null {
+    return this.child.pid ?? null;
+  }
+
+  get startTime(): string | null {
+    return this.recordedStartTime;
+  }
+
+  protected stopWatching(): void {
+    this.child.removeAllListeners('exit');
+    this.child.removeAllListeners('error');
+    this.child.once('error', () => undefined);
+  }
+}
+
+/**
+ * A worker a previous supervisor spawned and this one re-adopted. It is not our child, so no
+ * 'exit' event comes: the pid (and its start time) is looked for every `pollMs`, and its
+ * disappearance is its exit, with an unknown status.
+ */
+export class AdoptedWorkerProcess extends WorkerProcess {
+  private readonly identity: { pid: number; startTime: string | null };
+  private readonly poll: NodeJS.Timeout;
+
+  constructor(options: AdoptWorkerOptions) {
+    super(options.logs, options.logFiles, true);
+    this.identity = { pid: options.pid, startTime: options.startTime };
+    this.tail.start();
+    this.poll = setInterval(() => {
+      if (checkProcess(this.identity) !== 'alive') this.finish({ code: null, signal: null, unknown: true });
+    }, options.pollMs ?? 500);
+    this.poll.unref();
+  }
+
+  get pid(): number | null {
+    return this.identity.pid;
+  }
+
+  get startTime(): string | null {
+    return this.identity.startTime;
+  }
+
+  protected stopWatching(): void {
+    clearInterval(this.poll);
+  }
+
+  protected override mayStillSignal(): boolean {
+    // A zombie's group may still hold children; a reused pid is someone else's.
+    return checkProcess(this.identity) !== 'reused';
+  }
+}
+
+function openLog(path: string): number {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // O_APPEND: every process of the group writes at the end, whatever the others wrote.
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND, 0o600);
 }

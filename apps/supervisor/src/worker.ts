@@ -38,6 +38,10 @@ export class Worker implements Upstream {
   /** Set when we asked it to stop, so its exit is not taken for a crash. */
   stopRequested = false;
   drainTimer: NodeJS.Timeout | null = null;
+  /** Re-adopted from a previous supervisor (its process is not our child). */
+  adopted = false;
+  /** Called after every state change (the supervisor records it in the store). */
+  onChange: ((worker: Worker) => void) | null = null;
 
   constructor(
     readonly pool: string,
@@ -68,6 +72,18 @@ export class Worker implements Upstream {
     } else if (to === 'stopped' || to === 'crashed' || to === 'failed') {
       this.stoppedAt = at;
     }
+    this.onChange?.(this);
+  }
+
+  /**
+   * Puts a worker re-adopted from the store straight into its recorded state (no transition:
+   * it reached that state under the previous supervisor).
+   */
+  restore(state: InstanceState): void {
+    this.state = state;
+    this.routable = isRoutable(state);
+    this.draining = state === 'detached';
+    this.onChange?.(this);
   }
 
   uptimeMs(now = Date.now()): number {

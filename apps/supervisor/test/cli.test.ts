@@ -2,7 +2,7 @@
  * The `handover` CLI end to end, in process: runCli → typed client → the REAL control server
  * (on port 0) → an in-memory fake supervisor. Only the supervisor is fake.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -231,6 +231,38 @@ describe('operations', () => {
     expect(ids).toEqual([2, 3, 4]);
     expect(stdout).toContain('4  2030-01-02 03:04:08  supervisor  worker.detached  web@0  live 4');
     await waitFor(() => fake.listenerCount() === 0);
+  });
+});
+
+describe('stop and export', () => {
+  it('stop --keep-workers asks for a stop that keeps the workers and waits until the supervisor is gone', async () => {
+    const run = cli(['stop', '--keep-workers']);
+    await waitFor(() => fake.stopRequested !== null);
+    expect(fake.stopRequested).toEqual({ keepWorkers: true, actor: 'cli:tester' });
+    await server.close(); // what the real supervisor does after answering
+    const { code, stdout } = await run;
+    expect(code).toBe(0);
+    expect(stdout).toContain('2 worker(s) keep running: web@0, web@1');
+    expect(stdout).toContain('`handover start` re-adopts the workers');
+  });
+
+  it('stop without flags stops everything', async () => {
+    const run = cli(['stop']);
+    await waitFor(() => fake.stopRequested !== null);
+    expect(fake.stopRequested?.keepWorkers).toBe(false);
+    await server.close();
+    expect((await run).stdout).toMatch(/and its 2 worker\(s\)…\nstopped\n$/);
+  });
+
+  it('events --export writes the whole log as JSON lines, paging through it', async () => {
+    for (let i = 0; i < 1500; i++) fake.record('action', `event ${i}`);
+    const { code, stdout } = await cli(['events', '--export', 'events.jsonl']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('exported 1500 event(s)');
+    const lines = (await readFile(path.join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(1500);
+    expect(JSON.parse(lines[1499]!)).toMatchObject({ id: 1500, type: 'action', message: 'event 1499' });
+    expect((await cli(['events', '--export', 'x', '--follow'])).code).toBe(2);
   });
 });
 

@@ -5,6 +5,7 @@ import {
   eventsListInput,
   eventsLiveInput,
   logsInput,
+  supervisorStopInput,
   syncInput,
   workerInput,
 } from './schemas';
@@ -59,11 +60,22 @@ const eventsRouter = router({
   }),
 });
 
+const supervisorRouter = router({
+  /**
+   * Stops the supervisor after answering. `{ keepWorkers: true }` leaves every worker running
+   * (recorded in the store) so the next `handover start` re-adopts them with their sessions.
+   */
+  stop: protectedProcedure
+    .input(supervisorStopInput)
+    .mutation(({ ctx, input }) => ctx.supervisor.stopSupervisor({ keepWorkers: input?.keepWorkers ?? false }, ctx.actor)),
+});
+
 export const appRouter = router({
   health: publicProcedure.query(() => ({ ok: true as const })),
   workers: workersRouter,
   pools: poolsRouter,
   events: eventsRouter,
+  supervisor: supervisorRouter,
 });
 
 export type AppRouter = typeof appRouter;

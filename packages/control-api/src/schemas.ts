@@ -44,3 +44,6 @@ export const eventsLiveInput = z
       .nullish(),
   })
   .optional();
+
+/** `supervisor.stop`: `keepWorkers` leaves the workers running for the next start to re-adopt. */
+export const supervisorStopInput = z.object({ keepWorkers: z.boolean().default(false) }).optional();

@@ -103,6 +103,18 @@ describe('typed client', () => {
     expect(unauthorized.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401 });
   });
 
+  it('asks the supervisor to stop, keeping the workers or not, once', async () => {
+    const kept = await client.supervisor.stop.mutate({ keepWorkers: true });
+    expect(kept).toEqual({ keepWorkers: true, workers: ['web@0', 'web@1'], pid: 4242 });
+    expect(h.fake.stopRequested).toEqual({ keepWorkers: true, actor: 'cli:tester' });
+    const again = await errorOf(client.supervisor.stop.mutate());
+    expect(again.data).toMatchObject({ code: 'CONFLICT', httpStatus: 409 });
+    expect(h.fake.calls.filter((c) => c.method === 'stopSupervisor').map((c) => c.args[0])).toEqual([
+      { keepWorkers: true },
+      { keepWorkers: false },
+    ]);
+  });
+
   it('reports a refused connection as a client error with the cause', async () => {
     const url = h.server.url;
     await h.server.close();

@@ -12,6 +12,7 @@ import type {
   PoolInfo,
   SessionSample,
   SupervisorControl,
+  SupervisorStopResult,
   SyncResult,
   WorkerInfo,
 } from '@handover/process-table';
@@ -60,6 +61,8 @@ export class FakeSupervisor implements SupervisorControl {
   failNextStart: string | null = null;
   /** Throws a plain Error from listWorkers (to test INTERNAL_SERVER_ERROR). */
   breakListWorkers = false;
+  /** Set by stopSupervisor: the stop that was asked for. */
+  stopRequested: { keepWorkers: boolean; actor: string } | null = null;
 
   constructor() {
     this.emitter.setMaxListeners(0);
@@ -245,5 +248,14 @@ export class FakeSupervisor implements SupervisorControl {
       at: new Date(T0 + i * 2000).toISOString(),
       sessions: Object.fromEntries(Object.entries(now).map(([id, count]) => [id, Math.max(0, count + 2 - i)])),
     }));
+  }
+
+  async stopSupervisor(options: { keepWorkers: boolean }, actor: string): Promise<SupervisorStopResult> {
+    this.call('stopSupervisor', options, actor);
+    if (this.stopRequested !== null) throw new ControlError('CONFLICT', 'the supervisor is already stopping');
+    this.stopRequested = { keepWorkers: options.keepWorkers, actor };
+    const workers = [...this.workers.values()].filter((w) => w.state !== 'stopped' && w.state !== 'crashed' && w.state !== 'failed');
+    this.record('action', `${actor}: stop the supervisor${options.keepWorkers ? ', keeping the workers running' : ''}`, { actor });
+    return { keepWorkers: options.keepWorkers, workers: workers.map((w) => w.id), pid: 4242 };
   }
 }

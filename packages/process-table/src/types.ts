@@ -90,6 +90,8 @@ export type EventType =
   | 'worker.stopped'
   | 'worker.crashed'
   | 'worker.killed'
+  | 'worker.adopted' // a new supervisor took over a worker a previous one left running
+  | 'worker.lost' // a recorded worker could not be re-adopted (gone, pid reused, not answering)
   | 'sessions.lost'
   | 'pool.backoff'
   | 'pool.errored'
@@ -126,6 +128,16 @@ export interface DetachAndSyncResult {
   started: WorkerInfo;
 }
 
+/** The answer to a stop request: the supervisor stops right after sending it. */
+export interface SupervisorStopResult {
+  /** True: the workers keep running for the next `handover start` to re-adopt. */
+  keepWorkers: boolean;
+  /** The live workers at the time of the request (stopped, or left running). */
+  workers: string[];
+  /** The supervisor's process id. */
+  pid: number;
+}
+
 export type ControlErrorCode = 'NOT_FOUND' | 'PRECONDITION_FAILED' | 'BAD_REQUEST' | 'CONFLICT';
 
 /** An operator error with a message that says what to do; the control API maps the code. */
@@ -154,4 +166,9 @@ export interface SupervisorControl {
   sessionHistory(): SessionSample[];
   /** Calls the listener for every event recorded from now on; returns the unsubscribe. */
   onEvent(listener: (event: HandoverEvent) => void): () => void;
+  /**
+   * Stops the supervisor once the answer is sent: gracefully with every worker, or
+   * (`keepWorkers`) leaving the workers running and recorded for the next start to re-adopt.
+   */
+  stopSupervisor(options: { keepWorkers: boolean }, actor: string): Promise<SupervisorStopResult>;
 }

@@ -18,8 +18,12 @@ export interface SessionTableOptions<O extends SessionOwner> {
   now?: () => number;
   /** Width of an expiry bucket in ms: expiry happens up to this much late. */
   bucketMs?: number;
-  /** Called after an owner's count went down. */
-  onRelease?: (owner: O, reason: ReleaseReason) => void;
+  /**
+   * Called after an owner's count went down. `id` is the session that went away (an unbind or
+   * an expiry); it is undefined for `unbindOwner` (many at once) and for a re-bind to another
+   * owner (the id is still bound).
+   */
+  onRelease?: (owner: O, reason: ReleaseReason, id?: string) => void;
 }
 
 class Binding<O> {
@@ -56,7 +60,7 @@ export class SessionTable<O extends SessionOwner> {
   private readonly buckets = new Map<number, string[]>();
   private readonly now: () => number;
   private readonly bucketMs: number;
-  private readonly onRelease: ((owner: O, reason: ReleaseReason) => void) | undefined;
+  private readonly onRelease: ((owner: O, reason: ReleaseReason, id?: string) => void) | undefined;
   /** Lowest bucket that may still hold entries; sweeps walk forward from here. */
   private sweptUpTo = -1;
 
@@ -206,7 +210,7 @@ export class SessionTable<O extends SessionOwner> {
     this.shardOf(id).delete(id);
     this.count--;
     binding.owner.sessions--;
-    this.onRelease?.(binding.owner, reason);
+    this.onRelease?.(binding.owner, reason, id);
   }
 
   private shardOf(id: string): Map<string, Binding<O>> {

@@ -234,3 +234,27 @@ describe('SessionTable', () => {
     expect(a.sessions + b.sessions).toBe(ids.length);
   });
 });
+
+describe('the session table names the session it releases', () => {
+  it('passes the id on unbind and expiry, not on unbindOwner', () => {
+    let now = 0;
+    const released: Array<[string, string | undefined]> = [];
+    const table = new SessionTable<{ sessions: number }>({ now: () => now, onRelease: (_o, reason, id) => released.push([reason, id]) });
+    const owner = { sessions: 0 };
+    table.bind('a', owner, 1000);
+    table.bind('b', owner, 5000);
+    table.bind('c', owner, 5000);
+    table.unbind('a');
+    now = 10_000;
+    table.bind('d', owner, 50_000);
+    expect(table.lookup('b')).toBeUndefined();
+    table.sweep();
+    table.unbindOwner(owner);
+    expect(released).toEqual([
+      ['unbind', 'a'],
+      ['expire', 'b'],
+      ['expire', 'c'],
+      ['owner-gone', undefined],
+    ]);
+  });
+});

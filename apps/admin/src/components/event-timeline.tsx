@@ -19,6 +19,8 @@ const KINDS: Record<EventType, { label: string; tone: 'info' | 'good' | 'warn' |
   'worker.stopped': { label: 'stopped', tone: 'info' },
   'worker.crashed': { label: 'crashed', tone: 'bad' },
   'worker.killed': { label: 'killed', tone: 'bad' },
+  'worker.adopted': { label: 're-adopted', tone: 'good' },
+  'worker.lost': { label: 'lost', tone: 'bad' },
   'sessions.lost': { label: 'sessions lost', tone: 'bad' },
   'pool.backoff': { label: 'backoff', tone: 'warn' },
   'pool.errored': { label: 'errored', tone: 'bad' },

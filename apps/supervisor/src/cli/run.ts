@@ -2,6 +2,7 @@
  * The `handover` CLI as a function: `runCli(argv, io) → exit code`, so tests can run it in
  * process against a real control server. `main.ts` wires it to the process.
  */
+import { writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,16 +45,29 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
+type OptionName = 'json' | 'sync' | 'lines' | 'follow' | 'keep-workers' | 'export';
+
 interface CommandSpec {
   usage: string;
   summary: string;
   /** Allowed positional arguments: [min, max]. */
   args: [number, number];
-  options: ReadonlyArray<'json' | 'sync' | 'lines' | 'follow'>;
+  options: ReadonlyArray<OptionName>;
 }
 
 const COMMANDS: Record<string, CommandSpec> = {
-  start: { usage: 'start [--config FILE]', summary: 'run the supervisor, the proxy and the workers (until Ctrl-C)', args: [0, 0], options: [] },
+  start: {
+    usage: 'start [--config FILE]',
+    summary: 'run the supervisor, the proxy and the workers (until Ctrl-C); re-adopts workers a previous supervisor left running',
+    args: [0, 0],
+    options: [],
+  },
+  stop: {
+    usage: 'stop [--keep-workers] [--json]',
+    summary: 'stop the supervisor and every worker; --keep-workers leaves the workers running for the next start to re-adopt',
+    args: [0, 0],
+    options: ['keep-workers', 'json'],
+  },
   status: { usage: 'status [--json]', summary: 'workers and pools', args: [0, 0], options: ['json'] },
   detach: {
     usage: 'detach <worker> [--sync] [--json]',
@@ -70,10 +84,11 @@ const COMMANDS: Record<string, CommandSpec> = {
   reattach: { usage: 'reattach <worker> [--json]', summary: 'let a detached worker take new sessions again (rollback)', args: [1, 1], options: ['json'] },
   logs: { usage: 'logs <worker> [-n N] [--json]', summary: "a worker's last output lines (default 200)", args: [1, 1], options: ['lines', 'json'] },
   events: {
-    usage: 'events [-n N] [--follow] [--json]',
-    summary: 'the event log: state changes and who did what (default last 20); --follow streams new ones',
+    usage: 'events [-n N] [--follow] [--json] [--export FILE]',
+    summary:
+      'the event log: state changes and who did what (default last 20); --follow streams new ones; --export writes the whole log to FILE as JSON lines',
     args: [0, 0],
-    options: ['lines', 'follow', 'json'],
+    options: ['lines', 'follow', 'json', 'export'],
   },
   help: { usage: 'help [command]', summary: 'this help', args: [0, 1], options: [] },
 };
@@ -142,6 +157,8 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
         sync: { type: 'boolean' },
         lines: { type: 'string', short: 'n' },
         follow: { type: 'boolean', short: 'f' },
+        'keep-workers': { type: 'boolean' },
+        export: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -179,7 +196,7 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     const problem = args.length < spec.args[0] ? 'missing argument' : `unexpected argument: ${args[spec.args[1]]}`;
     throw new UsageError(`${command}: ${problem}`, spec.usage);
   }
-  for (const option of ['json', 'sync', 'lines', 'follow'] as const) {
+  for (const option of ['json', 'sync', 'lines', 'follow', 'keep-workers', 'export'] as const) {
     if (values[option] !== undefined && !spec.options.includes(option)) {
       throw new UsageError(`${command} does not take --${option}`, spec.usage);
     }
@@ -269,7 +286,35 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
         else out(logLines.map((l) => `${formatLogLine(l)}\n`).join(''));
         return EXIT_OK;
       }
+      case 'stop': {
+        const keepWorkers = values['keep-workers'] === true;
+        const result = await client.supervisor.stop.mutate({ keepWorkers });
+        if (!json) {
+          out(
+            keepWorkers
+              ? `stopping the supervisor (pid ${result.pid}); ${result.workers.length} worker(s) keep running: ${result.workers.join(', ') || 'none'}\n`
+              : `stopping the supervisor (pid ${result.pid}) and its ${result.workers.length} worker(s)…\n`,
+          );
+        }
+        await waitUntilGone(url, STOP_WAIT_MS);
+        if (json) printJson(result);
+        else out(keepWorkers ? 'stopped; `handover start` re-adopts the workers\n' : 'stopped\n');
+        return EXIT_OK;
+      }
       case 'events': {
+        if (values.export !== undefined) {
+          if (values.follow === true) throw new UsageError('events: --export and --follow do not go together', spec.usage);
+          const file = path.resolve(io.cwd, values.export);
+          const all: HandoverEvent[] = [];
+          for (;;) {
+            const page = await client.events.list.query({ afterId: all.at(-1)?.id ?? 0, limit: 1000 });
+            all.push(...page);
+            if (page.length < 1000) break;
+          }
+          await writeFile(file, all.map((e) => `${JSON.stringify(e)}\n`).join(''));
+          out(`exported ${all.length} event(s) to ${file} (JSON lines)\n`);
+          return EXIT_OK;
+        }
         const events = await client.events.list.query({ limit: lines ?? 20 });
         if (values.follow !== true) {
           if (json) printJson(events);
@@ -287,6 +332,24 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   } catch (error) {
     throw explain(error, url);
   }
+}
+
+/** How long `handover stop` waits for the supervisor to be gone (workers stop gracefully). */
+const STOP_WAIT_MS = 120_000;
+
+/** Waits until the control API no longer answers (the supervisor has exited). */
+async function waitUntilGone(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+    } catch (error) {
+      // A slow answer is not an absent one.
+      if ((error as Error).name !== 'TimeoutError') return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new CliError(`the supervisor on ${url} is still answering ${timeoutMs / 1000}s after the stop request`);
 }
 
 function parseCount(text: string, max: number, usage: string): number {

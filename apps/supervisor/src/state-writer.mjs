@@ -1,0 +1,74 @@
+// The store's writer thread: applies batches of session and process-table changes to SQLite,
+// so the supervisor's event loop (and the proxy on it) never waits for the disk: not for a
+// commit, not for a WAL checkpoint. Plain JavaScript so it runs as a worker thread with no
+// TypeScript loader. Messages: { type: 'batch', seq, ops, heartbeat } → { type: 'done', seq }.
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+const ALIVE = new Set(['starting', 'started', 'detached', 'stopping']);
+
+const db = new Database(workerData.file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.pragma('busy_timeout = 5000');
+
+const upsertSession = db.prepare(
+  'INSERT INTO sessions (id, worker, ttl_ms, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET worker = excluded.worker, ttl_ms = excluded.ttl_ms, expires_at = excluded.expires_at',
+);
+const deleteSession = db.prepare('DELETE FROM sessions WHERE id = ?');
+const deleteSessionsOf = db.prepare('DELETE FROM sessions WHERE worker = ?');
+const upsertWorker = db.prepare(`
+  INSERT INTO workers (id, pool, generation, port, revision, state, pid, pid_start_time, started_at, ready_at, detached_at, stopped_at, updated_at)
+  VALUES (@id, @pool, @generation, @port, @revision, @state, @pid, @pidStartTime, @startedAt, @readyAt, @detachedAt, @stoppedAt, @updatedAt)
+  ON CONFLICT(id) DO UPDATE SET port = excluded.port, revision = excluded.revision, state = excluded.state,
+    pid = excluded.pid, pid_start_time = excluded.pid_start_time, started_at = excluded.started_at,
+    ready_at = excluded.ready_at, detached_at = excluded.detached_at, stopped_at = excluded.stopped_at,
+    updated_at = excluded.updated_at`);
+const deleteWorker = db.prepare('DELETE FROM workers WHERE id = ?');
+const upsertPool = db.prepare(
+  'INSERT INTO pools (name, next_generation) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET next_generation = MAX(next_generation, excluded.next_generation)',
+);
+const setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+
+const apply = db.transaction((ops, heartbeat) => {
+  for (const op of ops) {
+    switch (op[0]) {
+      case 's':
+        upsertSession.run(op[1], op[2], op[3], op[4]);
+        break;
+      case 'd':
+        deleteSession.run(op[1]);
+        break;
+      case 'w':
+        upsertWorker.run(op[1]);
+        if (!ALIVE.has(op[1].state)) deleteSessionsOf.run(op[1].id);
+        break;
+      case 'x':
+        deleteWorker.run(op[1]);
+        deleteSessionsOf.run(op[1]);
+        break;
+      case 'g':
+        upsertPool.run(op[1], op[2]);
+        break;
+      default:
+        throw new Error(`unknown store operation ${op[0]}`);
+    }
+  }
+  if (heartbeat !== null) setMeta.run('flushed_at', String(heartbeat));
+});
+
+parentPort.on('message', (message) => {
+  if (message.type === 'batch') {
+    let error = null;
+    const started = performance.now();
+    try {
+      apply(message.ops, message.heartbeat);
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message : String(caught);
+    }
+    parentPort.postMessage({ type: 'done', seq: message.seq, error, ms: performance.now() - started });
+  } else if (message.type === 'close') {
+    db.close();
+    parentPort.postMessage({ type: 'closed' });
+  }
+});

@@ -1,0 +1,489 @@
+/**
+ * The supervisor restarts without dropping a session: it runs here as a real child process
+ * (`handover start`), is killed with SIGKILL or stopped with `handover stop --keep-workers`, and
+ * a new one re-adopts the workers from the store in the data directory. Real processes, real
+ * sockets; every wait is on an event or a poll with a deadline.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-table';
+import { Client, DEMO_SERVER, REPO_ROOT, randomBasePort, waitFor } from './harness';
+
+const TOKEN = 'durability-test-token-0123456789abcdef';
+const BIN = join(REPO_ROOT, 'apps/supervisor/bin/handover.mjs');
+/** Generous: two cores and other work on the machine. */
+const START_MS = 60_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** /proc/<pid>/stat state, or null when there is no such process. */
+function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Running (a zombie waiting to be reaped by whoever adopted it counts as gone). */
+function running(pid: number): boolean {
+  const state = procState(pid);
+  return state !== null && state !== 'Z' && state !== 'X';
+}
+
+/** One of our demo workers (so cleanup never signals a process that is not ours). */
+function isOurWorker(pid: number): boolean {
+  try {
+    return running(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(DEMO_SERVER);
+  } catch {
+    return false;
+  }
+}
+
+interface Run {
+  child: ChildProcess;
+  output: string;
+  exited: Promise<number | null>;
+}
+
+/** A config, a data directory, and the supervisors run on them one after the other. */
+class Installation {
+  readonly runs: Run[] = [];
+  /** Every worker pid ever seen, for the cleanup. */
+  readonly workerPids = new Set<number>();
+  private constructor(
+    readonly dir: string,
+    readonly configPath: string,
+    readonly proxyPort: number,
+    readonly controlPort: number,
+  ) {}
+
+  static async create(pool: Record<string, unknown> = {}): Promise<Installation> {
+    const dir = await mkdtemp(join(tmpdir(), 'handover-durability-'));
+    const configPath = join(dir, 'handover.config.json');
+    const [proxyPort, controlPort] = [await freePort(), await freePort()];
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        proxy: { port: proxyPort },
+        control: { port: controlPort },
+        dataDir: join(dir, 'data'),
+        pools: [
+          {
+            name: 'web',
+            command: `node ${JSON.stringify(DEMO_SERVER)}`,
+            basePort: randomBasePort(),
+            sessionCookie: 'demo.sid',
+            revision: 'v1',
+            healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
+            stop: { graceSeconds: 5 },
+            ...pool,
+          },
+        ],
+      }),
+    );
+    return new Installation(dir, configPath, proxyPort, controlPort);
+  }
+
+  get dbFile(): string {
+    return join(this.dir, 'data', 'state.db');
+  }
+
+  get proxyUrl(): string {
+    return `http://127.0.0.1:${this.proxyPort}`;
+  }
+
+  /** `handover <args>` as a real process. */
+  cli(args: string[]): Run {
+    const child = spawn(process.execPath, [BIN, ...args, '--config', this.configPath], {
+      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const run: Run = {
+      child,
+      output: '',
+      exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+    };
+    child.stdout!.on('data', (chunk) => (run.output += chunk));
+    child.stderr!.on('data', (chunk) => (run.output += chunk));
+    this.runs.push(run);
+    return run;
+  }
+
+  /** Starts a supervisor and waits for its banner; returns it and how long it took. */
+  async start(): Promise<{ run: Run; readyMs: number }> {
+    const began = Date.now();
+    const run = this.cli(['start']);
+    await waitFor(
+      () => run.output.includes('Handover is running') || run.child.exitCode !== null,
+      START_MS,
+      'the start banner',
+    );
+    if (!run.output.includes('Handover is running')) throw new Error(`the supervisor did not start:\n${run.output}`);
+    const readyMs = Date.now() - began;
+    await this.workers(); // remembers the pids
+    return { run, readyMs };
+  }
+
+  async query<T>(procedure: string, input?: unknown): Promise<T> {
+    const query = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`;
+    const res = await fetch(`http://127.0.0.1:${this.controlPort}/trpc/${procedure}${query}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const body = (await res.json()) as { result?: { data: T }; error?: unknown };
+    if (!res.ok) throw new Error(`${procedure}: ${res.status} ${JSON.stringify(body.error)}`);
+    return body.result!.data;
+  }
+
+  async mutate<T>(procedure: string, input: unknown): Promise<T> {
+    const res = await fetch(`http://127.0.0.1:${this.controlPort}/trpc/${procedure}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'x-handover-actor': 'test' },
+      body: JSON.stringify(input),
+    });
+    const body = (await res.json()) as { result?: { data: T }; error?: unknown };
+    if (!res.ok) throw new Error(`${procedure}: ${res.status} ${JSON.stringify(body.error)}`);
+    return body.result!.data;
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const workers = await this.query<WorkerInfo[]>('workers.list');
+    for (const w of workers) if (w.pid !== null) this.workerPids.add(w.pid);
+    return workers;
+  }
+
+  async worker(id: string): Promise<WorkerInfo> {
+    const found = (await this.workers()).find((w) => w.id === id);
+    if (found === undefined) throw new Error(`no worker ${id}`);
+    return found;
+  }
+
+  async pool(): Promise<PoolInfo> {
+    return (await this.query<PoolInfo[]>('pools.list'))[0]!;
+  }
+
+  async events(): Promise<HandoverEvent[]> {
+    return this.query<HandoverEvent[]>('events.list', { limit: 1000 });
+  }
+
+  /** Waits until an event after `afterId` matches. */
+  waitForEvent(match: (e: HandoverEvent) => boolean, afterId = 0, timeoutMs = 30_000): Promise<HandoverEvent> {
+    return waitFor(async () => (await this.events()).find((e) => e.id > afterId && match(e)), timeoutMs, 'an event');
+  }
+
+  /** Session rows in the store, read by another process (the test) like a new supervisor would. */
+  storedSessions(): Array<{ id: string; worker: string }> {
+    if (!existsSync(this.dbFile)) return [];
+    const db = new Database(this.dbFile, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT id, worker FROM sessions').all() as Array<{ id: string; worker: string }>;
+    } catch {
+      return [];
+    } finally {
+      db.close();
+    }
+  }
+
+  storedWorkers(): Array<{ id: string; state: string; pid: number | null }> {
+    if (!existsSync(this.dbFile)) return [];
+    const db = new Database(this.dbFile, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT id, state, pid FROM workers').all() as Array<{ id: string; state: string; pid: number | null }>;
+    } catch {
+      return [];
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Waits until the store holds exactly these session → worker bindings. */
+  async waitForStoredSessions(expected: Record<string, string>): Promise<void> {
+    const want = JSON.stringify(Object.entries(expected).sort());
+    await waitFor(
+      () => JSON.stringify(this.storedSessions().map((s) => [s.id, s.worker]).sort()) === want,
+      10_000,
+      `the store to hold ${want}`,
+    );
+  }
+
+  async kill9(run: Run): Promise<void> {
+    run.child.kill('SIGKILL');
+    await run.exited;
+  }
+
+  async proxyRefuses(): Promise<boolean> {
+    try {
+      await fetch(`${this.proxyUrl}/healthz`);
+      return false;
+    } catch (error) {
+      return JSON.stringify((error as { cause?: { code?: string } }).cause?.code) === '"ECONNREFUSED"';
+    }
+  }
+
+  /** Kills every process this installation started, by pid, whatever state the test left. */
+  async cleanup(): Promise<void> {
+    for (const run of this.runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    await Promise.all(this.runs.map((r) => r.exited));
+    for (const w of this.storedWorkers()) if (w.pid !== null) this.workerPids.add(w.pid);
+    for (const pid of this.workerPids) {
+      if (!isOurWorker(pid)) continue;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await waitFor(() => [...this.workerPids].every((pid) => !isOurWorker(pid)), 10_000, 'every worker to be gone');
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function login(install: Installation): Promise<Client> {
+  const client = new Client(install.proxyUrl);
+  const res = await client.post('/api/login');
+  expect(res.status).toBe(200);
+  return client;
+}
+
+async function count(client: Client): Promise<{ worker: string; counter: number }> {
+  const res = await client.post('/api/count');
+  expect(res.status, res.text).toBe(200);
+  return { worker: res.json.worker, counter: res.json.session.counter };
+}
+
+function sessionId(client: Client): string {
+  return client.cookies.get('demo.sid')!;
+}
+
+/** Figures for docs/RELIABILITY.md, printed once per test. */
+function report(name: string, figures: Record<string, unknown>): void {
+  process.stdout.write(`[durability] ${name}: ${JSON.stringify(figures)}\n`);
+}
+
+describe('the supervisor restarts without dropping a session', () => {
+  let install: Installation | undefined;
+  afterEach(async () => {
+    await install?.cleanup();
+    install = undefined;
+  });
+
+  it('kill -9 of the supervisor: the worker lives on, a new supervisor re-adopts it, the session continues', async () => {
+    install = await Installation.create();
+    const first = await install.start();
+    const alice = await login(install);
+    for (let i = 1; i <= 3; i++) expect(await count(alice)).toEqual({ worker: 'web@0', counter: i });
+    // 20 more users with a counter each.
+    const others = await Promise.all(Array.from({ length: 20 }, () => login(install!)));
+    for (const other of others) expect(await count(other)).toEqual({ worker: 'web@0', counter: 1 });
+    const web0 = await install.worker('web@0');
+    expect(web0).toMatchObject({ state: 'started', sessions: 21 });
+    await install.waitForStoredSessions(Object.fromEntries([alice, ...others].map((c) => [sessionId(c), 'web@0'])));
+
+    await install.kill9(first.run);
+    const killedAt = Date.now();
+    expect(running(web0.pid!)).toBe(true);
+    expect(await install.proxyRefuses()).toBe(true);
+
+    const second = await install.start();
+    const status = await install.workers();
+    expect(status).toHaveLength(1);
+    expect(status[0]).toMatchObject({ id: 'web@0', state: 'started', pid: web0.pid, sessions: 21, port: web0.port });
+    const adopted = await install.waitForEvent((e) => e.type === 'worker.adopted' && e.worker === 'web@0');
+    expect(adopted.data).toMatchObject({ sessions: 21, state: 'started' });
+    // Same worker, same in-memory state: the counter goes on.
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 4 });
+    const downMs = Date.now() - killedAt;
+    for (const other of others) expect(await count(other)).toEqual({ worker: 'web@0', counter: 2 });
+    // Its output is still collected (from its log file), old lines included.
+    await waitFor(
+      async () =>
+        (await install!.query<Array<{ text: string }>>('workers.logs', { worker: 'web@0', lines: 50 })).some((l) =>
+          /listening on 127\.0\.0\.1/.test(l.text),
+        ),
+      10_000,
+      'the worker log lines',
+    );
+    // The CLI shows it too.
+    const cliStatus = install.cli(['status']);
+    expect(await cliStatus.exited).toBe(0);
+    expect(cliStatus.output).toMatch(/web@0\s+started/);
+    report('kill -9', {
+      sessionsKept: 21,
+      sessionsLost: (await install.pool()).sessionsLost,
+      restartToBannerMs: second.readyMs,
+      adoptMs: adopted.data?.adoptMs,
+      downMs,
+    });
+    expect((await install.pool()).sessionsLost).toBe(0);
+
+    // A plain SIGTERM still stops everything; the next start adopts nothing and starts fresh.
+    second.run.child.kill('SIGTERM');
+    expect(await second.run.exited).toBe(0);
+    await waitFor(() => !running(web0.pid!), 10_000, 'web@0 to exit');
+    expect(install.storedWorkers().find((w) => w.id === 'web@0')?.state).toBe('stopped');
+    const third = await install.start();
+    const fresh = await install.workers();
+    expect(fresh.map((w) => [w.id, w.state])).toEqual([['web@1', 'started']]);
+    const events = await install.events();
+    const lastStart = events.findLast((e) => e.type === 'supervisor.started')!;
+    expect(events.filter((e) => e.id > lastStart.id && (e.type === 'worker.adopted' || e.type === 'worker.lost'))).toEqual([]);
+    // The old cookie is unknown now: the app answers as for no session, no 502.
+    expect((await alice.post('/api/count')).status).toBe(401);
+    third.run.child.kill('SIGTERM');
+    expect(await third.run.exited).toBe(0);
+  });
+
+  it('a detached worker keeps draining across a kill -9: re-adopted detached, logging off stops it', async () => {
+    install = await Installation.create({ drain: { maxSeconds: 600 } });
+    const first = await install.start();
+    const alice = await login(install);
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
+    const result = await install.mutate<{ detached: WorkerInfo; started: WorkerInfo }>('workers.detachAndSync', { worker: 'web@0' });
+    expect(result.started.id).toBe('web@1');
+    const bob = await login(install);
+    expect(await count(bob)).toEqual({ worker: 'web@1', counter: 1 });
+    const [web0, web1] = [await install.worker('web@0'), await install.worker('web@1')];
+    expect(web0).toMatchObject({ state: 'detached', sessions: 1 });
+    await install.waitForStoredSessions({ [sessionId(alice)]: 'web@0', [sessionId(bob)]: 'web@1' });
+
+    await install.kill9(first.run);
+    expect(running(web0.pid!) && running(web1.pid!)).toBe(true);
+
+    await install.start();
+    expect((await install.workers()).map((w) => [w.id, w.state, w.pid, w.sessions])).toEqual([
+      ['web@0', 'detached', web0.pid, 1],
+      ['web@1', 'started', web1.pid, 1],
+    ]);
+    const adopted = await install.waitForEvent((e) => e.type === 'worker.adopted' && e.worker === 'web@0');
+    // The drain timer resumed with what was left of its 600 s.
+    expect(adopted.data!.drainLeftMs as number).toBeGreaterThan(500_000);
+    expect(adopted.data!.drainLeftMs as number).toBeLessThan(600_000);
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 2 });
+    expect(await count(bob)).toEqual({ worker: 'web@1', counter: 2 });
+    // A new visitor goes to the attached worker.
+    expect(await count(await login(install))).toEqual({ worker: 'web@1', counter: 1 });
+
+    // Logging off ends the last session of web@0, which then stops by itself.
+    const before = (await install.events()).at(-1)!.id;
+    expect((await alice.post('/api/logout')).status).toBe(200);
+    await install.waitForEvent((e) => e.type === 'worker.stopped' && e.worker === 'web@0', before);
+    await waitFor(() => !running(web0.pid!), 10_000, 'web@0 to exit');
+    expect((await install.worker('web@0')).state).toBe('stopped');
+    expect((await install.pool()).sessionsLost).toBe(0);
+    report('detached across kill -9', { sessionsKept: 2, sessionsLost: 0, drainLeftMs: adopted.data!.drainLeftMs });
+  });
+
+  it('`handover stop --keep-workers` exits leaving the workers; `handover start` re-adopts; `handover stop` stops all', async () => {
+    install = await Installation.create();
+    const first = await install.start();
+    const alice = await login(install);
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 2 });
+    const web0 = await install.worker('web@0');
+
+    const stop = install.cli(['stop', '--keep-workers']);
+    expect(await stop.exited, stop.output).toBe(0);
+    expect(stop.output).toMatch(/web@0/);
+    // The CLI returns once the supervisor is gone; it exited 0 and left the worker running.
+    expect(await first.run.exited).toBe(0);
+    expect(first.run.output).toMatch(/workers keep running/);
+    expect(running(web0.pid!)).toBe(true);
+    // A clean stop flushed everything: the session is in the store without waiting.
+    expect(install.storedSessions()).toEqual([{ id: sessionId(alice), worker: 'web@0' }]);
+    expect(install.storedWorkers()).toMatchObject([{ id: 'web@0', state: 'started', pid: web0.pid }]);
+
+    const second = await install.start();
+    expect(await install.workers()).toMatchObject([{ id: 'web@0', state: 'started', pid: web0.pid, sessions: 1 }]);
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 3 });
+    report('stop --keep-workers', { sessionsKept: 1, sessionsLost: 0, restartToBannerMs: second.readyMs });
+
+    // `handover stop` without flags: a graceful full stop, no process left, recorded stopped.
+    const fullStop = install.cli(['stop']);
+    expect(await fullStop.exited, fullStop.output).toBe(0);
+    expect(await second.run.exited).toBe(0);
+    await waitFor(() => !running(web0.pid!), 10_000, 'web@0 to exit');
+    expect(install.storedWorkers()).toMatchObject([{ id: 'web@0', state: 'stopped' }]);
+    expect(install.storedSessions()).toEqual([]);
+
+    // The audit log survived all three supervisors and exports as JSON lines.
+    const exportFile = join(install.dir, 'events.jsonl');
+    const third = await install.start();
+    const exported = install.cli(['events', '--export', exportFile]);
+    expect(await exported.exited, exported.output).toBe(0);
+    const lines = (await readFile(exportFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as HandoverEvent);
+    expect(lines.filter((e) => e.type === 'supervisor.started')).toHaveLength(3);
+    expect(lines.some((e) => e.type === 'worker.adopted' && e.worker === 'web@0')).toBe(true);
+    expect(lines.some((e) => e.type === 'action' && /stop the supervisor and leave 1 worker/.test(e.message))).toBe(true);
+    third.run.child.kill('SIGTERM');
+    expect(await third.run.exited).toBe(0);
+  });
+
+  it('reports a worker that died while the supervisor was down, with its sessions lost, and starts a new one', async () => {
+    install = await Installation.create();
+    const first = await install.start();
+    const alice = await login(install);
+    const bob = await login(install);
+    await count(alice);
+    const web0 = await install.worker('web@0');
+    await install.waitForStoredSessions({ [sessionId(alice)]: 'web@0', [sessionId(bob)]: 'web@0' });
+
+    await install.kill9(first.run);
+    process.kill(-web0.pid!, 'SIGKILL');
+    await waitFor(() => !running(web0.pid!), 10_000, 'web@0 to die');
+
+    await install.start();
+    const lost = await install.waitForEvent((e) => e.type === 'worker.lost' && e.worker === 'web@0');
+    expect(lost.data).toMatchObject({ sessionsLost: 2, killed: false, recordedState: 'started' });
+    expect(lost.message).toMatch(/is gone/);
+    const workers = await install.workers();
+    expect(workers.map((w) => [w.id, w.state])).toEqual([
+      ['web@0', 'crashed'],
+      ['web@1', 'started'],
+    ]);
+    expect((await install.pool()).sessionsLost).toBe(2);
+    // The lost session's cookie lands on the new worker, no 502.
+    expect((await alice.post('/api/count')).status).toBe(401);
+    report('worker died while down', { sessionsKept: 0, sessionsLost: 2 });
+  });
+
+  it('kills and reports a worker that is alive but does not answer its health check at re-adoption', async () => {
+    install = await Installation.create();
+    const first = await install.start();
+    const alice = await login(install);
+    await count(alice);
+    const web0 = await install.worker('web@0');
+    await install.waitForStoredSessions({ [sessionId(alice)]: 'web@0' });
+
+    await install.kill9(first.run);
+    // Frozen: the process exists (same pid, same start time) but answers nothing.
+    process.kill(web0.pid!, 'SIGSTOP');
+    await waitFor(() => procState(web0.pid!) === 'T', 10_000, 'web@0 to be stopped');
+
+    const began = Date.now();
+    await install.start();
+    const lost = await install.waitForEvent((e) => e.type === 'worker.lost' && e.worker === 'web@0');
+    expect(lost.data).toMatchObject({ sessionsLost: 1, killed: true });
+    expect(lost.message).toMatch(/did not answer GET \/healthz/);
+    await waitFor(() => !running(web0.pid!), 10_000, 'the frozen worker to be killed');
+    expect((await install.workers()).map((w) => [w.id, w.state])).toEqual([
+      ['web@0', 'crashed'],
+      ['web@1', 'started'],
+    ]);
+    expect(await count(await login(install))).toEqual({ worker: 'web@1', counter: 1 });
+    report('worker not answering', { sessionsKept: 0, sessionsLost: 1, restartWithProbeTimeoutMs: Date.now() - began });
+  });
+});

@@ -1,0 +1,131 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { InstanceState } from '@handover/process-table';
+import { checkProcess, processStartTime } from '../src/proc-identity';
+import { StateStore, type StoredWorker } from '../src/state-store';
+
+let dir: string;
+let store: StateStore;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'handover-store-'));
+  store = new StateStore(join(dir, 'state.db'));
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function row(id: string, state: InstanceState, patch: Partial<StoredWorker> = {}): StoredWorker {
+  const [pool = 'web', generation = '0'] = id.split('@');
+  return {
+    id,
+    pool,
+    generation: Number(generation),
+    port: 9000 + Number(generation),
+    revision: 'v1',
+    state,
+    pid: 1234,
+    pidStartTime: '42',
+    startedAt: null,
+    readyAt: null,
+    detachedAt: null,
+    stoppedAt: null,
+    updatedAt: new Date().toISOString(),
+    ...patch,
+  };
+}
+
+describe('StateStore', () => {
+  it('keeps session changes in memory until a flush, then writes them (coalesced) off the event loop', async () => {
+    const owner = { id: 'web@0', state: 'started' as InstanceState };
+    store.bound('a', owner, 60_000);
+    store.bound('b', owner, 60_000);
+    store.bound('a', owner, 30_000);
+    expect(store.load().sessions).toEqual([]);
+    const before = Date.now();
+    await store.drain();
+    const state = store.load();
+    expect(state.sessions.map((s) => [s.id, s.worker, s.ttlMs]).sort()).toEqual([
+      ['a', 'web@0', 30_000],
+      ['b', 'web@0', 60_000],
+    ]);
+    expect(state.sessions[0]!.expiresAt).toBeGreaterThanOrEqual(before + 30_000);
+    expect(state.flushedAt).toBeGreaterThanOrEqual(before);
+    store.released('a');
+    await store.drain();
+    expect(store.load().sessions.map((s) => s.id)).toEqual(['b']);
+    expect(store.stats.errors).toEqual([]);
+  });
+
+  it('drops the sessions of a worker that ended, including binds still in the journal', async () => {
+    const owner = { id: 'web@0', state: 'started' as InstanceState };
+    store.saveWorker(row('web@0', 'started'));
+    store.bound('a', owner, 60_000);
+    await store.drain();
+    expect(store.load().sessions).toHaveLength(1);
+    store.bound('b', owner, 60_000);
+    owner.state = 'crashed';
+    store.saveWorker(row('web@0', 'crashed'));
+    await store.drain();
+    expect(store.load().sessions).toEqual([]);
+    expect(store.load().workers).toMatchObject([{ id: 'web@0', state: 'crashed' }]);
+  });
+
+  it('keeps generations growing and remembers workers', async () => {
+    store.setNextGeneration('web', 3);
+    store.setNextGeneration('web', 2);
+    store.saveWorker(row('web@2', 'detached', { detachedAt: '2030-01-01T00:00:00.000Z' }));
+    await store.drain();
+    const state = store.load();
+    expect(state.nextGeneration.get('web')).toBe(3);
+    expect(state.workers).toMatchObject([
+      { id: 'web@2', state: 'detached', pid: 1234, pidStartTime: '42', detachedAt: '2030-01-01T00:00:00.000Z' },
+    ]);
+    store.deleteWorker('web@2');
+    await store.drain();
+    expect(store.load().workers).toEqual([]);
+  });
+
+  it('writes 100 000 session changes in slices on the writer thread', async () => {
+    const owner = { id: 'web@0', state: 'started' as InstanceState };
+    for (let i = 0; i < 100_000; i++) store.bound(`session-${i}`, owner, 60_000);
+    const started = performance.now();
+    await store.drain();
+    const ms = performance.now() - started;
+    expect(store.load().sessions).toHaveLength(100_000);
+    expect(store.pendingCount).toBe(0);
+    expect(store.stats.batches).toBeGreaterThanOrEqual(20);
+    process.stdout.write(`[store] 100k session rows: ${ms.toFixed(0)} ms until written, longest writer transaction ${store.stats.maxWriteMs.toFixed(1)} ms\n`);
+  });
+});
+
+describe('claiming the data directory', () => {
+  it('refuses while another live supervisor holds it, and takes it over from a dead one', () => {
+    const file = join(dir, 'state.db');
+    const setOwner = (pid: number, startTime: string | null) => {
+      const db = new Database(file);
+      db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('supervisor', ?)").run(JSON.stringify({ pid, startTime }));
+      db.close();
+    };
+    // The test runner's parent: alive, and not us.
+    setOwner(process.ppid, processStartTime(process.ppid));
+    expect(() => store.claim()).toThrow(`another supervisor (pid ${process.ppid}) is running`);
+    // The same pid with another start time is another process: the old supervisor is gone.
+    setOwner(process.ppid, '1');
+    store.claim();
+    store.claim();
+  });
+});
+
+describe('process identity', () => {
+  it('knows this process by pid and start time, and a different start time as a reused pid', () => {
+    const startTime = processStartTime(process.pid);
+    expect(startTime).toMatch(/^\d+$/);
+    expect(checkProcess({ pid: process.pid, startTime })).toBe('alive');
+    expect(checkProcess({ pid: process.pid, startTime: `${startTime}1` })).toBe('reused');
+    expect(checkProcess({ pid: 2 ** 22 + 12345, startTime: '1' })).toBe('gone');
+  });
+});
