@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMicros, processTree, rssBytes } from './proc';
+import { cpuSplitMicros, processTree, rssBytes } from './proc';
 import { type WrkResult, runWrk } from './wrk';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -217,6 +217,8 @@ interface Run extends WrkResult {
   connections: number;
   repeat: number;
   cpuUsPerRequest: number | null;
+  /** The kernel's part of cpuUsPerRequest (syscalls, loopback TCP). */
+  sysUsPerRequest: number | null;
   rssBytes: number | null;
 }
 
@@ -241,21 +243,24 @@ async function main(): Promise<void> {
         const order = targets.map((_, i) => targets[(i + repeat) % targets.length]!);
         for (const target of order) {
           const pids = target.proxyPids();
-          const cpuBefore = pids.length ? cpuMicros(pids) : 0;
+          const cpuBefore = pids.length ? cpuSplitMicros(pids) : { user: 0, sys: 0 };
           const result = await runWrk({ url: target.url, connections, seconds: options.seconds, script, cpu: LOAD_CPU });
-          const cpu = pids.length ? cpuMicros(pids) - cpuBefore : null;
+          const cpuAfter = pids.length ? cpuSplitMicros(pids) : null;
+          const cpu = cpuAfter ? cpuAfter.user + cpuAfter.sys - cpuBefore.user - cpuBefore.sys : null;
+          const sys = cpuAfter ? cpuAfter.sys - cpuBefore.sys : null;
           const run: Run = {
             ...result,
             target: target.name,
             connections,
             repeat,
             cpuUsPerRequest: cpu === null ? null : cpu / result.requests,
+            sysUsPerRequest: sys === null ? null : sys / result.requests,
             rssBytes: pids.length ? rssBytes(pids) : null,
           };
           runs.push(run);
           console.log(
             `  ${target.name.padEnd(10)} c=${String(connections).padEnd(3)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50Us.toFixed(0)}µs  p99 ${result.p99Us.toFixed(0)}µs` +
-              (run.cpuUsPerRequest !== null ? `  cpu ${run.cpuUsPerRequest.toFixed(1)}µs/req` : '') +
+              (run.cpuUsPerRequest !== null ? `  cpu ${run.cpuUsPerRequest.toFixed(1)}µs/req (sys ${run.sysUsPerRequest!.toFixed(1)})` : '') +
               (result.errors || result.non2xx ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : ''),
           );
         }
@@ -285,17 +290,18 @@ export function summarize(runs: Run[], options: Options): string {
     const direct = median(at.filter((r) => r.target === 'direct').map((r) => r.requestsPerSecond));
     const directP50 = median(at.filter((r) => r.target === 'direct').map((r) => r.p50Us));
     lines.push(`\n**${connections} connection${connections > 1 ? 's' : ''}** (medians of ${options.repeats})\n`);
-    lines.push('| configuration | req/s | × direct | p50 | p99 | added p50 | proxy CPU/req | proxy RSS | errors |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| configuration | req/s | × direct | p50 | p99 | added p50 | proxy CPU/req | of which kernel | proxy RSS | errors |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const name of [...new Set(at.map((r) => r.target))]) {
       const mine = at.filter((r) => r.target === name);
       const rps = median(mine.map((r) => r.requestsPerSecond));
       const p50 = median(mine.map((r) => r.p50Us));
       const cpu = mine[0]!.cpuUsPerRequest === null ? null : median(mine.map((r) => r.cpuUsPerRequest!));
+      const sys = mine[0]!.sysUsPerRequest == null ? null : median(mine.map((r) => r.sysUsPerRequest!));
       const rss = mine[0]!.rssBytes === null ? null : median(mine.map((r) => r.rssBytes!));
       const errors = mine.reduce((sum, r) => sum + r.errors + r.non2xx, 0);
       lines.push(
-        `| ${name} | ${rps.toFixed(0)} | ${(rps / direct).toFixed(2)} | ${us(p50)} | ${us(median(mine.map((r) => r.p99Us)))} | ${name === 'direct' ? '–' : us(p50 - directP50)} | ${cpu === null ? '–' : `${cpu.toFixed(1)} µs`} | ${rss === null ? '–' : `${(rss / 1048576).toFixed(1)} MiB`} | ${errors} |`,
+        `| ${name} | ${rps.toFixed(0)} | ${(rps / direct).toFixed(2)} | ${us(p50)} | ${us(median(mine.map((r) => r.p99Us)))} | ${name === 'direct' ? '–' : us(p50 - directP50)} | ${cpu === null ? '–' : `${cpu.toFixed(1)} µs`} | ${sys === null ? '–' : `${sys.toFixed(1)} µs`} | ${rss === null ? '–' : `${(rss / 1048576).toFixed(1)} MiB`} | ${errors} |`,
       );
     }
   }

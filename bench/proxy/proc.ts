@@ -16,6 +16,19 @@ export function cpuMicros(pids: number[]): number {
   return (ticks / TICKS_PER_SECOND) * 1_000_000;
 }
 
+/** User and system (kernel) CPU time of the processes, in microseconds. */
+export function cpuSplitMicros(pids: number[]): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    user += Number(fields[11]);
+    sys += Number(fields[12]);
+  }
+  return { user: (user / TICKS_PER_SECOND) * 1_000_000, sys: (sys / TICKS_PER_SECOND) * 1_000_000 };
+}
+
 /** Resident memory of the processes, in bytes. */
 export function rssBytes(pids: number[]): number {
   let total = 0;

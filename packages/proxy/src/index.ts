@@ -1,4 +1,4 @@
-export { createProxy } from './proxy';
+export { createLeanProxy as createProxy } from './lean/engine';
 export type { ProxyOptions, ProxyServer, Route, Upstream } from './types';
 export { findCookie, findSessionId, pathSessionId } from './passes/find-session';
 export { chooseUpstream, fallbackUpstream } from './passes/choose-upstream';

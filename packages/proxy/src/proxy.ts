@@ -31,7 +31,7 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   socket.once('finish', () => socket.destroy());
 }
 
-export function createProxy(options: ProxyOptions): ProxyServer {
+export function createLegacyProxy(options: ProxyOptions): ProxyServer {
   const requestTimeout = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
   let headersTimeout = options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs;
   if (requestTimeout > 0 && headersTimeout > requestTimeout) headersTimeout = requestTimeout;

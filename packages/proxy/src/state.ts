@@ -1,11 +1,9 @@
 import type { Agent } from 'node:http';
 import type { Route, Upstream } from './types';
 
-/** One proxy's shared state, read by the request and upgrade handlers. */
-export interface ProxyState {
+/** What the upgrade (WebSocket) handler needs; both engines' states have it. */
+export interface SharedState {
   readonly route: Route;
-  /** Keep-alive pool for plain requests; Node keys it by host:port, so one serves every worker. */
-  readonly agent: Agent;
   /** Non-pooling agent for upgrades: an upgraded socket never goes back to a pool. */
   readonly upgradeAgent: Agent;
   readonly onRelease: ((upstream: Upstream) => void) | undefined;
@@ -14,16 +12,22 @@ export interface ProxyState {
   readonly trustForwarded: boolean;
   /** close() was called: answer with Connection: close, refuse new upgrades. */
   closing: boolean;
-  /** Requests received and not yet closed (healthz and error answers included). */
-  active: number;
   /** Open (or opening) upgraded connections, destroyed by close(). */
   readonly tunnels: Set<{ destroy(): void }>;
+}
+
+/** The legacy engine's state, read by the request and upgrade handlers. */
+export interface ProxyState extends SharedState {
+  /** Keep-alive pool for plain requests; Node keys it by host:port, so one serves every worker. */
+  readonly agent: Agent;
+  /** Requests received and not yet closed (healthz and error answers included). */
+  active: number;
   /** Set by close() while it waits for `active` to reach 0. */
   idle: (() => void) | undefined;
 }
 
 /** Tells the supervisor a draining worker lost a request or a websocket; its errors never reach the socket code. */
-export function notifyRelease(state: ProxyState, upstream: Upstream): void {
+export function notifyRelease(state: SharedState, upstream: Upstream): void {
   if (!upstream.draining || state.onRelease === undefined) return;
   try {
     state.onRelease(upstream);

@@ -6,7 +6,7 @@ import { chooseUpstream, fallbackUpstream } from './passes/choose-upstream';
 import { findSessionId } from './passes/find-session';
 import { forwardRequestHeaders, forwardResponseHeaders } from './passes/forward-headers';
 import { connectionTokens, isInternal, isListed, nameIs } from './passes/header-names';
-import { notifyRelease, textHead, type ProxyState } from './state';
+import { notifyRelease, textHead, type SharedState } from './state';
 import type { Upstream } from './types';
 
 /**
@@ -26,7 +26,7 @@ class Tunnel {
   retried = false;
   readonly headers: string[] = [];
   constructor(
-    readonly state: ProxyState,
+    readonly state: SharedState,
     readonly req: IncomingMessage,
     readonly socket: Socket,
     readonly head: Buffer,
@@ -72,7 +72,7 @@ function refuse(tunnel: Tunnel, status: number, reason: string, body: string, re
 }
 
 /** The 'upgrade' handler. */
-export function handleUpgrade(state: ProxyState, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+export function handleUpgrade(state: SharedState, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const sessionId = findSessionId(req.rawHeaders, req.url, state.route);
   // Node hands over the connection's net.Socket (a tls.TLSSocket is one too).

@@ -1,0 +1,109 @@
+/**
+ * Quick A/B of the proxy alone: `npx tsx proxy/quick.ts [--engines lean,legacy] [--connections 1,50]
+ * [--seconds 5] [--repeats 1] [--prof DIR]`. Worker and proxy pinned on core 1, wrk on core 0;
+ * prints req/s, p50/p99 and proxy CPU µs/request (from /proc). With --prof the proxy runs under
+ * `node --cpu-prof` and the top self-time functions are printed.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpuMicros } from './proc';
+import { runWrk } from './wrk';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : (args[i + 1] as string);
+};
+const engines = arg('engines', 'lean,legacy').split(',');
+const connections = arg('connections', '1,50').split(',').map(Number);
+const seconds = Number(arg('seconds', '5'));
+const repeats = Number(arg('repeats', '1'));
+const prof = arg('prof', '');
+
+const children: ChildProcess[] = [];
+function start(cmd: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn('taskset', ['-c', '1', ...cmd], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  return child;
+}
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => done(port));
+    });
+  });
+}
+async function ready(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready`);
+}
+function topSelf(file: string, n = 25): string {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    if (byId.get(id)!.callFrame.functionName === "(idle)") return;
+    const f = byId.get(id)!.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+    const dt = profile.timeDeltas[i] ?? 0;
+    self.set(key, (self.get(key) ?? 0) + dt);
+    total += dt;
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`)
+    .join('\n');
+}
+
+try {
+  const workerPort = await freePort();
+  start(['node', join(HERE, 'worker.mjs')], { PORT: String(workerPort) });
+  await ready(`http://127.0.0.1:${workerPort}/login`);
+  for (const engine of engines) {
+    const port = await freePort();
+    const dir = prof ? join(prof, engine) : '';
+    if (dir) mkdirSync(dir, { recursive: true });
+    const node = ['node', ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), '--import', 'tsx', join(HERE, 'proxy-only.ts')];
+    const proxy = start(node, { PORT: String(port), UPSTREAM_PORT: String(workerPort), HANDOVER_PROXY_ENGINE: engine });
+    await ready(`http://127.0.0.1:${port}/login`);
+    for (let r = 0; r < repeats; r++) {
+      for (const c of connections) {
+        const before = cpuMicros([proxy.pid!]);
+        const w = await runWrk({ url: `http://127.0.0.1:${port}/`, connections: c, seconds, script: join(HERE, 'sticky.lua'), cpu: 0 });
+        const cpu = (cpuMicros([proxy.pid!]) - before) / w.requests;
+        console.log(
+          `${engine.padEnd(7)} c=${String(c).padEnd(4)} ${w.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${w.p50Us}µs p99 ${w.p99Us}µs  cpu ${cpu.toFixed(1)} µs/req` +
+            (w.errors || w.non2xx ? `  ERRORS ${w.errors}/${w.non2xx}` : ''),
+        );
+      }
+    }
+    await new Promise<void>((done) => {
+      proxy.once('exit', () => done());
+      proxy.kill('SIGTERM');
+    });
+    if (dir) {
+      const file = readdirSync(dir).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f)).sort().pop();
+      if (file) console.log(`--- ${engine}: top self time (${join(dir, file)})\n${topSelf(join(dir, file))}`);
+    }
+  }
+} finally {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+}

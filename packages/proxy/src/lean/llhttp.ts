@@ -1,0 +1,58 @@
+/**
+ * Node's own HTTP/1.1 parser (llhttp, the one behind node:http, in strict mode) used directly.
+ * `node:_http_common` exports the `HTTPParser` binding without any deprecation warning (unlike
+ * `process.binding`). Callbacks are indexed properties; `execute` returns the bytes parsed or an
+ * Error with `code` (HPE_*), and stops after a head with an upgrade.
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+export interface ParseError extends Error {
+  code: string;
+  bytesParsed: number;
+}
+
+export interface Parser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | ParseError;
+  finish(): ParseError | undefined;
+  close(): void;
+  /** Reads straight from a stream handle (no JS stream, no Buffer per read); kOnExecute gets each result. */
+  consume(handle: object): void;
+  unconsume(): void;
+  /** A copy of the bytes of the read being handled (only inside kOnExecute). */
+  getCurrentBuffer(): Buffer;
+  [callback: number]: unknown;
+}
+
+interface HTTPParserClass {
+  new (): Parser;
+  REQUEST: number;
+  RESPONSE: number;
+  kOnMessageBegin: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kOnExecute: number;
+  kLenientNone: number;
+}
+
+const common = require('node:_http_common') as { HTTPParser: HTTPParserClass; methods: string[] };
+
+export const HTTPParser = common.HTTPParser;
+/** Method names by llhttp's method index (onHeadersComplete gives the index). */
+export const METHODS: readonly string[] = common.methods;
+export const REQUEST = HTTPParser.REQUEST;
+export const RESPONSE = HTTPParser.RESPONSE;
+export const kOnMessageBegin = HTTPParser.kOnMessageBegin;
+export const kOnHeaders = HTTPParser.kOnHeaders;
+export const kOnHeadersComplete = HTTPParser.kOnHeadersComplete;
+export const kOnBody = HTTPParser.kOnBody;
+export const kOnMessageComplete = HTTPParser.kOnMessageComplete;
+export const kOnExecute = HTTPParser.kOnExecute;
+/** Strict parsing: CL+TE, duplicate CL, obs-fold, bare LF, bad chunks… are all errors. */
+export const STRICT = HTTPParser.kLenientNone;
+/** The async-hooks resource the binding wants; one shared object (no per-connection resource). */
+export const PARSER_RESOURCE = Object.freeze({ type: 'HANDOVER_PROXY' });

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+// The whole suite runs against both engines: the lean one (createProxy) and the node:http one.
+export default defineConfig({
+  test: {
+    projects: [
+      { extends: true, test: { name: 'lean', env: { HANDOVER_PROXY_ENGINE: 'lean' } } },
+      { extends: true, test: { name: 'legacy', env: { HANDOVER_PROXY_ENGINE: 'legacy' } } },
+    ],
+  },
+});
