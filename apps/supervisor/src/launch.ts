@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HandoverConfig } from '@handover/config';
 import { startControlServer } from '@handover/control-api';
@@ -39,7 +40,7 @@ export interface LaunchOptions {
  */
 export async function launchSupervisor(config: HandoverConfig, options: LaunchOptions = {}): Promise<RunningSupervisor> {
   const env = options.env ?? process.env;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await ensureWritableDataDir(config.dataDir);
   const token = await resolveControlToken({ dataDir: config.dataDir, env });
   const events = new EventLog(join(config.dataDir, 'handover.db'));
   // The process table and the sessions, beside the event log (a file of its own, written by a
@@ -98,6 +99,38 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   const onStopRequest = options.onStopRequest ?? ((keepWorkers) => void running.stop(undefined, { keepWorkers }));
   supervisor.setStopHandler((keepWorkers) => onStopRequest(keepWorkers, running));
   return running;
+}
+
+/**
+ * The data directory must be a directory we can write (the store, the event log, the token and
+ * the worker logs live there): checked by creating it and writing a probe file in it, before any
+ * port is bound or any worker started, so a bad one starts nothing.
+ */
+export async function ensureWritableDataDir(dataDir: string): Promise<void> {
+  const fix =
+    'Handover keeps its state there: make it a directory the supervisor can write to, or choose another one ' +
+    '("dataDir" in the configuration, or HANDOVER_DATA_DIR in .env).';
+  const notADirectory = new Error(`the data directory ${dataDir} is not a directory (it is a file). ${fix}`);
+  if ((await stat(dataDir).catch(() => null))?.isDirectory() === false) throw notADirectory;
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new Error(`the data directory ${dataDir} cannot be created (${describeFsError(error)}). ${fix}`);
+  }
+  if (!(await stat(dataDir)).isDirectory()) throw notADirectory;
+  const probeFile = join(dataDir, `.write-test-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(probeFile, '', { mode: 0o600 });
+  } catch (error) {
+    throw new Error(`the data directory ${dataDir} is not writable (${describeFsError(error)}). ${fix}`);
+  } finally {
+    await rm(probeFile, { force: true });
+  }
+}
+
+function describeFsError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(error);
 }
 
 function hostForUrl(host: string): string {

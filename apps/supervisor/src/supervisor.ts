@@ -16,6 +16,7 @@ import {
   type WorkerInfo,
   isAlive,
   isDrained,
+  isRoutable,
   isTerminal,
   newestStarted,
   parseWorkerId,
@@ -23,7 +24,7 @@ import {
 import type { Route, Upstream } from '@handover/proxy';
 import { SessionTable, type SessionTableOptions } from '@handover/session-table';
 import type { EventLog, NewEvent } from './event-log';
-import { waitForHealthy } from './health-check';
+import { probe, waitForHealthy } from './health-check';
 import type { LogFiles } from './log-tail';
 import { findFreePort } from './ports';
 import { checkProcess, signalGroup } from './proc-identity';
@@ -437,6 +438,7 @@ export class Supervisor implements SupervisorControl {
       this.clearRestart(pool);
       for (const worker of pool.workers) {
         this.clearDrainTimer(worker);
+        this.clearLiveness(worker);
         if (isAlive(worker.state)) stops.push(this.stopWorker(pool, worker, reason));
       }
     }
@@ -463,6 +465,7 @@ export class Supervisor implements SupervisorControl {
       for (const worker of pool.workers) {
         // Not cleared in the store: the next supervisor resumes the drain with what is left.
         this.clearDrainTimer(worker);
+        this.clearLiveness(worker);
         if (!isAlive(worker.state) || worker.process === null) continue;
         left.push(worker.id);
         releases.push(worker.process.release());
@@ -604,7 +607,7 @@ export class Supervisor implements SupervisorControl {
         note = `; it was starting, but ${pool.name} has its ${pool.config.instances} attached worker(s), so it is stopped`;
       }
     }
-    pool.workers.push(worker);
+    addInGenerationOrder(pool.workers, worker);
     worker.restore(state);
     void proc.exited.then((info) => this.onExit(pool, worker, info));
     let restored = 0;
@@ -632,6 +635,7 @@ export class Supervisor implements SupervisorControl {
         note,
       data: { pid: row.pid, port: row.port, state, sessions: restored, adoptMs: took, drainLeftMs },
     });
+    if (state === 'started' || state === 'detached') this.watchLiveness(pool, worker);
     if (state === 'detached') {
       if (drainLeftMs !== null) {
         worker.drainTimer = setTimeout(() => this.endDrain(pool, worker), drainLeftMs);
@@ -656,7 +660,7 @@ export class Supervisor implements SupervisorControl {
       worker.stoppedAt = new Date();
       worker.lastError = `${worker.id} was lost while no supervisor watched it: ${reason}`;
       worker.onChange = (w) => this.persist(w);
-      pool.workers.push(worker);
+      addInGenerationOrder(pool.workers, worker);
       worker.restore('crashed');
       pool.sessionsLost += sessions;
     }
@@ -722,7 +726,8 @@ export class Supervisor implements SupervisorControl {
     const generation = pool.nextGeneration++;
     this.store?.setNextGeneration(pool.name, pool.nextGeneration);
     const taken = new Set(pool.workers.filter((w) => isAlive(w.state)).map((w) => w.port));
-    const port = await findFreePort(config.basePort + generation, taken);
+    const preferredPort = config.basePort + generation;
+    const port = await findFreePort(preferredPort, taken);
     const worker = new Worker(pool.name, generation, port, config.revision, config.logLines);
     worker.startedAt = new Date();
     worker.onChange = (w) => this.persist(w);
@@ -733,8 +738,10 @@ export class Supervisor implements SupervisorControl {
       actor,
       pool: pool.name,
       worker: worker.id,
-      message: `starting ${worker.id} on port ${port}, revision ${config.revision}`,
-      data: { port, revision: config.revision, command: config.command },
+      message:
+        `starting ${worker.id} on port ${port}, revision ${config.revision}` +
+        (port !== preferredPort ? ` (port ${preferredPort} = basePort + ${generation} is in use, so the next free one)` : ''),
+      data: { port, preferredPort, revision: config.revision, command: config.command },
     });
 
     const proc = new SpawnedWorkerProcess({
@@ -773,6 +780,7 @@ export class Supervisor implements SupervisorControl {
       onReady?.();
       pool.retarget();
       const took = Date.now() - worker.startedAt.getTime();
+      this.watchLiveness(pool, worker);
       this.record({
         type: 'worker.started',
         actor,
@@ -817,6 +825,19 @@ export class Supervisor implements SupervisorControl {
     worker.exitSignal = signal;
     this.clearDrainTimer(worker);
     if (worker.state === 'starting') return; // startWorker reports a failed start itself
+    if (worker.state === 'stopping' && worker.health === 'unhealthy' && worker.lastError !== null) {
+      // Stopped because it hung: its end was not wanted, so it shows as crashed, with why.
+      worker.transition('crashed');
+      this.record({
+        type: 'worker.crashed',
+        actor: SUPERVISOR,
+        pool: pool.name,
+        worker: worker.id,
+        message: `${worker.id} ended after it was stopped for not answering its health check (${describeExit(info)})`,
+        data: { code, signal, reason: 'unhealthy' },
+      });
+      return;
+    }
     if (worker.state === 'stopping') {
       worker.transition('stopped');
       this.record({
@@ -1013,6 +1034,96 @@ export class Supervisor implements SupervisorControl {
     }
   }
 
+  // ---- liveness ------------------------------------------------------------------------------
+
+  /**
+   * Probes a running (started or detached) worker's health path every `healthCheck.everySeconds`,
+   * one GET at a time, on a timer of its own: never on the proxy's path. After
+   * `failuresBeforeUnhealthy` failures in a row the worker is `unhealthy` (event
+   * `worker.unhealthy`); an attached one is then stopped and replaced like a crash. A detached
+   * one is only shown (its drain, or the maximum drain time, ends it); it is `ok` again
+   * (`worker.healthy`) as soon as it answers.
+   */
+  private watchLiveness(pool: Pool, worker: Worker): void {
+    this.clearLiveness(worker);
+    worker.health = 'ok';
+    worker.healthFailures = 0;
+    const next = (): void => {
+      const everyMs = pool.config.healthCheck.everySeconds * 1000;
+      worker.livenessTimer = setTimeout(() => void check(), everyMs);
+      worker.livenessTimer.unref();
+    };
+    const check = async (): Promise<void> => {
+      worker.livenessTimer = null;
+      if (this.shuttingDown || !isRoutable(worker.state)) return;
+      const { path, timeoutSeconds, everySeconds, failuresBeforeUnhealthy } = pool.config.healthCheck;
+      // As long as the interval (at least 0.5 s, at most 5 s or the start timeout): a probe never overlaps the next.
+      const timeoutMs = Math.min(timeoutSeconds * 1000, 5_000, Math.max(500, everySeconds * 1000));
+      const ok = await probe(worker.port, path, timeoutMs);
+      if (this.shuttingDown || !isRoutable(worker.state)) return;
+      if (ok) {
+        worker.healthFailures = 0;
+        if (worker.health === 'unhealthy') {
+          worker.health = 'ok';
+          this.record({
+            type: 'worker.healthy',
+            actor: SUPERVISOR,
+            pool: pool.name,
+            worker: worker.id,
+            message: `${worker.id} answers GET ${path} again`,
+          });
+        }
+        worker.health = 'ok';
+        return next();
+      }
+      worker.healthFailures++;
+      if (worker.healthFailures >= failuresBeforeUnhealthy) {
+        if (worker.health !== 'unhealthy') {
+          worker.health = 'unhealthy';
+          this.record({
+            type: 'worker.unhealthy',
+            actor: SUPERVISOR,
+            pool: pool.name,
+            worker: worker.id,
+            message:
+              `${worker.id} did not answer GET ${path} on port ${worker.port} ${worker.healthFailures} time(s) in a row (every ${everySeconds}s, ${seconds(timeoutMs)} each)` +
+              (worker.state === 'started' ? '; it is stopped and replaced' : '; it is detached, so it is left to its drain'),
+            data: { failures: worker.healthFailures, port: worker.port, path, state: worker.state, sessions: worker.sessions },
+          });
+        }
+        if (worker.state === 'started') return this.replaceUnhealthy(pool, worker);
+      }
+      next();
+    };
+    next();
+  }
+
+  /** An attached worker that hangs: like a crash, its sessions are lost and a successor starts with back-off. */
+  private replaceUnhealthy(pool: Pool, worker: Worker): void {
+    const uptime = worker.uptimeMs();
+    const lost = pool.sessions.unbindOwner(worker);
+    pool.sessionsLost += lost;
+    const { path, failuresBeforeUnhealthy } = pool.config.healthCheck;
+    worker.lastError = `${worker.id} stopped answering GET ${path} on port ${worker.port} (${failuresBeforeUnhealthy} failed health checks in a row) after ${seconds(uptime)}; it was stopped (SIGTERM, SIGKILL after ${pool.config.stop.graceSeconds}s) and replaced.`;
+    if (lost > 0) {
+      this.record({
+        type: 'sessions.lost',
+        actor: SUPERVISOR,
+        pool: pool.name,
+        worker: worker.id,
+        message: `${lost} session(s) of ${worker.id} were lost: it stopped answering its health check`,
+        data: { count: lost, reason: 'unhealthy' },
+      });
+    }
+    void this.stopWorker(pool, worker, 'unhealthy: it does not answer its health check');
+    this.scheduleReplacement(pool, uptime);
+  }
+
+  private clearLiveness(worker: Worker): void {
+    if (worker.livenessTimer !== null) clearTimeout(worker.livenessTimer);
+    worker.livenessTimer = null;
+  }
+
   private clearDrainTimer(worker: Worker): void {
     if (worker.drainTimer !== null) clearTimeout(worker.drainTimer);
     worker.drainTimer = null;
@@ -1160,6 +1271,16 @@ export class Supervisor implements SupervisorControl {
       this.removeLogs(worker.id);
     }
   }
+}
+
+/**
+ * Re-adopted workers are taken over in the order their health checks answer; the table stays in
+ * generation order (listings, `reattach` and pruning rely on it).
+ */
+function addInGenerationOrder(workers: Worker[], worker: Worker): void {
+  const at = workers.findIndex((other) => other.generation > worker.generation);
+  if (at === -1) workers.push(worker);
+  else workers.splice(at, 0, worker);
 }
 
 function withoutHandoverSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -1,5 +1,6 @@
 import {
   type InstanceState,
+  type WorkerHealth,
   type WorkerInfo,
   assertTransition,
   isAttached,
@@ -38,6 +39,11 @@ export class Worker implements Upstream {
   /** Set when we asked it to stop, so its exit is not taken for a crash. */
   stopRequested = false;
   drainTimer: NodeJS.Timeout | null = null;
+  /** Liveness from the periodic health check; see Supervisor.watchLiveness. */
+  health: WorkerHealth = 'unknown';
+  /** Failed liveness probes in a row. */
+  healthFailures = 0;
+  livenessTimer: NodeJS.Timeout | null = null;
   /** Re-adopted from a previous supervisor (its process is not our child). */
   adopted = false;
   /** Called after every state change (the supervisor records it in the store). */
@@ -71,6 +77,8 @@ export class Worker implements Upstream {
       this.detachedAt = at;
     } else if (to === 'stopped' || to === 'crashed' || to === 'failed') {
       this.stoppedAt = at;
+      // An ended worker's health is not known, unless it ended because it was unhealthy.
+      if (this.health !== 'unhealthy') this.health = 'unknown';
     }
     this.onChange?.(this);
   }
@@ -111,6 +119,7 @@ export class Worker implements Upstream {
       exitSignal: this.exitSignal,
       lastError: this.lastError,
       memoryRss: this.memoryRss,
+      health: this.health,
     };
   }
 }

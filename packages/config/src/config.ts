@@ -43,7 +43,13 @@ export interface PoolConfig {
   revision: string;
   /** Attached instances wanted. */
   instances: number;
-  healthCheck: { path: string; timeoutSeconds: number; intervalMs: number };
+  /**
+   * `timeoutSeconds`/`intervalMs`: how long and how often a starting worker is polled until it is
+   * ready. `everySeconds`: then, how often a running (started or detached) worker is probed for
+   * liveness, off the proxy's path; after `failuresBeforeUnhealthy` failed probes in a row it is
+   * unhealthy (an attached one is replaced like a crash).
+   */
+  healthCheck: { path: string; timeoutSeconds: number; intervalMs: number; everySeconds: number; failuresBeforeUnhealthy: number };
   stop: { graceSeconds: number };
   /** null: wait for the last session, however long. */
   drain: { maxSeconds: number | null };
@@ -61,7 +67,7 @@ export const DEFAULTS = {
     idleTimeoutSeconds: 1800,
     revision: 'unversioned',
     instances: 1,
-    healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200 },
+    healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
     stop: { graceSeconds: 10 },
     drain: { maxSeconds: null },
     restart: { minUptimeSeconds: 5, maxRestarts: 5, backoffInitialMs: 500, backoffMaxMs: 30_000 },

@@ -95,6 +95,8 @@ export const poolSchema = z.strictObject({
         .optional(),
       timeoutSeconds: amount(0, 3600, 'seconds', true).optional(),
       intervalMs: int(10, 60_000).optional(),
+      everySeconds: amount(0.05, 3600, 'seconds').optional(),
+      failuresBeforeUnhealthy: int(1, 100).optional(),
     })
     .optional(),
   stop: z.strictObject({ graceSeconds: amount(0, 3600, 'seconds').optional() }).optional(),

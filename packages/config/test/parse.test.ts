@@ -42,7 +42,7 @@ describe('parseConfig defaults', () => {
           idleTimeoutSeconds: 1800,
           revision: 'unversioned',
           instances: 1,
-          healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200 },
+          healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
           stop: { graceSeconds: 10 },
           drain: { maxSeconds: null },
           restart: { minUptimeSeconds: 5, maxRestarts: 5, backoffInitialMs: 500, backoffMaxMs: 30000 },
@@ -87,7 +87,7 @@ describe('parseConfig defaults', () => {
       idleTimeoutSeconds: 60,
       revision: 'v2',
       instances: 2,
-      healthCheck: { path: '/ready', timeoutSeconds: 30, intervalMs: 200 },
+      healthCheck: { path: '/ready', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
       stop: { graceSeconds: 0 },
       drain: { maxSeconds: 600 },
       restart: { minUptimeSeconds: 5, maxRestarts: 0, backoffInitialMs: 500, backoffMaxMs: 30000 },
@@ -223,7 +223,7 @@ describe('validation errors', () => {
           idleTimeoutSeconds: 0,
           instances: -1,
           revision: '',
-          healthCheck: { path: 'healthz', timeoutSeconds: -1, intervalMs: 1 },
+          healthCheck: { path: 'healthz', timeoutSeconds: -1, intervalMs: 1, everySeconds: 0, failuresBeforeUnhealthy: 0 },
           stop: { graceSeconds: -1 },
           drain: { maxSeconds: 0 },
           restart: { minUptimeSeconds: 'x', maxRestarts: 1.5, backoffInitialMs: -1, backoffMaxMs: true },
@@ -250,6 +250,8 @@ describe('validation errors', () => {
         'pools[0].healthCheck.path',
         'pools[0].healthCheck.timeoutSeconds',
         'pools[0].healthCheck.intervalMs',
+        'pools[0].healthCheck.everySeconds',
+        'pools[0].healthCheck.failuresBeforeUnhealthy',
         'pools[0].stop.graceSeconds',
         'pools[0].drain.maxSeconds',
         'pools[0].restart.minUptimeSeconds',
@@ -264,6 +266,8 @@ describe('validation errors', () => {
     expect(byPath['pools[0].name']).toContain('got "Web"');
     expect(byPath['pools[0].env']).toContain('got a list');
     expect(byPath['pools[0].instances']).toBe('expected an integer from 0 to 64, got -1');
+    expect(byPath['pools[0].healthCheck.everySeconds']).toMatch(/^expected a number of seconds from 0.05 to 3600/);
+    expect(byPath['pools[0].healthCheck.failuresBeforeUnhealthy']).toMatch(/^expected an integer from 1 to 100/);
   });
 
   it('rejects a pool name that is too long or starts with a digit', () => {

@@ -47,6 +47,7 @@ export function fakeWorker(id: string, patch: Partial<WorkerInfo> = {}): WorkerI
     exitSignal: null,
     lastError: null,
     memoryRss: 50 * 1024 * 1024,
+    health: 'ok',
     ...patch,
   };
 }

@@ -13,6 +13,13 @@ export type InstanceState =
   | 'crashed' // exited while we did not ask it to
   | 'failed'; // never became ready (exited or timed out during start)
 
+/**
+ * Liveness of a running worker, from the periodic health check (`healthCheck.everySeconds`):
+ * `unknown` while it starts or after it ended, `unhealthy` after `failuresBeforeUnhealthy` failed
+ * probes in a row.
+ */
+export type WorkerHealth = 'ok' | 'unhealthy' | 'unknown';
+
 /** Health of a pool as a whole (PM2-style crash loop handling). */
 export type PoolStatus =
   | 'ok'
@@ -43,6 +50,8 @@ export interface WorkerInfo {
   lastError: string | null;
   /** Resident memory of the worker process in bytes, sampled every few seconds; null when unknown. */
   memoryRss: number | null;
+  /** Liveness from the periodic health check. */
+  health: WorkerHealth;
 }
 
 /** Session counts of every live worker at one moment (for the console's chart). */
@@ -90,6 +99,8 @@ export type EventType =
   | 'worker.stopped'
   | 'worker.crashed'
   | 'worker.killed'
+  | 'worker.unhealthy' // stopped answering its health check (an attached one is replaced)
+  | 'worker.healthy' // answers its health check again after being unhealthy
   | 'worker.adopted' // a new supervisor took over a worker a previous one left running
   | 'worker.lost' // a recorded worker could not be re-adopted (gone, pid reused, not answering)
   | 'sessions.lost'

@@ -19,6 +19,8 @@ const KINDS: Record<EventType, { label: string; tone: 'info' | 'good' | 'warn' |
   'worker.stopped': { label: 'stopped', tone: 'info' },
   'worker.crashed': { label: 'crashed', tone: 'bad' },
   'worker.killed': { label: 'killed', tone: 'bad' },
+  'worker.unhealthy': { label: 'unhealthy', tone: 'bad' },
+  'worker.healthy': { label: 'healthy again', tone: 'good' },
   'worker.adopted': { label: 're-adopted', tone: 'good' },
   'worker.lost': { label: 'lost', tone: 'bad' },
   'sessions.lost': { label: 'sessions lost', tone: 'bad' },

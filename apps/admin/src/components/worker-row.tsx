@@ -43,6 +43,11 @@ export function WorkerRow({
         </th>
         <td data-label="State">
           <StateBadge state={worker.state} testId={`worker-state-${id}`} />
+          {worker.health === 'unhealthy' ? (
+            <span className="tag" data-testid={`worker-health-${id}`} title="does not answer its health check">
+              unhealthy
+            </span>
+          ) : null}
         </td>
         <td data-label="Revision" data-testid={`worker-revision-${id}`}>
           <code>{worker.revision}</code>

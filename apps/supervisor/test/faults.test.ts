@@ -1,0 +1,306 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type Server, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isPortFree } from '../src/ports';
+import { Client, DEMO_SERVER, FIXTURES, REPO_ROOT, TestSupervisor, demoPool, isProcessAlive, randomBasePort, waitFor } from './harness';
+
+/**
+ * Faults survived (issue 5), each with real processes and sockets. Figures are printed as
+ * `[figures] …` lines for docs/RELIABILITY.md.
+ */
+
+const figures = (what: string, data: Record<string, unknown>) => console.log(`[figures] ${what}: ${JSON.stringify(data)}`);
+
+/** A liveness check fast enough for a test: every 0.2 s, unhealthy after 3 failures in a row. */
+const FAST_LIVENESS = { path: '/healthz', timeoutSeconds: 20, intervalMs: 50, everySeconds: 0.2, failuresBeforeUnhealthy: 3 };
+
+describe('a worker that hangs (stops answering its health check)', () => {
+  let harness: TestSupervisor | undefined;
+  let frozen: number | undefined;
+  afterEach(async () => {
+    if (frozen !== undefined && isProcessAlive(frozen)) process.kill(-frozen, 'SIGCONT');
+    frozen = undefined;
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('an attached worker is shown unhealthy, stopped (SIGTERM, then SIGKILL) and replaced; its sessions are counted lost', async () => {
+    harness = await TestSupervisor.launch(
+      demoPool('v1', {
+        healthCheck: FAST_LIVENESS,
+        stop: { graceSeconds: 1 },
+        restart: { minUptimeSeconds: 0, maxRestarts: 3, backoffInitialMs: 50, backoffMaxMs: 200 },
+      }),
+    );
+    const alice = new Client(harness.proxyUrl);
+    expect((await alice.post('/api/login')).status).toBe(200);
+    let requests = 1;
+    for (let i = 0; i < 5; i++, requests++) expect((await alice.post('/api/count')).status).toBe(200);
+    // Healthy while it answers: several probes have passed by now.
+    await waitFor(() => harness!.events.length > 0 && harness!.worker('web@0').health === 'ok');
+    expect(harness.worker('web@0').health).toBe('ok');
+
+    const pid = harness.worker('web@0').pid!;
+    frozen = pid;
+    const frozeAt = Date.now();
+    process.kill(-pid, 'SIGSTOP');
+
+    const unhealthy = await harness.waitForEvent((e) => e.type === 'worker.unhealthy' && e.worker === 'web@0', 30_000);
+    const detectedMs = Date.now() - frozeAt;
+    expect(unhealthy.data).toMatchObject({ failures: 3, state: 'started', sessions: 1 });
+    expect(harness.worker('web@0').health).toBe('unhealthy');
+    const lost = await harness.waitForEvent((e) => e.type === 'sessions.lost' && e.worker === 'web@0');
+    expect(lost.data).toMatchObject({ count: 1, reason: 'unhealthy' });
+
+    const started = await harness.waitForEvent((e) => e.type === 'worker.started' && e.worker === 'web@1', 30_000);
+    const replacedMs = Date.parse(started.at) - frozeAt;
+    // SIGTERM stays pending in a stopped process: SIGKILL after the 1 s grace ends it.
+    await harness.waitForEvent((e) => e.type === 'worker.killed' && e.worker === 'web@0', 30_000);
+    await harness.waitForEvent((e) => e.type === 'worker.crashed' && e.worker === 'web@0', 30_000);
+    await waitFor(() => !isProcessAlive(pid), 10_000, 'the hung worker to be gone');
+    frozen = undefined;
+    expect(harness.worker('web@0')).toMatchObject({ state: 'crashed', health: 'unhealthy', sessions: 0 });
+    expect(harness.worker('web@0').lastError).toMatch(/stopped answering GET \/healthz/);
+    expect(harness.worker('web@1')).toMatchObject({ state: 'started', health: 'ok' });
+    expect(harness.supervisor.listPools()[0]).toMatchObject({ sessionsLost: 1 });
+
+    // The session was on the hung worker (the app lost it): the cookie lands on web@1, no error.
+    const after = await alice.get('/api/state');
+    requests++;
+    expect(after.status).toBe(200);
+    expect(after.json).toMatchObject({ worker: 'web@1', session: null });
+    const bob = new Client(harness.proxyUrl);
+    expect((await bob.post('/api/login')).json).toMatchObject({ worker: 'web@1' });
+    requests++;
+    figures('hung attached worker', { requests, errors: 0, sessionsKept: 0, sessionsLost: 1, detectedMs, replacedMs });
+  });
+
+  it('a detached worker that hangs is shown unhealthy but left to its drain, and is ok again when it answers', async () => {
+    harness = await TestSupervisor.launch(demoPool('v1', { healthCheck: FAST_LIVENESS, stop: { graceSeconds: 1 } }));
+    const alice = new Client(harness.proxyUrl);
+    await alice.post('/api/login');
+    await harness.supervisor.detachAndSync('web@0', 'test');
+    const pid = harness.worker('web@0').pid!;
+    frozen = pid;
+    process.kill(-pid, 'SIGSTOP');
+    const unhealthy = await harness.waitForEvent((e) => e.type === 'worker.unhealthy' && e.worker === 'web@0', 30_000);
+    expect(unhealthy.data).toMatchObject({ state: 'detached' });
+    expect(harness.worker('web@0')).toMatchObject({ state: 'detached', health: 'unhealthy', sessions: 1 });
+    // New visitors are not affected: they go to web@1.
+    expect((await new Client(harness.proxyUrl).get('/api/state')).json).toMatchObject({ worker: 'web@1' });
+
+    process.kill(-pid, 'SIGCONT');
+    frozen = undefined;
+    await harness.waitForEvent((e) => e.type === 'worker.healthy' && e.worker === 'web@0', 30_000);
+    expect(harness.worker('web@0')).toMatchObject({ state: 'detached', health: 'ok', sessions: 1 });
+    // Its session was kept all along.
+    const count = await alice.post('/api/count');
+    expect(count.json).toMatchObject({ worker: 'web@0' });
+    figures('hung detached worker', { requests: 4, errors: 0, sessionsKept: 1, sessionsLost: 0 });
+  });
+});
+
+describe('the port of a new generation already taken', () => {
+  let harness: TestSupervisor | undefined;
+  let squatter: Server | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+    await new Promise((resolve) => (squatter ? squatter.close(resolve) : resolve(undefined)));
+    squatter = undefined;
+  });
+
+  it('detach-and-sync starts web@1 on the next free port and says which', async () => {
+    harness = await TestSupervisor.launch(demoPool('v1'));
+    const alice = new Client(harness.proxyUrl);
+    await alice.post('/api/login');
+    const wanted = harness.worker('web@0').port + 1; // basePort + 1 (web@0 got basePort)
+    squatter = createServer();
+    await new Promise<void>((resolve, reject) => {
+      squatter!.once('error', reject);
+      squatter!.listen(wanted, '127.0.0.1', resolve);
+    });
+
+    const result = await harness.supervisor.detachAndSync('web@0', 'test');
+    expect(result.started.id).toBe('web@1');
+    expect(result.started.port).not.toBe(wanted);
+    expect(result.started.port).toBeGreaterThan(wanted);
+    const starting = await harness.waitForEvent((e) => e.type === 'worker.starting' && e.worker === 'web@1');
+    expect(starting.message).toContain(`on port ${result.started.port}`);
+    expect(starting.message).toContain(`port ${wanted} = basePort + 1 is in use`);
+    expect(starting.data).toMatchObject({ port: result.started.port, preferredPort: wanted });
+
+    // Both sessions are right: the old one on web@0, a new one on web@1.
+    expect((await alice.post('/api/count')).json).toMatchObject({ worker: 'web@0' });
+    expect((await new Client(harness.proxyUrl).post('/api/login')).json).toMatchObject({ worker: 'web@1' });
+    figures('port taken', { requests: 3, errors: 0, sessionsKept: 1, sessionsLost: 0, wanted, got: result.started.port });
+  });
+});
+
+describe('many concurrent detach-and-sync clicks on the same worker', () => {
+  let harness: TestSupervisor | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('do exactly one thing: one successor, every other click refused with CONFLICT or PRECONDITION_FAILED', async () => {
+    harness = await TestSupervisor.launch(demoPool('v1'));
+    const alice = new Client(harness.proxyUrl);
+    await alice.post('/api/login');
+    await harness.writeConfig(demoPool('v2', { env: { DEMO_START_DELAY_MS: '200' } }));
+    const clicks = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => harness!.supervisor.detachAndSync('web@0', `op${i}`)));
+    const ok = clicks.filter((c) => c.status === 'fulfilled');
+    const refused = clicks.filter((c) => c.status === 'rejected').map((c) => (c as PromiseRejectedResult).reason.code);
+    expect(ok).toHaveLength(1);
+    expect(refused).toHaveLength(19);
+    for (const code of refused) expect(['CONFLICT', 'PRECONDITION_FAILED']).toContain(code);
+    expect(harness.supervisor.listWorkers().map((w) => `${w.id}:${w.state}`)).toEqual(['web@0:detached', 'web@1:started']);
+    expect(harness.events.filter((e) => e.type === 'worker.starting' && e.worker !== 'web@0')).toHaveLength(1);
+    expect((await alice.post('/api/count')).json).toMatchObject({ worker: 'web@0' });
+    figures('20 concurrent detach-and-sync', { requests: 2, errors: 0, accepted: 1, refused: 19, sessionsKept: 1, sessionsLost: 0 });
+  });
+});
+
+describe('clients sending the internal session-reporting header', () => {
+  let harness: TestSupervisor | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('with the demo: a forged X-Handover-Session binds nothing, and the real one never reaches the client', async () => {
+    harness = await TestSupervisor.launch(demoPool('v1'));
+    const forged = await fetch(`${harness.proxyUrl}/api/state`, {
+      headers: { 'X-Handover-Session': 'forged-id; ttl=99999', cookie: 'demo.sid=forged-id' },
+    });
+    expect(forged.status).toBe(200);
+    expect((await forged.json()) as unknown).toMatchObject({ worker: 'web@0', session: null });
+    expect(harness.worker('web@0').sessions).toBe(0);
+    // A real login is reported by the demo (X-Handover-Session) and bound, but the header stays inside.
+    const login = await fetch(`${harness.proxyUrl}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'X-Handover-Session': 'forged-2; ttl=99999' },
+      body: '{}',
+    });
+    expect(login.status).toBe(200);
+    expect(login.headers.get('x-handover-session')).toBeNull();
+    expect([...login.headers.keys()].some((h) => h.startsWith('x-handover-'))).toBe(false);
+    await login.text();
+    expect(harness.worker('web@0').sessions).toBe(1);
+    figures('forged X-Handover-Session (demo)', { requests: 2, errors: 0, forgedBindings: 0, realBindings: 1 });
+  });
+
+  it('the worker never sees it (an app that echoes its request headers)', async () => {
+    harness = await TestSupervisor.launch({
+      command: `node ${JSON.stringify(join(FIXTURES, 'echo-headers-app.mjs'))}`,
+      sessionCookie: 'JSESSIONID',
+    });
+    const res = await fetch(`${harness.proxyUrl}/`, {
+      headers: { 'X-Handover-Session': 'forged; ttl=99999', 'x-handover-worker': 'web@9', 'X-Other': 'kept' },
+    });
+    const body = (await res.json()) as { worker: string; headers: string[] };
+    const names = body.headers.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase());
+    expect(body.worker).toBe('web@0');
+    expect(names).toContain('x-other');
+    expect(names.filter((h) => h.startsWith('x-handover-'))).toEqual([]);
+    expect(harness.worker('web@0').sessions).toBe(0);
+  });
+});
+
+describe('the data directory not writable', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) {
+      await chmod(join(dir, 'data'), 0o700).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
+    dir = undefined;
+  });
+
+  /** Runs `handover start` as a real process with this dataDir; the worker command leaves a marker if it ever runs. */
+  async function start(dataDir: (dir: string) => Promise<string>) {
+    dir = await mkdtemp(join(tmpdir(), 'handover-datadir-'));
+    const marker = join(dir, 'worker-ran');
+    const basePort = randomBasePort();
+    const configPath = join(dir, 'handover.config.json');
+    const data = await dataDir(dir);
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        proxy: { port: basePort + 9 },
+        control: { port: basePort + 8 },
+        dataDir: data,
+        pools: [
+          {
+            name: 'web',
+            command: `touch ${JSON.stringify(marker)} && node ${JSON.stringify(DEMO_SERVER)}`,
+            basePort,
+            sessionCookie: 'demo.sid',
+          },
+        ],
+      }),
+    );
+    const child: ChildProcess = spawn(process.execPath, [join(REPO_ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
+      env: { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr!.on('data', (c) => (stderr += c));
+    child.stdout!.on('data', (c) => (stdout += c));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    return { code, stderr, stdout, data, marker, basePort };
+  }
+
+  it('a data directory that is a file: `handover start` exits 1 naming the path and what to do, and starts nothing', async () => {
+    const run = await start(async (d) => {
+      const file = join(d, 'data');
+      await writeFile(file, 'not a directory');
+      return file;
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`the data directory ${run.data} is not a directory`);
+    expect(run.stderr).toMatch(/HANDOVER_DATA_DIR/);
+    expect(run.stdout).not.toMatch(/Handover is running/);
+    expect(existsSync(run.marker)).toBe(false);
+    expect(await isPortFree(run.basePort)).toBe(true);
+    expect(await isPortFree(run.basePort + 9)).toBe(true);
+    figures('data dir is a file', { exitCode: run.code, message: run.stderr.trim() });
+  });
+
+  it('a data directory below a file: cannot be created, same answer', async () => {
+    const run = await start(async (d) => {
+      const file = join(d, 'data');
+      await writeFile(file, 'not a directory');
+      return join(file, 'state');
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`the data directory ${run.data} cannot be created (ENOTDIR`);
+    expect(existsSync(run.marker)).toBe(false);
+    expect(await isPortFree(run.basePort)).toBe(true);
+  });
+
+  // chmod does not stop root (CI runs as root): there the two cases above stand for it.
+  it.skipIf(process.getuid?.() === 0)('a read-only data directory (chmod 500): same answer', async () => {
+    const run = await start(async (d) => {
+      const data = join(d, 'data');
+      await mkdir(data);
+      await chmod(data, 0o500);
+      return data;
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`the data directory ${run.data} is not writable (EACCES`);
+    expect(existsSync(run.marker)).toBe(false);
+  });
+});

@@ -1,0 +1,213 @@
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { answerWith, cleanup, get, makeRoute, proxyErrors, rawExchange, startProxy, startUpstream, waitFor } from './helpers';
+
+/**
+ * Bad input and upstream faults of issue 5 not covered elsewhere: malformed, duplicated and
+ * oversized cookies; an upstream that resets mid-upload. Run against both engines.
+ * Every test ends with `cleanup`, which fails it if the proxy reported an error (a crash path).
+ */
+afterEach(cleanup);
+
+/** web@0 is the target (new sessions), web@1 owns session "abc" (like a detached worker). */
+async function twoWorkers(options: Parameters<typeof startProxy>[1] = {}) {
+  const w0 = await startUpstream('web@0', answerWith('web@0'));
+  const w1 = await startUpstream('web@1', answerWith('web@1'));
+  const route = makeRoute(w0.upstream);
+  route.sessions.bind('abc', w1.upstream, 60_000);
+  const { port } = await startProxy(route, options);
+  return { w0, w1, port, route };
+}
+
+const rawGet = (port: number, headerLines: string) => rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${headerLines}Connection: close\r\n\r\n`);
+const bodyOf = (answer: string) => answer.slice(answer.indexOf('\r\n\r\n') + 4);
+
+describe('malformed cookies: routed by the one well-formed session cookie, or to the target; never an error', () => {
+  const cases: Array<[string, string, 'web@0' | 'web@1']> = [
+    ['a cookie without "="', 'demo.sid', 'web@0'],
+    ['an empty name', '=abc', 'web@0'],
+    ['an empty value', 'demo.sid=', 'web@0'],
+    ['only separators', ';;; ; =;', 'web@0'],
+    ['a name that only ends like ours', 'xdemo.sid=abc', 'web@0'],
+    ['a name in other case', 'DEMO.SID=abc', 'web@0'],
+    ['a quoted value', 'demo.sid="abc"', 'web@1'],
+    ['an unterminated quote', 'demo.sid="abc', 'web@0'],
+    ['spaces before the name and after the value', '  demo.sid= abc ;', 'web@1'],
+    // Not an RFC 6265 cookie-pair (no browser sends it): not recognised, so new-session routing.
+    ['a space between name and "="', 'demo.sid =abc', 'web@0'],
+    ['ours among junk', 'a; =; b=; demo.sid=abc; c', 'web@1'],
+    ['an unknown id', 'demo.sid=nobody-knows-me', 'web@0'],
+    ['a 4 KB id', `demo.sid=${'z'.repeat(4096)}`, 'web@0'],
+    ['non-ASCII bytes (latin1)', 'demo.sid=\u00e9\u00ff\u00a0', 'web@0'],
+  ];
+  for (const [name, cookie, expected] of cases) {
+    it(`${name}: ${expected}`, async () => {
+      const { w0, w1, port } = await twoWorkers();
+      const answer = await rawGet(port, `Cookie: ${cookie}\r\n`);
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      expect(bodyOf(answer)).toBe(expected);
+      expect(w0.seen.length + w1.seen.length).toBe(1);
+      expect((await get(port, '/', { Cookie: 'demo.sid=abc' })).body).toBe('web@1');
+    });
+  }
+
+  it('a control character in the cookie: 400, never forwarded', async () => {
+    const { w0, w1, port } = await twoWorkers();
+    const answer = await rawGet(port, 'Cookie: demo.sid=ab\x01c\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(w0.seen.length + w1.seen.length).toBe(0);
+    expect((await get(port, '/', { Cookie: 'demo.sid=abc' })).body).toBe('web@1');
+  });
+});
+
+describe('duplicated cookies: the first non-empty one wins, consistently', () => {
+  const cases: Array<[string, string, 'web@0' | 'web@1']> = [
+    ['twice the same', 'Cookie: demo.sid=abc; demo.sid=abc\r\n', 'web@1'],
+    ['known first, unknown second', 'Cookie: demo.sid=abc; demo.sid=other\r\n', 'web@1'],
+    ['unknown first, known second', 'Cookie: demo.sid=other; demo.sid=abc\r\n', 'web@0'],
+    ['empty first, known second', 'Cookie: demo.sid=; demo.sid=abc\r\n', 'web@1'],
+    ['two Cookie header lines, known first', 'Cookie: a=1\r\nCookie: demo.sid=abc\r\n', 'web@1'],
+    ['two Cookie header lines, unknown first', 'Cookie: demo.sid=other\r\nCookie: demo.sid=abc\r\n', 'web@0'],
+  ];
+  for (const [name, lines, expected] of cases) {
+    it(`${name}: ${expected}`, async () => {
+      const { w0, w1, port } = await twoWorkers();
+      const answer = await rawGet(port, lines);
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      expect(bodyOf(answer)).toBe(expected);
+      expect(w0.seen.length + w1.seen.length).toBe(1);
+    });
+  }
+
+  it('a thousand cookies with ours last (under the header limit): still routed right', async () => {
+    const { port } = await twoWorkers();
+    const many = Array.from({ length: 1000 }, (_, i) => `c${i}=v`).join('; ');
+    expect((await get(port, '/', { Cookie: `${many}; demo.sid=abc` })).body).toBe('web@1');
+  });
+});
+
+describe('oversized cookies', () => {
+  it('a cookie header over the head limit: 431, never forwarded, the next request works', async () => {
+    const { w0, w1, port } = await twoWorkers({ maxHeaderSize: 8192 });
+    const answer = await rawGet(port, `Cookie: demo.sid=abc; big=${'b'.repeat(10_000)}\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(w0.seen.length + w1.seen.length).toBe(0);
+    expect((await get(port, '/', { Cookie: 'demo.sid=abc' })).body).toBe('web@1');
+  });
+
+  it('many Cookie lines adding up over the limit: 431 as well', async () => {
+    const { w0, w1, port } = await twoWorkers({ maxHeaderSize: 8192 });
+    const lines = Array.from({ length: 40 }, (_, i) => `Cookie: k${i}=${'v'.repeat(300)}\r\n`).join('');
+    const answer = await rawGet(port, lines);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(w0.seen.length + w1.seen.length).toBe(0);
+    expect((await get(port, '/')).body).toBe('web@0');
+  });
+});
+
+describe('an upstream that resets mid-upload', () => {
+  it('the client gets a 502 or a closed connection, the proxy stays up, the next request works', async () => {
+    let received = 0;
+    const w0 = await startUpstream('web@0', (req) => {
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        // After the first 64 KB: the worker dies with the upload half read.
+        if (received >= 64 * 1024) req.socket.resetAndDestroy();
+      });
+    });
+    const w1 = await startUpstream('web@1', answerWith('web@1'));
+    const route = makeRoute(w1.upstream);
+    route.sessions.bind('up', w0.upstream, 60_000);
+    const { port } = await startProxy(route);
+
+    const outcome = await new Promise<string>((resolve) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/upload', agent: false, headers: { Cookie: 'demo.sid=up', 'Content-Length': 10 * 1024 * 1024 } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(`status ${res.statusCode}`));
+          res.on('error', () => resolve(`status ${res.statusCode}, then closed`));
+        },
+      );
+      req.on('error', (e) => resolve(`closed (${(e as NodeJS.ErrnoException).code ?? e.message})`));
+      const chunk = Buffer.alloc(64 * 1024, 'u');
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < 10 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+    expect(outcome).toMatch(/^(status 502|closed)/);
+    expect(received).toBeGreaterThanOrEqual(64 * 1024);
+    expect(w1.seen).toHaveLength(0); // a POST is never retried elsewhere
+    await waitFor(() => w0.upstream.inFlight === 0, 'inFlight back to 0');
+    expect(proxyErrors).toEqual([]);
+    // Still serving, both new visitors and the session (re-routed when its owner is gone).
+    expect((await get(port, '/')).body).toBe('web@1');
+    console.log(`[figures] upstream reset mid-upload: ${JSON.stringify({ outcome, bytesAtWorker: received })}`);
+  });
+});
+
+describe('slow clients are cut by timeouts without hurting others', () => {
+  it('a slowloris head and a stalled body are cut (408 or close) while 20 normal requests are served', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream), {
+      headersTimeoutMs: 300,
+      requestTimeoutMs: 600,
+      connectionsCheckingIntervalMs: 50,
+    });
+    const began = Date.now();
+    const slowHead = rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ').then((a) => ({ answer: a, ms: Date.now() - began }));
+    const slowBody = rawExchange(port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly ten b').then((a) => ({
+      answer: a,
+      ms: Date.now() - began,
+    }));
+    // Meanwhile, everybody else is served.
+    const normal = await Promise.all(Array.from({ length: 20 }, () => get(port, '/')));
+    expect(normal.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const head = await slowHead;
+    const body = await slowBody;
+    expect(head.answer).toMatch(/^HTTP\/1\.1 408 /);
+    // The stalled body was already streaming to the worker: it gets a 408 if nothing was answered yet, or the connection is closed.
+    expect(body.answer === '' || /^HTTP\/1\.1 408 /.test(body.answer)).toBe(true);
+    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0', 5000);
+    expect((await get(port, '/')).body).toBe('web@0');
+    console.log(
+      `[figures] slow clients: ${JSON.stringify({ normalRequests: 20, normalErrors: 0, slowHeadCutMs: head.ms, slowBodyCutMs: body.ms, slowBodyAnswer: body.answer.split('\r\n')[0] || 'closed' })}`,
+    );
+  });
+});
+
+describe('invalid URLs', () => {
+  // What the proxy answers today (both engines), and what the worker sees. Escapes are the
+  // application's business: passed through byte for byte, never decoded or "fixed".
+  const cases: Array<[string, string, number, string | null]> = [
+    ['a bad percent escape', 'GET /%zz', 200, '/%zz'],
+    ['an encoded NUL', 'GET /%00', 200, '/%00'],
+    ['a bad escape in the query', 'GET /a?b=%', 200, '/a?b=%'],
+    ['a double slash', 'GET //double', 200, '//double'],
+    ['a relative path', 'GET ../../etc/passwd', 400, null],
+    ['raw non-ASCII bytes', 'GET /\u00e9', 400, null],
+    ['a 20 KB URL', `GET /${'a'.repeat(20_000)}`, 431, null],
+    // Absolute form is valid HTTP/1.1; it reaches the worker as sent (the worker sees the Host header we set as well).
+    ['the absolute form', 'GET http://evil.example/x', 200, 'http://evil.example/x'],
+    ['asterisk form', 'OPTIONS *', 200, '*'],
+  ];
+  for (const [name, line, status, seen] of cases) {
+    it(`${name}: ${status}`, async () => {
+      const w = await startUpstream('web@0', (req, res) => {
+        req.resume();
+        res.end('ok');
+      });
+      const { port } = await startProxy(makeRoute(w.upstream));
+      const answer = await rawExchange(port, `${line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(answer.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
+      expect(w.seen.map((r) => r.url)).toEqual(seen === null ? [] : [seen]);
+      expect((await get(port, '/')).status).toBe(200);
+    });
+  }
+});
