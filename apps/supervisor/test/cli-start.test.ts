@@ -30,7 +30,15 @@ describe('`handover start` as a real process', () => {
   let child: ChildProcess | undefined;
   let dir: string | undefined;
   afterEach(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    // Workers outlive a SIGKILLed supervisor by design: on a failed test, stop it with SIGTERM
+    // (which stops its workers) and only then, if it hangs, SIGKILL.
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child!.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
