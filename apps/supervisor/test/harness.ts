@@ -15,9 +15,14 @@ export function demoPool(revision: string, extra: Record<string, unknown> = {}):
   return { command: `node ${JSON.stringify(DEMO_SERVER)}`, sessionCookie: 'demo.sid', revision, ...extra };
 }
 
-/** A base port in a range tests do not share; the supervisor skips ports in use anyway. */
+/**
+ * A base port for a test's workers. Test files run in parallel in separate vitest workers, and
+ * two supervisors that both find a port free may both hand it out: each vitest worker therefore
+ * draws from its own range of 5,000 ports (the supervisor still skips ports in use).
+ */
 export function randomBasePort(): number {
-  return 20_000 + Math.floor(Math.random() * 2_000) * 10;
+  const pool = Math.max(1, Number(process.env.VITEST_POOL_ID ?? 1)) - 1;
+  return 20_000 + (pool % 8) * 5_000 + Math.floor(Math.random() * 490) * 10;
 }
 
 export interface PoolFile {
