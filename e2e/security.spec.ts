@@ -48,3 +48,19 @@ test('the console API refuses a mutation from another origin even with the login
   expect(response.status()).toBe(403);
   expect(await response.text()).toContain('cross-site');
 });
+
+test('the login cookie is HttpOnly and SameSite=Strict, and pages are not sniffed or framed', async ({ page, context }) => {
+  await logIn(page);
+  await expect(page).toHaveURL(`${CONSOLE_URL}/`);
+  const cookie = (await context.cookies(CONSOLE_URL)).find((c) => c.name === 'handover_console');
+  expect(cookie).toBeDefined();
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+  // Plain http on loopback: Secure would make the browser drop it (set only behind TLS).
+  expect(cookie!.secure).toBe(false);
+  expect(await page.evaluate(() => document.cookie)).not.toContain('handover_console');
+
+  const response = await page.request.get(`${CONSOLE_URL}/`);
+  expect(response.headers()['x-content-type-options']).toBe('nosniff');
+  expect(response.headers()['x-frame-options']).toBe('DENY');
+  expect(response.headers()['referrer-policy']).toBe('same-origin');
+});
