@@ -1,15 +1,16 @@
 /**
- * Quick A/B of the proxy alone: `npx tsx proxy/quick.ts [--engines lean,legacy] [--connections 1,50]
- * [--seconds 5] [--repeats 1] [--prof DIR]`. Worker and proxy pinned on core 1, wrk on core 0;
+ * Quick A/B of the proxy alone: `npx tsx proxy/quick.ts [--engines lean,legacy,lean:plain] [--connections 1,50]
+ * [--seconds 5] [--repeats 1] [--idle S] [--node-flags "…"] [--prof DIR]`. Worker and proxy pinned on core 1, wrk on core 0;
  * prints req/s, p50/p99 and proxy CPU µs/request (from /proc). With --prof the proxy runs under
  * `node --cpu-prof` and the top self-time functions are printed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMicros } from './proc';
+import { cpuSplitMicros } from './proc';
 import { runWrk } from './wrk';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -23,6 +24,10 @@ const connections = arg('connections', '1,50').split(',').map(Number);
 const seconds = Number(arg('seconds', '5'));
 const repeats = Number(arg('repeats', '1'));
 const prof = arg('prof', '');
+/** Seconds to wait before each run (idle worker connections expire after 4 s, as between main.ts's configurations). */
+const idle = Number(arg('idle', '0'));
+/** Extra node flags for the proxy process (e.g. "--no-flush-bytecode"). */
+const nodeFlags = arg('node-flags', '').split(' ').filter(Boolean);
 
 const children: ChildProcess[] = [];
 function start(cmd: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -48,6 +53,13 @@ async function ready(url: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} not ready`);
+}
+/** proxy-only.ts bundled to one plain JS file (the tsx A/B). */
+async function bundle(): Promise<string> {
+  const out = join(mkdtempSync(join(tmpdir(), 'handover-quick-')), 'proxy-only.mjs');
+  const esbuild = await import('esbuild');
+  await esbuild.build({ entryPoints: [join(HERE, 'proxy-only.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, logLevel: 'error' });
+  return out;
 }
 function topSelf(file: string, n = 25): string {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as {
@@ -81,16 +93,22 @@ try {
     const port = await freePort();
     const dir = prof ? join(prof, engine) : '';
     if (dir) mkdirSync(dir, { recursive: true });
-    const node = ['node', ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), '--import', 'tsx', join(HERE, 'proxy-only.ts')];
-    const proxy = start(node, { PORT: String(port), UPSTREAM_PORT: String(workerPort), HANDOVER_PROXY_ENGINE: engine });
+    // `<engine>:plain` runs an esbuild bundle of proxy-only.ts under plain node (no tsx loader).
+    const [engineName, variant] = engine.split(':') as [string, string | undefined];
+    const script = variant === 'plain' ? await bundle() : join(HERE, 'proxy-only.ts');
+    const node = ['node', ...nodeFlags, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...(variant === 'plain' ? [] : ['--import', 'tsx']), script];
+    const proxy = start(node, { PORT: String(port), UPSTREAM_PORT: String(workerPort), HANDOVER_PROXY_ENGINE: engineName });
     await ready(`http://127.0.0.1:${port}/login`);
     for (let r = 0; r < repeats; r++) {
       for (const c of connections) {
-        const before = cpuMicros([proxy.pid!]);
+        if (idle > 0) await new Promise((r) => setTimeout(r, idle * 1000));
+        const before = cpuSplitMicros([proxy.pid!]);
         const w = await runWrk({ url: `http://127.0.0.1:${port}/`, connections: c, seconds, script: join(HERE, 'sticky.lua'), cpu: 0 });
-        const cpu = (cpuMicros([proxy.pid!]) - before) / w.requests;
+        const after = cpuSplitMicros([proxy.pid!]);
+        const user = (after.user - before.user) / w.requests;
+        const cpu = user + (after.sys - before.sys) / w.requests;
         console.log(
-          `${engine.padEnd(7)} c=${String(c).padEnd(4)} ${w.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${w.p50Us}µs p99 ${w.p99Us}µs  cpu ${cpu.toFixed(1)} µs/req` +
+          `${engine.padEnd(7)} c=${String(c).padEnd(4)} ${w.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${w.p50Us}µs p99 ${w.p99Us}µs  cpu ${cpu.toFixed(1)} µs/req (user ${user.toFixed(1)})` +
             (w.errors || w.non2xx ? `  ERRORS ${w.errors}/${w.non2xx}` : ''),
         );
       }

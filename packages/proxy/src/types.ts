@@ -48,7 +48,9 @@ export interface ProxyOptions {
   /**
    * Idle time after which a pooled (free) upstream connection is closed; keep it below the
    * workers' own keep-alive timeout (Node's default is 5 s) so we never write on a socket
-   * the worker is closing. Default 4 s.
+   * the worker is closing. Default 4 s. The lean engine, by default, follows a worker's
+   * `Keep-Alive: timeout=N` instead (N − 1 s, at most 60 s; Node's default N = 5 gives 4 s);
+   * when this option is set it also caps that.
    */
   upstreamKeepAliveMs?: number;
   /** Keep X-Forwarded-Proto/-Host sent by the client (a trusted proxy in front). Default false. */

@@ -144,4 +144,29 @@ describe('engine details', () => {
     await get(port, '/c');
     expect(w.connections).toBe(2);
   });
+
+  it.skipIf(ENGINE === 'legacy')("keeps a pooled worker connection as long as the worker's Keep-Alive hint allows", async () => {
+    // Keep-Alive: timeout=6 → idle up to 5 s, past the 4 s used without a hint (nothing set explicitly).
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    w.server.keepAliveTimeout = 6_500;
+    const { port } = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
+    await get(port, '/a');
+    await new Promise((resolve) => setTimeout(resolve, 4_300));
+    await get(port, '/b');
+    expect(w.connections).toBe(1);
+  }, 10_000);
+
+  it.skipIf(ENGINE === 'legacy')("closes a pooled worker connection once the worker's shorter Keep-Alive hint runs out", async () => {
+    // Keep-Alive: timeout=2 → idle up to 1 s.
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    w.server.keepAliveTimeout = 2_500;
+    const { port } = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
+    await get(port, '/a');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await get(port, '/b');
+    expect(w.connections).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await get(port, '/c');
+    expect(w.connections).toBe(2);
+  });
 });

@@ -46,7 +46,14 @@ const DEFAULTS = {
   keepAliveTimeoutMs: 5_000,
   maxHeaderSize: 16_384,
   upstreamConnectTimeoutMs: 5_000,
+  /** Idle limit of a pooled worker connection when the worker announces no keep-alive timeout. */
   upstreamKeepAliveMs: 4_000,
+  /**
+   * Idle limit when the worker announces `Keep-Alive: timeout=N` (N − 1 s), at most this (as
+   * nginx's upstream keepalive_timeout). A pool that outlives a pause means a burst of new client
+   * connections does not also open a burst of worker connections (see NOTES.md, p99 at 200).
+   */
+  upstreamKeepAliveHintedMaxMs: 60_000,
 };
 
 /** Idle worker connections kept per worker; more are closed (as http.Agent's maxFreeSockets). */
@@ -63,6 +70,8 @@ interface LeanState extends SharedState {
   readonly keepAliveTimeoutMs: number;
   readonly maxHeaderSize: number;
   readonly upstreamKeepAliveMs: number;
+  /** The most a worker's Keep-Alive hint may keep a pooled connection idle. */
+  readonly upstreamKeepAliveHintedMaxMs: number;
   /** Requests received and not yet finished (healthz and error answers included). */
   active: number;
   idle: (() => void) | undefined;
@@ -909,7 +918,8 @@ function onResponseHead(
   const out = responseHead(status, reason ?? '', headers, bodyless, ex.http10, close);
   if (out.keepAliveHintMs > 0) {
     const hinted = out.keepAliveHintMs - 1000;
-    up.idleLimitMs = hinted > 0 && hinted < state.upstreamKeepAliveMs ? hinted : hinted > 0 ? state.upstreamKeepAliveMs : 0;
+    const most = state.upstreamKeepAliveHintedMaxMs;
+    up.idleLimitMs = hinted <= 0 ? 0 : hinted < most ? hinted : most;
   }
   ex.out = out.mode;
   ex.outHead = out.head;
@@ -1039,6 +1049,8 @@ export function createLeanProxy(options: ProxyOptions): ProxyServer {
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
     maxHeaderSize: options.maxHeaderSize ?? DEFAULTS.maxHeaderSize,
     upstreamKeepAliveMs: options.upstreamKeepAliveMs ?? DEFAULTS.upstreamKeepAliveMs,
+    // An explicit upstreamKeepAliveMs caps the hinted limit too.
+    upstreamKeepAliveHintedMaxMs: options.upstreamKeepAliveMs ?? DEFAULTS.upstreamKeepAliveHintedMaxMs,
     active: 0,
     idle: undefined,
     conns: new Set(),
