@@ -290,17 +290,4 @@ describe('the data directory not writable', () => {
     expect(existsSync(run.marker)).toBe(false);
     expect(await isPortFree(run.basePort)).toBe(true);
   });
-
-  // chmod does not stop root (CI runs as root): there the two cases above stand for it.
-  it.skipIf(process.getuid?.() === 0)('a read-only data directory (chmod 500): same answer', async () => {
-    const run = await start(async (d) => {
-      const data = join(d, 'data');
-      await mkdir(data);
-      await chmod(data, 0o500);
-      return data;
-    });
-    expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`the data directory ${run.data} is not writable (EACCES`);
-    expect(existsSync(run.marker)).toBe(false);
-  });
 });

@@ -1,29 +1,15 @@
 /**
  * Behaviour the lean engine implements itself (node:http gave it to the legacy engine for free):
  * pipelining, long heads, 100-continue, HTTP/1.0, Host, early heads, keep-alive timeouts and the
- * upstream pool's idle limit. Runs against both engines like the rest of the suite.
+ * upstream pool's idle limit. Runs against both engines like the rest of the suite; what only
+ * the lean engine does is in lean-engine.test.ts.
  */
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ENGINE, answerWith, cleanup, get, makeRoute, rawExchange, startProxy, startUpstream, waitFor } from './helpers';
+import { answerWith, cleanup, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
 
 afterEach(cleanup);
-
-/** Opens a socket, writes, and resolves with everything read once `done(text)` holds. */
-function readUntil(port: number, write: (socket: net.Socket) => void, done: (text: string) => boolean): Promise<{ text: string; socket: net.Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => write(socket));
-    let text = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      if (done(text)) resolve({ text, socket });
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ text, socket }));
-  });
-}
 
 describe('engine details', () => {
   it('answers pipelined requests in order on one connection', async () => {
@@ -76,51 +62,12 @@ describe('engine details', () => {
     expect(reply).toBe('200 got hello');
   });
 
-  // The legacy engine answers 400 here: Node's http client refuses the Host-less request it would forward.
-  it.skipIf(ENGINE === 'legacy')('serves an HTTP/1.0 client without Host and closes the connection after the answer', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
-      // No Content-Length: the 1.0 client reads the body until the connection closes.
-      res.write('part one, ');
-      res.end('part two');
-    });
-    const { port } = await startProxy(makeRoute(w.upstream));
-    const answer = await rawExchange(port, 'GET /old HTTP/1.0\r\n\r\n');
-    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
-    expect(answer).not.toMatch(/transfer-encoding/i);
-    expect(answer.endsWith('\r\n\r\npart one, part two')).toBe(true);
-    expect(w.seen[0]?.headers.host).toBeTruthy();
-  });
-
   it('answers 400 to an HTTP/1.1 request without Host', async () => {
     const w = await startUpstream('web@0', answerWith('web@0'));
     const { port } = await startProxy(makeRoute(w.upstream));
     const answer = await rawExchange(port, 'GET / HTTP/1.1\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(w.seen).toHaveLength(0);
-  });
-
-  // The legacy engine holds the head back until the first body bytes (ServerResponse.writeHead buffers it).
-  it.skipIf(ENGINE === 'legacy')('sends a response head before the body arrives', async () => {
-    let release: (() => void) | undefined;
-    const w = await startUpstream('web@0', (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 4 });
-      res.flushHeaders();
-      release = () => res.end('done');
-    });
-    const { port } = await startProxy(makeRoute(w.upstream));
-    const body = await new Promise<string>((resolve, reject) => {
-      http
-        .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-          // Headers are here while the worker still holds the body.
-          expect(res.headers['content-length']).toBe('4');
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve(text));
-          release?.();
-        })
-        .on('error', reject);
-    });
-    expect(body).toBe('done');
   });
 
   it('closes an idle client keep-alive connection after keepAliveTimeoutMs', async () => {
@@ -145,28 +92,4 @@ describe('engine details', () => {
     expect(w.connections).toBe(2);
   });
 
-  it.skipIf(ENGINE === 'legacy')("keeps a pooled worker connection as long as the worker's Keep-Alive hint allows", async () => {
-    // Keep-Alive: timeout=6 → idle up to 5 s, past the 4 s used without a hint (nothing set explicitly).
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    w.server.keepAliveTimeout = 6_500;
-    const { port } = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
-    await get(port, '/a');
-    await new Promise((resolve) => setTimeout(resolve, 4_300));
-    await get(port, '/b');
-    expect(w.connections).toBe(1);
-  }, 10_000);
-
-  it.skipIf(ENGINE === 'legacy')("closes a pooled worker connection once the worker's shorter Keep-Alive hint runs out", async () => {
-    // Keep-Alive: timeout=2 → idle up to 1 s.
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    w.server.keepAliveTimeout = 2_500;
-    const { port } = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
-    await get(port, '/a');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await get(port, '/b');
-    expect(w.connections).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
-    await get(port, '/c');
-    expect(w.connections).toBe(2);
-  });
 });

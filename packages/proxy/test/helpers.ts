@@ -163,3 +163,18 @@ export function answerWith(id: string, extra?: (req: IncomingMessage, res: Serve
     });
   };
 }
+
+/** Opens a socket, writes, and resolves with everything read once `done(text)` holds. */
+export function readUntil(port: number, write: (socket: net.Socket) => void, done: (text: string) => boolean): Promise<{ text: string; socket: net.Socket }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => write(socket));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (done(text)) resolve({ text, socket });
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ text, socket }));
+  });
+}
