@@ -231,7 +231,10 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
 
   const dir = await mkdtemp(join(tmpdir(), 'handover-soak-'));
   const configPath = join(dir, 'handover.config.json');
-  const basePort = 30_000 + Math.floor(Math.random() * 2_000) * 10;
+  // Below Linux's ephemeral range (32768–60999): there the thousands of client connections of
+  // the soak itself take local ports, and one may take a worker's port between the supervisor's
+  // check and the worker's listen (seen once as a failed start).
+  const basePort = 12_000 + Math.floor(Math.random() * 1_500) * 10;
   let revisionNumber = 0;
   await writeFile(configPath, configFile(dir, basePort, `v${revisionNumber}`));
   const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'soak-token-0123456789abcdef0123' };

@@ -21,8 +21,9 @@ export function demoPool(revision: string, extra: Record<string, unknown> = {}):
  * draws from its own range of 5,000 ports (the supervisor still skips ports in use).
  */
 export function randomBasePort(): number {
+  // All below Linux's ephemeral range (32768–60999), where client connections take local ports.
   const pool = Math.max(1, Number(process.env.VITEST_POOL_ID ?? 1)) - 1;
-  return 20_000 + (pool % 8) * 5_000 + Math.floor(Math.random() * 490) * 10;
+  return 10_000 + (pool % 4) * 5_000 + Math.floor(Math.random() * 490) * 10;
 }
 
 export interface PoolFile {
