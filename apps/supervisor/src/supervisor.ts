@@ -165,6 +165,9 @@ export interface SupervisorOptions {
   sampleIntervalMs?: number;
 }
 
+/** Starts retried on another port after a worker lost its port to another process. */
+const MAX_PORT_RETRIES = 2;
+
 /** Sessions examined per sweep slice: about 1–3 ms of work. */
 const SWEEP_SLICE = 5_000;
 const SWEEP_SLICE_MS = 2;
@@ -721,7 +724,7 @@ export class Supervisor implements SupervisorControl {
    * Spawns the next generation and waits for its health check. `onReady` runs in the same tick
    * the worker becomes the target for new sessions.
    */
-  private async startWorker(pool: Pool, actor: string, onReady?: () => void): Promise<Worker> {
+  private async startWorker(pool: Pool, actor: string, onReady?: () => void, portRetries = 0): Promise<Worker> {
     const config = pool.config;
     const generation = pool.nextGeneration++;
     this.store?.setNextGeneration(pool.name, pool.nextGeneration);
@@ -813,6 +816,20 @@ export class Supervisor implements SupervisorControl {
       message: `${worker.id} did not start: ${reason}`,
       data: { output: worker.logs.tail(20).map((line) => line.text) },
     });
+    // Another process took the port between our check and the worker's listen (a client
+    // connection's ephemeral port, say): nothing is wrong with the release, so try the next
+    // generation on the next free port, twice at most.
+    if (!this.shuttingDown && outcome !== 'timeout' && portRetries < MAX_PORT_RETRIES && /EADDRINUSE/.test(output)) {
+      this.record({
+        type: 'worker.failed',
+        actor,
+        pool: pool.name,
+        worker: worker.id,
+        message: `${worker.id} lost port ${port} to another process (EADDRINUSE); trying the next generation on another port`,
+        data: { port, retry: portRetries + 1 },
+      });
+      return this.startWorker(pool, actor, onReady, portRetries + 1);
+    }
     throw new StartFailure(worker);
   }
 

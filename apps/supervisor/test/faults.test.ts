@@ -141,6 +141,33 @@ describe('the port of a new generation already taken', () => {
   });
 });
 
+describe('a worker that loses its port between the check and its listen', () => {
+  let harness: TestSupervisor | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('is retried once as the next generation on another port, and the race is reported', async () => {
+    const marker = join(await mkdtemp(join(tmpdir(), 'handover-port-race-')), 'lost-once');
+    harness = await TestSupervisor.launch({
+      command: `node ${JSON.stringify(join(FIXTURES, 'port-race-app.mjs'))}`,
+      sessionCookie: 'JSESSIONID',
+      env: { FIXTURE_MARKER: marker },
+    });
+    // The first start lost its port; the retry is ready before launch returns, no back-off.
+    expect(harness.worker('web@0').state).toBe('failed');
+    expect(harness.worker('web@0').lastError).toMatch(/EADDRINUSE/);
+    expect(harness.worker('web@1').state).toBe('started');
+    expect(harness.worker('web@1').port).not.toBe(harness.worker('web@0').port);
+    const retry = await harness.waitForEvent((e) => e.type === 'worker.failed' && /lost port \d+ to another process/.test(e.message));
+    expect(retry.worker).toBe('web@0');
+    expect(harness.supervisor.listPools()[0]).toMatchObject({ status: 'ok', restarts: 0 });
+    expect((await new Client(harness.proxyUrl).get('/')).text).toBe('web@1\n');
+    await rm(join(marker, '..'), { recursive: true, force: true });
+  });
+});
+
 describe('many concurrent detach-and-sync clicks on the same worker', () => {
   let harness: TestSupervisor | undefined;
   afterEach(async () => {
