@@ -4,6 +4,7 @@ import { handleRequest } from './http-exchange';
 import { textHead, type ProxyState } from './state';
 import type { ProxyOptions, ProxyServer } from './types';
 import { handleUpgrade } from './websocket';
+import { listenServer } from './listen';
 
 const DEFAULTS = {
   headersTimeoutMs: 30_000,
@@ -87,15 +88,7 @@ export function createLegacyProxy(options: ProxyOptions): ProxyServer {
   return {
     server,
     listen(port: number, host = '127.0.0.1'): Promise<number> {
-      return new Promise((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          const address = server.address();
-          resolve(typeof address === 'object' && address !== null ? address.port : port);
-        });
-      });
+      return listenServer(server, port, host);
     },
     close(graceMs = 10_000): Promise<void> {
       if (closed !== undefined) return closed;

@@ -22,6 +22,7 @@ import { notifyRelease, textHead, type SharedState } from '../state';
 import type { ProxyOptions, ProxyServer, Upstream } from '../types';
 import { handleUpgrade } from '../websocket';
 import { informationalHead, OUT_CHUNKED, OUT_NONE, OUT_RAW, type OutMode, requestHead, responseHead } from './heads';
+import { listenServer } from '../listen';
 import {
   HTTPParser,
   kOnBody,
@@ -1069,15 +1070,7 @@ export function createLeanProxy(options: ProxyOptions): ProxyServer {
   return {
     server,
     listen(port: number, host = '127.0.0.1'): Promise<number> {
-      return new Promise((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          const address = server.address();
-          resolve(typeof address === 'object' && address !== null ? address.port : port);
-        });
-      });
+      return listenServer(server, port, host);
     },
     close(graceMs = 10_000): Promise<void> {
       if (closed !== undefined) return closed;
