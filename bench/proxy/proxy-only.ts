@@ -1,11 +1,10 @@
 /**
  * The proxy alone (no supervisor) in front of one bench worker, for quick CPU-per-request
- * comparisons and profiles: `PORT`, `UPSTREAM_PORT`, `HANDOVER_PROXY_ENGINE` (lean|legacy).
+ * comparisons and profiles: `PORT`, `UPSTREAM_PORT`.
  * Run by quick.ts; not part of the side-by-side benchmark.
  */
 import { SessionTable } from '@handover/session-table';
 import { createProxy, type Route, type Upstream } from '@handover/proxy';
-import { createLegacyProxy } from '@handover/proxy/legacy';
 
 const upstream: Upstream = {
   id: 'web@0',
@@ -18,8 +17,7 @@ const upstream: Upstream = {
   sessions: 0,
 };
 const route: Route = { sessionCookie: 'JSESSIONID', idleTimeoutMs: 3_600_000, sessions: new SessionTable<Upstream>(), target: upstream };
-const make = process.env.HANDOVER_PROXY_ENGINE === 'legacy' ? createLegacyProxy : createProxy;
-const proxy = make({ route });
+const proxy = createProxy({ route });
 await proxy.listen(Number(process.env.PORT));
 process.stdout.write('proxy ready\n');
 const stop = () => void proxy.close(0).then(() => process.exit(0));

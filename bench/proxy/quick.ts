@@ -1,5 +1,5 @@
 /**
- * Quick A/B of the proxy alone: `npx tsx proxy/quick.ts [--engines lean,legacy,lean:plain] [--connections 1,50]
+ * Quick A/B of the proxy alone: `npx tsx proxy/quick.ts [--engines lean,lean:plain] [--connections 1,50]
  * [--seconds 5] [--repeats 1] [--idle S] [--node-flags "…"] [--prof DIR]`. Worker and proxy pinned on core 1, wrk on core 0;
  * prints req/s, p50/p99 and proxy CPU µs/request (from /proc). With --prof the proxy runs under
  * `node --cpu-prof` and the top self-time functions are printed.
@@ -19,7 +19,7 @@ const arg = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? fallback : (args[i + 1] as string);
 };
-const engines = arg('engines', 'lean,legacy').split(',');
+const engines = arg('engines', 'lean,lean:plain').split(',');
 const connections = arg('connections', '1,50').split(',').map(Number);
 const seconds = Number(arg('seconds', '5'));
 const repeats = Number(arg('repeats', '1'));

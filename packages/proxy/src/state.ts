@@ -16,16 +16,6 @@ export interface SharedState {
   readonly tunnels: Set<{ destroy(): void }>;
 }
 
-/** The legacy engine's state, read by the request and upgrade handlers. */
-export interface ProxyState extends SharedState {
-  /** Keep-alive pool for plain requests; Node keys it by host:port, so one serves every worker. */
-  readonly agent: Agent;
-  /** Requests received and not yet closed (healthz and error answers included). */
-  active: number;
-  /** Set by close() while it waits for `active` to reach 0. */
-  idle: (() => void) | undefined;
-}
-
 /** Tells the supervisor a draining worker lost a request or a websocket; its errors never reach the socket code. */
 export function notifyRelease(state: SharedState, upstream: Upstream): void {
   if (!upstream.draining || state.onRelease === undefined) return;

@@ -1,8 +1,7 @@
 /**
- * Behaviour the lean engine implements itself (node:http gave it to the legacy engine for free):
- * pipelining, long heads, 100-continue, HTTP/1.0, Host, early heads, keep-alive timeouts and the
- * upstream pool's idle limit. Runs against both engines like the rest of the suite; what only
- * the lean engine does is in lean-engine.test.ts.
+ * HTTP/1.1 behaviour the engine implements itself on raw sockets (node:http would give it for
+ * free): pipelining, long heads, 100-continue, HTTP/1.0, Host, early heads, keep-alive timeouts
+ * and the upstream pool's idle limit.
  */
 import http from 'node:http';
 import net from 'node:net';

@@ -2,11 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type RequestListe
 import net, { type AddressInfo } from 'node:net';
 import { SessionTable } from '@handover/session-table';
 import { createProxy, type ProxyOptions, type ProxyServer, type Route, type Upstream } from '../src/index';
-import { createLegacyProxy } from '../src/legacy';
 
-/** Which engine the suite runs against: `HANDOVER_PROXY_ENGINE=legacy` (see vitest.config.ts) or the default (lean). */
-export const ENGINE = process.env.HANDOVER_PROXY_ENGINE === 'legacy' ? 'legacy' : 'lean';
-const makeProxy = ENGINE === 'legacy' ? createLegacyProxy : createProxy;
 
 export interface TestUpstream {
   upstream: Upstream;
@@ -93,7 +89,7 @@ export interface TestProxy {
 
 export async function startProxy(route: Route, options: Partial<ProxyOptions> = {}): Promise<TestProxy> {
   const released: Upstream[] = [];
-  const proxy = makeProxy({ route, onRelease: (up) => released.push(up), onError: (e) => proxyErrors.push(e), ...options });
+  const proxy = createProxy({ route, onRelease: (up) => released.push(up), onError: (e) => proxyErrors.push(e), ...options });
   const port = await proxy.listen(0);
   defer(() => proxy.close(0));
   return { proxy, port, released };

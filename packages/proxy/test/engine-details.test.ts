@@ -1,7 +1,6 @@
 /**
- * What only the lean engine does (the node:http engine cannot: its client refuses a Host-less
- * request, holds a response head until the body starts, and caps pooled connections at a fixed
- * idle time). Run by the `lean` vitest project only (see vitest.config.ts).
+ * Engine details a node:http proxy would not give: a Host-less HTTP/1.0 request served, a
+ * response head sent before its body, pooled connections kept as long as the worker's hint.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -10,8 +9,7 @@ import { answerWith, cleanup, get, makeRoute, rawExchange, readUntil, startProxy
 
 afterEach(cleanup);
 
-describe('lean engine only', () => {
-  // The legacy engine answers 400 here: Node's http client refuses the Host-less request it would forward.
+describe('engine details', () => {
   it('serves an HTTP/1.0 client without Host and closes the connection after the answer', async () => {
     const w = await startUpstream('web@0', (_req, res) => {
       // No Content-Length: the 1.0 client reads the body until the connection closes.
@@ -26,7 +24,6 @@ describe('lean engine only', () => {
     expect(w.seen[0]?.headers.host).toBeTruthy();
   });
 
-  // The legacy engine holds the head back until the first body bytes (ServerResponse.writeHead buffers it).
   it('sends a response head before the body arrives', async () => {
     let release: (() => void) | undefined;
     const w = await startUpstream('web@0', (_req, res) => {
