@@ -1,4 +1,5 @@
 import type { SessionOwner, SessionTable } from '@handover/session-table';
+import type { RouteCookie } from './passes/route-cookie';
 
 /** A worker as the proxy sees it. The supervisor's worker objects implement this and mutate the flags. */
 export interface Upstream extends SessionOwner {
@@ -25,6 +26,8 @@ export interface Route {
   readonly sessions: SessionTable<Upstream>;
   /** Where requests without a live session go; undefined (or not routable) → 503. */
   target: Upstream | undefined;
+  /** Signed route cookie that restores a binding the table lost (supervisor kill -9); off when undefined. */
+  readonly routeCookie?: RouteCookie;
 }
 
 export interface ProxyOptions {

@@ -78,7 +78,7 @@ export function handleUpgrade(state: SharedState, req: IncomingMessage, socket: 
   // Node hands over the connection's net.Socket (a tls.TLSSocket is one too).
   const tunnel = new Tunnel(state, req, socket as Socket, head, sessionId);
   if (state.closing) return refuse(tunnel, 503, 'Service Unavailable', 'The proxy is shutting down.\n', true);
-  const upstream = chooseUpstream(state.route, sessionId);
+  const upstream = chooseUpstream(state.route, sessionId, req.rawHeaders);
   if (upstream === undefined) return refuse(tunnel, 503, 'Service Unavailable', 'No worker is ready; retry shortly.\n', true);
   forwardRequestHeaders(req, tunnel.headers, true, state.trustForwarded);
   state.tunnels.add(tunnel);

@@ -76,15 +76,15 @@ describe('chooseUpstream', () => {
     const route = makeRoute(fresh);
     route.sessions.bind('s1', old, 1000);
     old.draining = true;
-    expect(chooseUpstream(route, 's1')).toBe(old);
-    expect(chooseUpstream(route, 'unknown')).toBe(fresh);
-    expect(chooseUpstream(route, undefined)).toBe(fresh);
+    expect(chooseUpstream(route, 's1', [])).toBe(old);
+    expect(chooseUpstream(route, 'unknown', [])).toBe(fresh);
+    expect(chooseUpstream(route, undefined, [])).toBe(fresh);
     old.routable = false;
-    expect(chooseUpstream(route, 's1')).toBe(fresh);
+    expect(chooseUpstream(route, 's1', [])).toBe(fresh);
     route.target = undefined;
-    expect(chooseUpstream(route, 's1')).toBeUndefined();
+    expect(chooseUpstream(route, 's1', [])).toBeUndefined();
     route.target = up('web@2', false);
-    expect(chooseUpstream(route, undefined)).toBeUndefined();
+    expect(chooseUpstream(route, undefined, [])).toBeUndefined();
   });
   it('is one lookup that refreshes the idle timeout', () => {
     let now = 0;
@@ -92,9 +92,9 @@ describe('chooseUpstream', () => {
     const route = makeRoute(undefined, { sessions: new SessionTable<Upstream>({ now: () => now }) });
     route.sessions.bind('s', owner, 100);
     now = 90;
-    expect(chooseUpstream(route, 's')).toBe(owner);
+    expect(chooseUpstream(route, 's', [])).toBe(owner);
     now = 180;
-    expect(chooseUpstream(route, 's')).toBe(owner);
+    expect(chooseUpstream(route, 's', [])).toBe(owner);
   });
 });
 

@@ -422,7 +422,7 @@ function start(ex: Exchange): void {
   if (isHealthz(ex.url)) return reply(ex, 200, 'OK', 'ok\n', false);
   const route = state.route;
   ex.sessionId = findSessionId(ex.raw, ex.url, route);
-  const upstream = chooseUpstream(route, ex.sessionId);
+  const upstream = chooseUpstream(route, ex.sessionId, ex.raw);
   if (upstream === undefined) return reply(ex, 503, 'Service Unavailable', 'No worker is ready; retry shortly.\n', true);
   conn.remote ??= conn.socket.remoteAddress ?? '';
   const head = requestHead(ex.method, ex.url, ex.raw, conn.remote, state.trustForwarded, upstream);
@@ -913,10 +913,10 @@ function onResponseHead(
   up.keepAlive = keepAlive;
   const state = conn.state;
   // The worker made or ended the session whether or not the client is still there.
-  accountResponse(state.route, ex.upstream as Upstream, ex.sessionId, headers);
+  const routeSetCookie = accountResponse(state.route, ex.upstream as Upstream, ex.sessionId, headers);
   const bodyless = ex.method === 'HEAD' || status === 204 || status === 304;
   const close = !ex.keepAlive || state.closing || conn.ended;
-  const out = responseHead(status, reason ?? '', headers, bodyless, ex.http10, close);
+  const out = responseHead(status, reason ?? '', headers, bodyless, ex.http10, close, routeSetCookie);
   if (out.keepAliveHintMs > 0) {
     const hinted = out.keepAliveHintMs - 1000;
     const most = state.upstreamKeepAliveHintedMaxMs;

@@ -131,6 +131,8 @@ export function responseHead(
   bodyless: boolean,
   http10: boolean,
   close: boolean,
+  /** A Set-Cookie value of the proxy's own (the route cookie), rarely set. */
+  setCookie: string | undefined,
 ): ResponseHead {
   const tokens = connectionTokens(raw);
   let length = false;
@@ -152,6 +154,7 @@ export function responseHead(
     if (isHopByHop(name) || isInternal(name) || isListed(name, tokens)) continue;
     head += `${name}: ${raw[i + 1] as string}\r\n`;
   }
+  if (setCookie !== undefined) head += `Set-Cookie: ${setCookie}\r\n`;
   let mode: OutMode;
   if (bodyless) mode = OUT_NONE;
   else if (length || http10) mode = OUT_RAW;

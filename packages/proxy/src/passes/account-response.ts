@@ -1,5 +1,6 @@
 import type { Route, Upstream } from '../types';
 import { nameIs } from './header-names';
+import { clearRouteSetCookie, routeSetCookie } from './route-cookie';
 
 /** What a Set-Cookie line does to the session cookie. */
 export interface SetCookieEffect {
@@ -91,37 +92,58 @@ export function parseSessionReport(value: string): SessionReport[] {
  * Pass 4: learn sessions from a worker's response. X-Handover-Session, when present, is exact
  * and wins; otherwise the session cookie is inferred from Set-Cookie: set → bind (and a
  * rotated id drops the old one), cleared → unbind the id the request carried.
+ * Returns a Set-Cookie line to add to the response (the route cookie) when the route has one
+ * and this response bound a session anew or ended one; otherwise undefined (the usual case).
  */
 export function accountResponse(
   route: Route,
   upstream: Upstream,
   requestSessionId: string | undefined,
   raw: readonly string[],
-): void {
+): string | undefined {
   const sessions = route.sessions;
+  const routeCookie = route.routeCookie;
+  let extra: string | undefined;
   let reported = false;
   for (let i = 0; i < raw.length; i += 2) {
     if (!nameIs(raw[i] as string, 'x-handover-session')) continue;
     reported = true;
     for (const report of parseSessionReport(raw[i + 1] as string)) {
-      sessions.bind(report.id, upstream, report.ttlMs ?? route.idleTimeoutMs);
+      const ttl = report.ttlMs ?? route.idleTimeoutMs;
+      if (routeCookie !== undefined) {
+        if (ttl === 0) {
+          if (report.id === requestSessionId) extra = clearRouteSetCookie(routeCookie);
+        } else if (sessions.peek(report.id) !== upstream) {
+          extra = routeSetCookie(routeCookie, upstream.id, report.id, false);
+        }
+      }
+      sessions.bind(report.id, upstream, ttl);
     }
   }
-  if (reported) return;
+  if (reported) return extra;
   for (let i = 0; i < raw.length; i += 2) {
     if (!nameIs(raw[i] as string, 'set-cookie')) continue;
-    const effect = parseSetCookieEffect(raw[i + 1] as string, route.sessionCookie);
+    const line = raw[i + 1] as string;
+    const effect = parseSetCookieEffect(line, route.sessionCookie);
     if (effect === undefined) continue;
     if (effect.clear) {
       if (requestSessionId !== undefined) sessions.unbind(requestSessionId);
       if (effect.value !== '' && effect.value !== requestSessionId) sessions.unbind(effect.value);
+      if (routeCookie !== undefined) extra = clearRouteSetCookie(routeCookie);
       continue;
     }
     const ttl = effect.maxAgeMs !== undefined && effect.maxAgeMs < route.idleTimeoutMs ? effect.maxAgeMs : route.idleTimeoutMs;
+    if (routeCookie !== undefined && sessions.peek(effect.value) !== upstream) {
+      extra = routeSetCookie(routeCookie, upstream.id, effect.value, SECURE_ATTRIBUTE.test(line));
+    }
     sessions.bind(effect.value, upstream, ttl);
     // A new id for a client that sent another one of ours: the old id was rotated away (login).
     if (requestSessionId !== undefined && requestSessionId !== effect.value && sessions.peek(requestSessionId) === upstream) {
       sessions.unbind(requestSessionId);
     }
   }
+  return extra;
 }
+
+/** The session cookie's own Secure flag, copied to the route cookie (only read when binding anew). */
+const SECURE_ATTRIBUTE = /;\s*secure\s*(;|$)/i;
