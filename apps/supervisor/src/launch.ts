@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { HandoverConfig } from '@handover/config';
 import { startControlServer } from '@handover/control-api';
 import { type ProxyServer, createProxy } from '@handover/proxy';
-import { resolveControlToken } from '@handover/secrets';
+import { resolveControlToken, resolveRouteKey } from '@handover/secrets';
 import { EventLog } from './event-log';
 import { StateStore } from './state-store';
 import { Supervisor } from './supervisor';
@@ -42,11 +42,12 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   const env = options.env ?? process.env;
   await ensureWritableDataDir(config.dataDir);
   const token = await resolveControlToken({ dataDir: config.dataDir, env });
+  const routeKey = await resolveRouteKey({ dataDir: config.dataDir });
   const events = new EventLog(join(config.dataDir, 'handover.db'));
   // The process table and the sessions, beside the event log (a file of its own, written by a
   // thread of its own): a new supervisor re-adopts the workers from it.
   const store = new StateStore(join(config.dataDir, 'state.db'));
-  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig });
+  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey });
 
   const listeners: Array<{ pool: string; proxy: ProxyServer; port: number }> = [];
   let control: Awaited<ReturnType<typeof startControlServer>> | undefined;

@@ -35,6 +35,8 @@ import { Worker } from './worker';
 import { AdoptedWorkerProcess, type ExitInfo, SpawnedWorkerProcess } from './worker-process';
 
 const SUPERVISOR = 'supervisor';
+/** The proxy's own cookie, naming the worker that holds the client's session (signed). */
+export const ROUTE_COOKIE = 'handover_route';
 /** Ended workers kept per pool for the record (the event log keeps the full history). */
 const KEEP_ENDED_WORKERS = 5;
 
@@ -82,6 +84,7 @@ class Pool {
     public config: PoolConfig,
     onRelease: (worker: Worker) => void,
     journal: StateStore | null,
+    routeKey: Buffer | undefined,
   ) {
     this.sessions = new JournaledSessionTable(journal, {
       onRelease: (upstream, _reason, id) => {
@@ -95,6 +98,10 @@ class Pool {
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       sessions: this.sessions,
       target: undefined,
+      routeCookie:
+        routeKey === undefined
+          ? undefined
+          : { name: ROUTE_COOKIE, key: routeKey, upstream: (id) => this.workers.find((worker) => worker.id === id) },
     };
     this.crashes = new CrashTracker(crashPolicy(config));
   }
@@ -163,6 +170,11 @@ export interface SupervisorOptions {
   sweepIntervalMs?: number;
   /** How often session counts and memory are sampled for the console. */
   sampleIntervalMs?: number;
+  /**
+   * Key of the signed route cookie that lets a binding lost with the process (a `kill -9`
+   * within the store's flush interval) be restored; no route cookie without one.
+   */
+  routeKey?: Buffer;
 }
 
 /** Starts retried on another port after a worker lost its port to another process. */
@@ -212,7 +224,7 @@ export class Supervisor implements SupervisorControl {
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.sampleIntervalMs = options.sampleIntervalMs ?? 2000;
     for (const poolConfig of options.config.pools) {
-      this.pools.set(poolConfig.name, new Pool(poolConfig, (worker) => this.scheduleDrainCheck(worker), this.store));
+      this.pools.set(poolConfig.name, new Pool(poolConfig, (worker) => this.scheduleDrainCheck(worker), this.store, options.routeKey));
     }
   }
 

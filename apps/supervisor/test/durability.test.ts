@@ -387,6 +387,43 @@ describe('the supervisor restarts without dropping a session', () => {
     report('detached across kill -9', { sessionsKept: 2, sessionsLost: 0, drainLeftMs: adopted.data!.drainLeftMs });
   });
 
+  it('a binding that never reached the store (kill -9 within the flush interval) is restored from the signed route cookie', async () => {
+    install = await Installation.create({ drain: { maxSeconds: 600 } });
+    const first = await install.start();
+    const alice = await login(install);
+    const bob = await login(install);
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
+    expect(await count(bob)).toEqual({ worker: 'web@0', counter: 1 });
+    // The proxy told each client, once, which worker holds its session.
+    expect(alice.cookies.get('handover_route')).toMatch(/^web@0\.[A-Za-z0-9_-]{16}$/);
+    await install.mutate('workers.detachAndSync', { worker: 'web@0' });
+    await install.waitForStoredSessions({ [sessionId(alice)]: 'web@0', [sessionId(bob)]: 'web@0' });
+
+    await install.kill9(first.run);
+    // As if alice's binding had been made in the last 200 ms before the kill: the store lost it.
+    const db = new Database(install.dbFile);
+    expect(db.prepare('DELETE FROM sessions WHERE id = ?').run(sessionId(alice)).changes).toBe(1);
+    db.close();
+
+    await install.start();
+    expect((await install.workers()).map((w) => [w.id, w.state, w.sessions])).toEqual([
+      ['web@0', 'detached', 1],
+      ['web@1', 'started', 0],
+    ]);
+    // Without the cookie alice would land on web@1, the new target, and be logged out (401).
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 2 });
+    expect(await count(bob)).toEqual({ worker: 'web@0', counter: 2 });
+    expect((await install.worker('web@0')).sessions).toBe(2);
+    // A forged route cookie buys nothing: a new visitor still goes to web@1.
+    const mallory = new Client(install.proxyUrl);
+    mallory.cookies.set('demo.sid', 'made-up');
+    mallory.cookies.set('handover_route', 'web@0.AAAAAAAAAAAAAAAA');
+    expect((await mallory.post('/api/count')).status).toBe(401);
+    expect(await count(await login(install))).toEqual({ worker: 'web@1', counter: 1 });
+    expect((await install.pool()).sessionsLost).toBe(0);
+    report('binding lost by the store, route cookie', { sessionsKept: 2, sessionsLost: 0, forgedCookieRouted: false });
+  });
+
   it('`handover stop --keep-workers` exits leaving the workers; `handover start` re-adopts; `handover stop` stops all', async () => {
     install = await Installation.create();
     const first = await install.start();
