@@ -32,6 +32,8 @@ export function stackEnv(ports: { proxy: number; control: number; base: number }
     HANDOVER_ADMIN_USER: ADMIN_USER,
     HANDOVER_ADMIN_PASSWORD: ADMIN_PASSWORD,
     HANDOVER_CONTROL_TOKEN: CONTROL_TOKEN,
+    // No proxy in front: X-Forwarded-* are the client's word (security.spec.ts forges them).
+    HANDOVER_ADMIN_TRUST_PROXY: '0',
   };
 }
 

@@ -250,6 +250,79 @@ describe('the /api/trpc pass-through', () => {
     }
   });
 
+  it('checks Origin against Host; X-Forwarded-Host counts only behind a trusted proxy', async () => {
+    const post = (headers: Record<string, string>, trustedProxyHops: number) =>
+      createPassThrough({
+        connection: createControlConnection({ cwd: dir, env: cleanEnv() }),
+        getSession: async () => alice,
+        trustedProxyHops,
+      })(
+        new Request(`${ORIGIN}/api/trpc/pools.sync`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: '{}',
+        }),
+      );
+    // A client naming its own origin in X-Forwarded-Host does not pass without a trusted proxy…
+    const forged = await post({ origin: 'https://evil.example', 'x-forwarded-host': 'evil.example', host: '127.0.0.1:3999' }, 0);
+    expect(forged.status).toBe(403);
+    // …the console's own origin does;
+    expect((await post({ origin: ORIGIN, host: '127.0.0.1:3999' }, 0)).status).toBe(200);
+    // behind a trusted proxy, the host the proxy reports is the one the browser used.
+    expect((await post({ origin: 'https://console.example.com', 'x-forwarded-host': 'console.example.com', host: '127.0.0.1:3999' }, 1)).status).toBe(200);
+    expect((await post({ origin: 'https://evil.example', 'x-forwarded-host': 'console.example.com', host: 'evil.example' }, 1)).status).toBe(403);
+  });
+
+  it('ends an open event stream once its session is over (logout while streaming)', async () => {
+    let session: ConsoleSession | null = alice;
+    let checks = 0;
+    const abort = new AbortController();
+    const passThrough = createPassThrough({
+      connection: createControlConnection({ cwd: dir, env: cleanEnv() }),
+      getSession: async () => {
+        checks++;
+        return session;
+      },
+      sessionRecheckMs: 100,
+    });
+    const response = await passThrough(new Request(`${ORIGIN}/api/trpc/events.live`, { signal: abort.signal }));
+    expect(response.status).toBe(200);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const readUntil = async (done: (chunkDone: boolean) => boolean, what: string): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const left = deadline - Date.now();
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within 5 s; got ${JSON.stringify(text)}`)), Math.max(0, left))),
+        ]);
+        if (!chunk.done) text += chunk.value;
+        if (done(chunk.done)) return;
+        if (chunk.done) throw new Error(`stream ended before ${what}: ${JSON.stringify(text)}`);
+      }
+    };
+    await readUntil(() => text.includes('event: connected'), 'connected event');
+
+    // While the session lives, the rechecks keep the stream open: after three of them an event
+    // still comes through.
+    const deadline = Date.now() + 5000;
+    while (checks < 4) {
+      if (Date.now() > deadline) throw new Error(`only ${checks} session checks in 5 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const sync = handler()(new Request(`${ORIGIN}/api/trpc/pools.sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+    await readUntil(() => text.includes('"type":"action"'), 'action event');
+    await sync;
+
+    // The session ends (logout elsewhere): the stream ends by itself.
+    session = null;
+    const ended = Date.now();
+    await readUntil((chunkDone) => chunkDone, 'end of stream');
+    expect(Date.now() - ended).toBeLessThan(5000);
+    abort.abort();
+  });
+
   it('refuses cross-site requests and odd paths', async () => {
     const cross = await handler()(new Request(`${ORIGIN}/api/trpc/workers.list`, { headers: { 'sec-fetch-site': 'cross-site' } }));
     expect(cross.status).toBe(403);

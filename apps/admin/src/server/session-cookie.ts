@@ -1,7 +1,9 @@
 /**
  * The console's session cookie: `<base64url payload>.<base64url HMAC-SHA256(payload)>` with
- * payload `{"u": user, "exp": epoch ms}`. Web Crypto only, so it works in any runtime Next
- * puts proxy.ts in, and `crypto.subtle.verify` compares the MAC in constant time.
+ * payload `{"u": user, "exp": epoch ms, "sid": session id}`. The signature proves the console
+ * issued it; the session id must also still be live in the session store (session-store.ts),
+ * so a logout ends it. Web Crypto only, and `crypto.subtle.verify` compares the MAC in
+ * constant time.
  */
 
 export const SESSION_COOKIE = 'handover_console';
@@ -10,9 +12,13 @@ export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export interface SessionPayload {
   /** The operator's user name. */
   u: string;
-  /** Expiry, epoch milliseconds. */
+  /** Absolute expiry, epoch milliseconds (never extended). */
   exp: number;
+  /** The session id: 32 random bytes, base64url; live while the session store has it. */
+  sid: string;
 }
+
+const SID = /^[A-Za-z0-9_-]{43}$/;
 
 const encoder = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -48,7 +54,7 @@ function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
 }
 
 export async function signSession(payload: SessionPayload, secret: string): Promise<string> {
-  const body = toBase64Url(encoder.encode(JSON.stringify({ u: payload.u, exp: payload.exp })));
+  const body = toBase64Url(encoder.encode(JSON.stringify({ u: payload.u, exp: payload.exp, sid: payload.sid })));
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), encoder.encode(body)));
   return `${body}.${toBase64Url(mac)}`;
 }
@@ -76,10 +82,11 @@ export async function verifySession(
     return null;
   }
   if (typeof payload !== 'object' || payload === null) return null;
-  const { u, exp } = payload as Record<string, unknown>;
+  const { u, exp, sid } = payload as Record<string, unknown>;
   if (typeof u !== 'string' || u === '' || typeof exp !== 'number' || !Number.isFinite(exp)) return null;
+  if (typeof sid !== 'string' || !SID.test(sid)) return null;
   if (exp <= now) return null;
-  return { u, exp };
+  return { u, exp, sid };
 }
 
 /** Reads one cookie from a `Cookie` header. */

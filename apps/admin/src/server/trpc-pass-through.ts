@@ -1,5 +1,6 @@
 import 'server-only';
 import { type ControlConnection, ControlUnavailableError } from './control-connection';
+import { requestHost, trustedProxyHops } from './forwarded';
 import type { ConsoleSession } from './session';
 
 /**
@@ -17,6 +18,13 @@ export interface PassThroughOptions {
   basePath?: string;
   /** The upstream fetch. Default: the global fetch. */
   fetch?: typeof globalThis.fetch;
+  /** Trusted proxies in front (for X-Forwarded-Host). Default: `HANDOVER_ADMIN_TRUST_PROXY`, read per request. */
+  trustedProxyHops?: number;
+  /**
+   * How often an open event stream checks that its session is still live (default 5 s): a
+   * stream opened before a logout ends at most this long after it.
+   */
+  sessionRecheckMs?: number;
 }
 
 /** Request headers that mean something to tRPC; everything else (cookies!) stays here. */
@@ -62,7 +70,8 @@ export function createPassThrough(options: PassThroughOptions): (request: Reques
       return trpcErrorResponse(401, 'UNAUTHORIZED', 'log in to the Handover console first', path || null);
     }
     // SameSite=Strict already keeps the cookie off cross-site requests; refuse them anyway.
-    if (request.headers.get('sec-fetch-site') === 'cross-site' || !sameOrigin(request)) {
+    const hops = options.trustedProxyHops ?? trustedProxyHops();
+    if (request.headers.get('sec-fetch-site') === 'cross-site' || !sameOrigin(request, hops)) {
       return trpcErrorResponse(403, 'FORBIDDEN', 'cross-site requests to the console API are refused', path || null);
     }
     if (request.method !== 'GET' && request.method !== 'POST') {
@@ -130,9 +139,71 @@ export function createPassThrough(options: PassThroughOptions): (request: Reques
       // Tell any reverse proxy in front of the console not to buffer the stream either.
       responseHeaders.set('x-accel-buffering', 'no');
       responseHeaders.set('cache-control', 'no-cache, no-transform');
+      if (upstream.body !== null) {
+        const body = endWhenLoggedOut(upstream.body, () => options.getSession(request), options.sessionRecheckMs ?? 5000);
+        return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+      }
     }
     return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
   };
+}
+
+/**
+ * An event stream lives as long as the browser keeps it open, so its session is checked again
+ * every `everyMs`: once it is over (logout, expiry), the stream ends and the upstream request
+ * with it. The browser's EventSource then reconnects and gets a 401.
+ */
+function endWhenLoggedOut(
+  upstream: ReadableStream<Uint8Array>,
+  session: () => Promise<ConsoleSession | null>,
+  everyMs: number,
+): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let done = false;
+  const finish = () => {
+    done = true;
+    if (timer !== undefined) clearInterval(timer);
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      timer = setInterval(() => {
+        void session()
+          .catch(() => null)
+          .then((current) => {
+            if (current !== null || done) return;
+            finish();
+            void reader.cancel('the console session ended').catch(() => {});
+            try {
+              controller.close();
+            } catch {
+              // already closed or errored
+            }
+          });
+      }, everyMs);
+      timer.unref?.();
+    },
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (done) return;
+        if (chunk.done) {
+          finish();
+          controller.close();
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      } catch (error) {
+        if (done) return;
+        finish();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
 }
 
 async function unavailable(error: unknown, connection: ControlConnection, path: string): Promise<Response> {
@@ -154,11 +225,13 @@ async function unavailable(error: unknown, connection: ControlConnection, path: 
  * Mutations from a browser carry Origin; it must be the console's own host (browsers without
  * Sec-Fetch-Site still send it). No Origin (curl, same-origin GET in some browsers) passes:
  * such requests still need the login cookie, which SameSite=Strict keeps off other sites.
+ * The host is `Host`, or `X-Forwarded-Host` only behind a trusted proxy (a client could send
+ * one matching its own Origin).
  */
-function sameOrigin(request: Request): boolean {
+function sameOrigin(request: Request, hops: number): boolean {
   const origin = request.headers.get('origin');
   if (origin === null) return true;
-  const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host');
+  const host = requestHost(request.headers, hops);
   try {
     return new URL(origin).host === host;
   } catch {

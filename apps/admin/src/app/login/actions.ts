@@ -5,8 +5,9 @@ import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { resolveAdminCredentials, verifyPassword } from '@handover/secrets';
 import { handoverConfig } from '@/server/environment';
-import { LoginThrottle } from '@/server/login-throttle';
-import { cameOverHttps, issueSessionCookie } from '@/server/session';
+import { cameOverHttps, trustedProxyHops } from '@/server/forwarded';
+import { LoginGuard, throttleKey } from '@/server/login-throttle';
+import { issueSessionCookie, revokeSessionCookie } from '@/server/session';
 import { SESSION_COOKIE } from '@/server/session-cookie';
 import { safeNextPath } from './safe-next';
 
@@ -17,7 +18,7 @@ export interface LoginState {
 }
 
 // One per console process: the lockouts must outlive a single request.
-const throttle = new LoginThrottle();
+const guard = new LoginGuard();
 
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
@@ -32,25 +33,19 @@ function waitText(ms: number): string {
   return `${Math.ceil(seconds / 60)} minutes`;
 }
 
-/** The address the request came from; the console binds to loopback, so usually 127.0.0.1. */
-function clientAddress(requestHeaders: Headers): string {
-  return (
-    requestHeaders.get('x-forwarded-for')?.split(',')[0]?.trim() ||
-    requestHeaders.get('x-real-ip')?.trim() ||
-    'unknown'
-  );
-}
-
 export async function login(_previous: LoginState, form: FormData): Promise<LoginState> {
   const username = String(form.get('username') ?? '').trim().slice(0, 64);
   const password = String(form.get('password') ?? '');
   const next = safeNextPath(form.get('next'));
   const requestHeaders = await headers();
-  const key = `${clientAddress(requestHeaders)}|${username.toLowerCase()}`;
+  // X-Forwarded-* only count when HANDOVER_ADMIN_TRUST_PROXY says a proxy writes them.
+  const hops = trustedProxyHops();
+  const key = throttleKey(requestHeaders, username, hops);
 
-  const verdict = throttle.check(key);
+  const verdict = guard.check(key);
   if (!verdict.allowed) {
-    return { username, error: `Too many failed attempts. Wait ${waitText(verdict.retryAfterMs)} and try again.` };
+    const who = verdict.scope === 'global' ? 'Too many failed logins on this console' : 'Too many failed attempts';
+    return { username, error: `${who}. Wait ${waitText(verdict.retryAfterMs)} and try again.` };
   }
   if (username === '' || password === '') {
     return { username, error: 'Enter your user name and password.' };
@@ -67,20 +62,29 @@ export async function login(_previous: LoginState, form: FormData): Promise<Logi
   const userOk = same(username, credentials.user);
   const passwordOk = await verifyPassword(credentials.verifier, password);
   if (!(userOk && passwordOk)) {
-    const lockout = throttle.fail(key);
+    const lockout = guard.fail(key);
     if (lockout > 0) {
       return { username, error: `Wrong user name or password. Too many failed attempts: wait ${waitText(lockout)} and try again.` };
     }
     return { username, error: 'Wrong user name or password.' };
   }
 
-  throttle.succeed(key);
-  const cookie = await issueSessionCookie(credentials.user);
-  (await cookies()).set(SESSION_COOKIE, cookie.value, {
+  guard.succeed(key);
+  const jar = await cookies();
+  let cookie;
+  try {
+    // A session this browser still had ends: one login, one live session.
+    await revokeSessionCookie(jar.get(SESSION_COOKIE)?.value);
+    cookie = await issueSessionCookie(credentials.user);
+  } catch (error) {
+    return { username, error: `The console cannot record the session: ${(error as Error).message}` };
+  }
+  jar.set(SESSION_COOKIE, cookie.value, {
     httpOnly: true,
     sameSite: 'strict',
     path: '/',
-    secure: cameOverHttps(requestHeaders),
+    // Only when a trusted proxy says the browser came over https (next start has no TLS).
+    secure: cameOverHttps(requestHeaders, hops),
     expires: cookie.expires,
   });
   redirect(next);
