@@ -131,6 +131,8 @@ async function startTargets(dir: string, only: string[] | null): Promise<Target[
     );
     const supervisor = start(['node', join(ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
       HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef',
+      // The supervisor in this very process (no keeper), so its pid is the one whose CPU is measured.
+      HANDOVER_KEEPER: '0',
     });
     // The first answer through the proxy also binds the bench session to the worker.
     await waitForHttp(`http://127.0.0.1:${proxyPort}/login`);

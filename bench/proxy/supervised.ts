@@ -72,7 +72,7 @@ try {
   );
   const out = openSync(log, 'a');
   supervisor = spawn('taskset', ['-c', '1', 'node', ...nodeOptions.split(' ').filter(Boolean), join(ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
-    env: { ...process.env, HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef' },
+    env: { ...process.env, HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef', HANDOVER_KEEPER: '0' }, // its pid is measured
     stdio: ['ignore', out, out],
   });
   await ready(`http://127.0.0.1:${proxyPort}/login`);

@@ -6,6 +6,7 @@ import { startControlServer } from '@handover/control-api';
 import { type ProxyServer, createProxy } from '@handover/proxy';
 import { resolveControlToken, resolveRouteKey } from '@handover/secrets';
 import { EventLog } from './event-log';
+import { socketKey } from './keeper';
 import { StateStore } from './state-store';
 import { Supervisor } from './supervisor';
 
@@ -31,6 +32,8 @@ export interface LaunchOptions {
    * Default: `stop()` with the same `keepWorkers` (the process itself keeps running).
    */
   onStopRequest?: (keepWorkers: boolean, running: RunningSupervisor) => void;
+  /** Proxy sockets handed down by the keeper (`host:port` → fd), listened on instead of binding. */
+  inheritedSockets?: Map<string, number>;
 }
 
 /**
@@ -50,6 +53,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey });
 
   const listeners: Array<{ pool: string; proxy: ProxyServer; port: number }> = [];
+  const inherited: Array<{ pool: string; proxy: ProxyServer; port: number; fd: number }> = [];
   let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
   try {
     store.claim();
@@ -59,8 +63,12 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
       if (wanted === undefined) {
         throw new Error(`pools[${index}].proxyPort: pool ${pool.name} needs a proxyPort of its own (only the first pool uses proxy.port)`);
       }
-      const port = await proxy.listen(wanted, config.proxy.host);
-      listeners.push({ pool: pool.name, proxy, port });
+      const fd = options.inheritedSockets?.get(socketKey(config.proxy.host, wanted));
+      // An inherited socket is already bound (nothing to check early) and may hold connections
+      // queued while the previous supervisor was gone: accept them only once the workers are
+      // re-adopted (below), or they would meet an empty session table and no target (503).
+      if (fd !== undefined) inherited.push({ pool: pool.name, proxy, port: wanted, fd });
+      else listeners.push({ pool: pool.name, proxy, port: await proxy.listen(wanted, config.proxy.host) });
     }
     control = await startControlServer({
       supervisor,
@@ -77,6 +85,11 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   }
 
   await supervisor.start();
+  for (const socket of inherited) {
+    await socket.proxy.listen(socket.port, config.proxy.host, socket.fd);
+    listeners.push({ pool: socket.pool, proxy: socket.proxy, port: socket.port });
+  }
+  listeners.sort((a, b) => config.pools.findIndex((p) => p.name === a.pool) - config.pools.findIndex((p) => p.name === b.pool));
   const controlServer = control;
   let stopping: Promise<void> | undefined;
   const running: RunningSupervisor = {

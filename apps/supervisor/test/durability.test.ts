@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,10 +108,14 @@ class Installation {
     return `http://127.0.0.1:${this.proxyPort}`;
   }
 
-  /** `handover <args>` as a real process. */
-  cli(args: string[]): Run {
+  /**
+   * `handover <args>` as a real process. Without a keeper unless asked: most tests here kill the
+   * supervisor and start the next one themselves (what happens without a keeper, or when the
+   * keeper itself is killed).
+   */
+  cli(args: string[], keeper = false): Run {
     const child = spawn(process.execPath, [BIN, ...args, '--config', this.configPath], {
-      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN },
+      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN, HANDOVER_KEEPER: keeper ? '1' : '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const run: Run = {
@@ -125,9 +130,9 @@ class Installation {
   }
 
   /** Starts a supervisor and waits for its banner; returns it and how long it took. */
-  async start(): Promise<{ run: Run; readyMs: number }> {
+  async start(keeper = false): Promise<{ run: Run; readyMs: number }> {
     const began = Date.now();
-    const run = this.cli(['start']);
+    const run = this.cli(['start'], keeper);
     await waitFor(
       () => run.output.includes('Handover is running') || run.child.exitCode !== null,
       START_MS,
@@ -269,6 +274,20 @@ function sessionId(client: Client): string {
   return client.cookies.get('demo.sid')!;
 }
 
+/** A POST on a connection of its own (no keep-alive pool). */
+function postOnNewConnection(port: number, path: string, cookie: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { cookie, 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end('{}');
+  });
+}
+
 /** Figures for docs/RELIABILITY.md, printed once per test. */
 function report(name: string, figures: Record<string, unknown>): void {
   process.stdout.write(`[durability] ${name}: ${JSON.stringify(figures)}\n`);
@@ -385,6 +404,69 @@ describe('the supervisor restarts without dropping a session', () => {
     expect((await install.worker('web@0')).state).toBe('stopped');
     expect((await install.pool()).sessionsLost).toBe(0);
     report('detached across kill -9', { sessionsKept: 2, sessionsLost: 0, drainLeftMs: adopted.data!.drainLeftMs });
+  });
+
+  it('with the keeper (the default): kill -9 of the supervisor keeps the proxy port open; requests sent meanwhile wait and are served by the next one', async () => {
+    install = await Installation.create();
+    const { run: keeper } = await install.start(true);
+    const alice = await login(install);
+    for (let i = 1; i <= 3; i++) expect(await count(alice)).toEqual({ worker: 'web@0', counter: i });
+    const web0 = await install.worker('web@0');
+    const supervisorPid = async () => {
+      const started = (await install!.events()).findLast((e) => e.type === 'supervisor.started')!;
+      return Number(/pid (\d+)/.exec(started.message)![1]);
+    };
+    const first = await supervisorPid();
+    expect(first).not.toBe(keeper.child.pid);
+
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => !running(first), 10_000, 'the supervisor to die');
+    const killedAt = Date.now();
+    // Sent while no supervisor runs: the keeper holds the listening socket, the kernel queues them.
+    // New connections (fetch's pooled one died with the supervisor, as a browser's would; a browser
+    // retries an idempotent request on a new connection by itself).
+    const cookie = [...alice.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const [during, newcomer] = await Promise.all([
+      postOnNewConnection(install.proxyPort, '/api/count', cookie),
+      postOnNewConnection(install.proxyPort, '/api/login', ''),
+    ]);
+    const waitedMs = Date.now() - killedAt;
+    expect(during.status).toBe(200);
+    expect(JSON.parse(during.body)).toMatchObject({ worker: 'web@0', session: { counter: 4 } });
+    expect(newcomer.status).toBe(200);
+    expect(JSON.parse(newcomer.body).worker).toBe('web@0');
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 5 });
+
+    const second = await supervisorPid();
+    expect(second).not.toBe(first);
+    expect(keeper.child.exitCode).toBeNull();
+    expect(keeper.output).toMatch(new RegExp(`the supervisor \\(pid ${first}\\) died \\(SIGKILL\\); starting a new one`));
+    expect((await install.worker('web@0')).pid).toBe(web0.pid);
+    expect((await install.pool()).sessionsLost).toBe(0);
+    report('kill -9 under the keeper', { sessionsKept: 1, sessionsLost: 0, requestsDuringRestart: 2, failed: 0, waitedMs });
+
+    // SIGTERM to the keeper stops everything, once: exit 0, no worker left.
+    keeper.child.kill('SIGTERM');
+    expect(await keeper.exited).toBe(0);
+    await waitFor(() => !running(second) && !running(web0.pid!), 10_000, 'the supervisor and web@0 to exit');
+    expect(keeper.output).not.toMatch(/again, killing every worker/);
+  });
+
+  it('the keeper killed with -9: its supervisor leaves the workers running for the next `handover start`', async () => {
+    install = await Installation.create();
+    const { run: keeper } = await install.start(true);
+    const alice = await login(install);
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
+    const web0 = await install.worker('web@0');
+    const started = (await install.events()).findLast((e) => e.type === 'supervisor.started')!;
+    const supervisor = Number(/pid (\d+)/.exec(started.message)![1]);
+    keeper.child.kill('SIGKILL');
+    await waitFor(() => !running(supervisor), 10_000, 'the orphaned supervisor to leave');
+    expect(await install.proxyRefuses()).toBe(true);
+    expect(running(web0.pid!)).toBe(true);
+    await install.start(true);
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 2 });
+    expect((await install.worker('web@0')).pid).toBe(web0.pid);
   });
 
   it('a binding that never reached the store (kill -9 within the flush interval) is restored from the signed route cookie', async () => {

@@ -62,8 +62,11 @@ export interface ProxyOptions {
 
 export interface ProxyServer {
   readonly server: import('node:http').Server;
-  /** Resolves the bound port (port 0 → ephemeral); host defaults to 127.0.0.1. */
-  listen(port: number, host?: string): Promise<number>;
+  /**
+   * Resolves the bound port (port 0 → ephemeral); host defaults to 127.0.0.1. With `fd`, listens
+   * on that inherited, already bound socket instead (the keeper's; port and host are then only names).
+   */
+  listen(port: number, host?: string, fd?: number): Promise<number>;
   /** Stop accepting, let in-flight requests finish for up to graceMs, then destroy what is left (incl. websockets). */
   close(graceMs?: number): Promise<void>;
 }

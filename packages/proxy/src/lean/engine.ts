@@ -1069,8 +1069,8 @@ export function createLeanProxy(options: ProxyOptions): ProxyServer {
   let closed: Promise<void> | undefined;
   return {
     server,
-    listen(port: number, host = '127.0.0.1'): Promise<number> {
-      return listenServer(server, port, host);
+    listen(port: number, host = '127.0.0.1', fd?: number): Promise<number> {
+      return listenServer(server, port, host, fd);
     },
     close(graceMs = 10_000): Promise<void> {
       if (closed !== undefined) return closed;

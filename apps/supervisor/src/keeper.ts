@@ -1,0 +1,169 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { HandoverConfig } from '@handover/config';
+
+/**
+ * The keeper: `handover start`'s own small process, like nginx's master. It binds the public
+ * proxy ports, hands them to the real supervisor (a child process) as inherited file
+ * descriptors, and restarts that supervisor if it dies unexpectedly (a bug, the OOM killer,
+ * `kill -9`). The sockets stay open in between, so clients that connect meanwhile wait in the
+ * kernel's accept queue and are served by the next supervisor, which re-adopts the workers and
+ * their sessions. It does nothing per request: it never accepts a connection itself.
+ */
+
+/** Set in the supervisor child: `host:port=fd,…` of the proxy sockets it inherits. */
+export const INHERITED_SOCKETS_ENV = 'HANDOVER_INHERITED_SOCKETS';
+/** `HANDOVER_KEEPER=0` runs the supervisor in this process, without a keeper. */
+export const KEEPER_ENV = 'HANDOVER_KEEPER';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'handover.mjs');
+
+/** Restarts allowed within RESTART_WINDOW_MS before the keeper gives up (a crash loop). */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+const BACKOFF_INITIAL_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+
+/** Parses HANDOVER_INHERITED_SOCKETS; empty when unset. Keys are `host:port` as in the config. */
+export function inheritedSockets(env: NodeJS.ProcessEnv): Map<string, number> {
+  const sockets = new Map<string, number>();
+  const value = env[INHERITED_SOCKETS_ENV];
+  if (value === undefined || value === '') return sockets;
+  for (const entry of value.split(',')) {
+    const eq = entry.lastIndexOf('=');
+    const fd = Number(entry.slice(eq + 1));
+    if (eq > 0 && Number.isInteger(fd) && fd > 2) sockets.set(entry.slice(0, eq), fd);
+  }
+  return sockets;
+}
+
+export function socketKey(host: string, port: number): string {
+  return `${host}:${port}`;
+}
+
+/** The public proxy addresses of a configuration (the first pool uses proxy.port). */
+export function proxyAddresses(config: HandoverConfig): Array<{ host: string; port: number }> {
+  const addresses: Array<{ host: string; port: number }> = [];
+  for (const [index, pool] of config.pools.entries()) {
+    const port = pool.proxyPort ?? (index === 0 ? config.proxy.port : undefined);
+    if (port !== undefined && port !== 0) addresses.push({ host: config.proxy.host, port });
+  }
+  return addresses;
+}
+
+interface TcpHandle {
+  bind(address: string, port: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  close(): void;
+  readonly fd: number;
+}
+
+/**
+ * Binds a TCP socket without listening on it. The supervisor child calls listen() on the
+ * inherited descriptor; the listening state belongs to the socket, so it outlives that child
+ * while this process keeps the descriptor — and since this process never listens through
+ * libuv, it never accepts a connection meant for the supervisor.
+ */
+function bindOnly(host: string, port: number): TcpHandle {
+  // process.binding is the only way to a TCP handle that is bound but not listening.
+  const { TCP, constants } = (process as unknown as { binding(name: string): any }).binding('tcp_wrap');
+  const handle = new TCP(constants.SERVER) as TcpHandle;
+  const error = host.includes(':') ? handle.bind6(host, port, 0) : handle.bind(host, port);
+  if (error !== 0) {
+    handle.close();
+    const code = (process as unknown as { binding(name: string): any }).binding('uv').errname(error) as string;
+    const failure = new Error(`listen ${code}: address already in use ${host}:${port}`) as NodeJS.ErrnoException;
+    if (code !== 'EADDRINUSE') failure.message = `cannot bind ${host}:${port} (${code})`;
+    failure.code = code;
+    throw failure;
+  }
+  return handle;
+}
+
+export interface KeeperOptions {
+  config: HandoverConfig;
+  configPath: string;
+  env: NodeJS.ProcessEnv;
+  /** Where the keeper's own messages go. */
+  stderr?: NodeJS.WritableStream;
+}
+
+/**
+ * Runs the supervisor as a child with the proxy sockets and keeps it running; resolves with the
+ * exit code to leave with. SIGINT/SIGTERM are passed on and the keeper ends with the child.
+ */
+export async function runKeeper(options: KeeperOptions): Promise<number> {
+  const stderr = options.stderr ?? process.stderr;
+  const say = (text: string) => stderr.write(`handover keeper: ${text}\n`);
+  const handles: Array<{ key: string; handle: TcpHandle }> = [];
+  try {
+    for (const { host, port } of proxyAddresses(options.config)) {
+      handles.push({ key: socketKey(host, port), handle: bindOnly(host, port) });
+    }
+  } catch (error) {
+    for (const { handle } of handles) handle.close();
+    const e = error as NodeJS.ErrnoException;
+    stderr.write(
+      `handover: ${e.message}${e.code === 'EADDRINUSE' ? ': another program uses that port. Stop it, or choose other ports in .env (HANDOVER_PROXY_PORT, HANDOVER_CONTROL_PORT).' : ''}\n`,
+    );
+    return 1;
+  }
+  // fds 0–2 are the terminal, 3 is the IPC channel, the sockets follow.
+  const stdio: Array<'inherit' | 'ipc' | number> = ['inherit', 'inherit', 'inherit', 'ipc'];
+  const mapping: string[] = [];
+  for (const { key, handle } of handles) {
+    mapping.push(`${key}=${stdio.length}`);
+    stdio.push(handle.fd);
+  }
+
+  let child: ChildProcess | undefined;
+  let stopSignal: NodeJS.Signals | undefined;
+  const restarts: number[] = [];
+  const forward = (signal: NodeJS.Signals) => {
+    stopSignal ??= signal;
+    child?.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+
+  try {
+    for (;;) {
+      const started = spawn(process.execPath, [...process.execArgv, BIN, 'start', '--config', options.configPath], {
+        env: { ...options.env, [INHERITED_SOCKETS_ENV]: mapping.join(',') },
+        stdio,
+        // Its own process group: Ctrl-C (or a signal to our group) reaches it once, through us;
+        // twice would mean "stop now, kill the workers".
+        detached: true,
+      });
+      child = started;
+      let ready = false;
+      started.on('message', (message: { type?: string }) => {
+        if (message?.type === 'ready') ready = true;
+      });
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        started.once('exit', (c, s) => resolve([c, s])),
+      );
+      child = undefined;
+      const how = signal === null ? `exit code ${code}` : signal;
+      if (stopSignal !== undefined || (signal === null && code === 0)) return code ?? 0;
+      // Never ready: the configuration, the data directory or a port is wrong; it said why.
+      if (!ready) return code ?? 1;
+      const now = Date.now();
+      restarts.push(now);
+      while (restarts.length > 0 && (restarts[0] as number) < now - RESTART_WINDOW_MS) restarts.shift();
+      if (restarts.length > MAX_RESTARTS) {
+        say(`the supervisor died again (${how}): ${restarts.length} times within ${RESTART_WINDOW_MS / 1000} s, giving up. Its workers may still run: \`handover start\` re-adopts them.`);
+        return 1;
+      }
+      const delay = Math.min(BACKOFF_INITIAL_MS * 2 ** (restarts.length - 1), BACKOFF_MAX_MS);
+      say(`the supervisor (pid ${started.pid}) died (${how}); starting a new one in ${delay} ms. The proxy port stays open: connections wait and are served by the new supervisor, which re-adopts the workers.`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (stopSignal !== undefined) return 0;
+    }
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+    for (const { handle } of handles) handle.close();
+  }
+}
