@@ -193,10 +193,39 @@ describe('invalid URLs', () => {
     ['a relative path', 'GET ../../etc/passwd', 400, null],
     ['raw non-ASCII bytes', 'GET /\u00e9', 400, null],
     ['a 20 KB URL', `GET /${'a'.repeat(20_000)}`, 431, null],
-    // Absolute form is valid HTTP/1.1; it reaches the worker as sent (the worker sees the Host header we set as well).
-    ['the absolute form', 'GET http://evil.example/x', 200, 'http://evil.example/x'],
-    ['asterisk form', 'OPTIONS *', 200, '*'],
+    // Absolute form (RFC 9112 §3.2.2) reaches the worker in origin form; its authority becomes Host.
+    ['the absolute form', 'GET http://evil.example/x?y=1', 200, '/x?y=1'],
+    ['the absolute form without a path', 'GET HTTP://evil.example', 200, '/'],
+    ['the absolute form with a query only', 'GET https://evil.example?q', 200, '/?q'],
+    ['the absolute form with user info', 'GET http://user:pw@evil.example/x', 400, null],
+    ['the absolute form of another scheme', 'GET ftp://evil.example/x', 400, null],
+    ['the absolute form without an authority', 'GET http:///x', 400, null],
+    ['asterisk form with OPTIONS', 'OPTIONS *', 200, '*'],
+    ['asterisk form with GET', 'GET *', 400, null],
   ];
+  it('the absolute form: the target authority replaces the Host the client sent', async () => {
+    const w = await startUpstream('web@0', (req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(port, 'GET http://app.example:8080/x HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n');
+    expect(answer.startsWith('HTTP/1.1 200 ')).toBe(true);
+    const seen = w.seen[0]!;
+    expect(seen.url).toBe('/x');
+    expect(seen.rawHeaders.filter((_, i) => i % 2 === 0 && /^host$/i.test(seen.rawHeaders[i]!))).toHaveLength(1);
+    expect(seen.headers.host).toBe('app.example:8080');
+    expect(seen.headers['x-forwarded-host']).toBe('app.example:8080');
+  });
+
+  it('the absolute form of /healthz is answered by the proxy itself', async () => {
+    const w = await startUpstream('web@0', (_req, res) => res.end('app'));
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(port, 'GET http://x/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nok\n$/);
+    expect(w.seen).toEqual([]);
+  });
+
   for (const [name, line, status, seen] of cases) {
     it(`${name}: ${status}`, async () => {
       const w = await startUpstream('web@0', (req, res) => {

@@ -116,7 +116,8 @@ class Exchange {
   constructor(
     readonly conn: ClientConn,
     readonly method: string,
-    readonly url: string,
+    /** The request target; rewritten to origin form when it came in absolute form. */
+    public url: string,
     readonly raw: string[],
     readonly keepAlive: boolean,
     readonly http10: boolean,
@@ -411,6 +412,24 @@ function onRequestEnd(this: OwnedParser): void {
   if (ex.responseDone) finish(ex);
 }
 
+/**
+ * An absolute-form target as origin form plus the authority that replaces Host (RFC 9112
+ * §3.2.2: a server MUST ignore Host then), so workers only ever see "/path". `*` is kept for
+ * OPTIONS only. Undefined → 400: another scheme, no or a user-info authority, or `*` elsewhere.
+ */
+function toOriginForm(url: string, method: string): { path: string; authority: string | undefined } | undefined {
+  if (url === '*') return method === 'OPTIONS' ? { path: url, authority: undefined } : undefined;
+  const lower = url.slice(0, 8).toLowerCase();
+  const start = lower.startsWith('http://') ? 7 : lower.startsWith('https://') ? 8 : -1;
+  if (start === -1) return undefined;
+  let end = start;
+  while (end < url.length && url[end] !== '/' && url[end] !== '?' && url[end] !== '#') end++;
+  const authority = url.slice(start, end);
+  if (authority === '' || authority.includes('@')) return undefined;
+  const rest = url.slice(end);
+  return { path: rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : `/${rest}`, authority };
+}
+
 function isHealthz(url: string): boolean {
   return url === '/healthz' || url.startsWith('/healthz?');
 }
@@ -419,13 +438,21 @@ function isHealthz(url: string): boolean {
 function start(ex: Exchange): void {
   const conn = ex.conn;
   const state = conn.state;
+  let authority: string | undefined;
+  if (ex.url.charCodeAt(0) !== 47 /* / */) {
+    // Rare: absolute form ("http://host/path", RFC 9112 §3.2.2) or "*"; llhttp refused the rest.
+    const target = toOriginForm(ex.url, ex.method);
+    if (target === undefined) return reply(ex, 400, 'Bad Request', 'Bad Request\n', false, true);
+    ex.url = target.path;
+    authority = target.authority;
+  }
   if (isHealthz(ex.url)) return reply(ex, 200, 'OK', 'ok\n', false);
   const route = state.route;
   ex.sessionId = findSessionId(ex.raw, ex.url, route);
   const upstream = chooseUpstream(route, ex.sessionId, ex.raw);
   if (upstream === undefined) return reply(ex, 503, 'Service Unavailable', 'No worker is ready; retry shortly.\n', true);
   conn.remote ??= conn.socket.remoteAddress ?? '';
-  const head = requestHead(ex.method, ex.url, ex.raw, conn.remote, state.trustForwarded, upstream);
+  const head = requestHead(ex.method, ex.url, ex.raw, conn.remote, state.trustForwarded, upstream, authority);
   // HTTP/1.1 requires Host (node:http answers 400 without it, so does this engine).
   if (!head.host && !ex.http10) return reply(ex, 400, 'Bad Request', 'Bad Request\n', false, true);
   ex.head = head.head;

@@ -35,7 +35,8 @@ const result: RequestHead = { head: '', body: BODY_NONE, host: false };
 
 /**
  * The head sent to a worker. `remote` is the client address for X-Forwarded-For; the worker's
- * host:port is used as Host when the client sent none (HTTP/1.0).
+ * host:port is used as Host when the client sent none (HTTP/1.0). `authority`, from an
+ * absolute-form target, replaces whatever Host the client sent.
  */
 export function requestHead(
   method: string,
@@ -44,6 +45,7 @@ export function requestHead(
   remote: string,
   trustForwarded: boolean,
   upstream: Upstream,
+  authority: string | undefined,
 ): RequestHead {
   const tokens = connectionTokens(raw);
   let body: BodyKind = BODY_NONE;
@@ -58,7 +60,10 @@ export function requestHead(
     const value = raw[i + 1] as string;
     switch (name.length) {
       case 4:
-        if (nameIs(name, 'host')) host = value;
+        if (nameIs(name, 'host')) {
+          if (authority !== undefined) continue;
+          host = value;
+        }
         break;
       case 14:
         if (nameIs(name, 'content-length')) {
@@ -88,6 +93,10 @@ export function requestHead(
     }
     if (isHopByHop(name) || isInternal(name) || isListed(name, tokens)) continue;
     head += `${name}: ${value}\r\n`;
+  }
+  if (authority !== undefined) {
+    host = authority;
+    head += `Host: ${authority}\r\n`;
   }
   head += `X-Forwarded-For: ${forwardedFor === undefined ? remote : `${forwardedFor}, ${remote}`}\r\n`;
   if (!sawProto) head += 'X-Forwarded-Proto: http\r\n';
