@@ -2,6 +2,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { LogLine } from '@handover/process-table';
 import type { LogBuffer } from './log-buffer';
+import { type LogRotationLimits, copyTruncate } from './log-rotation';
 
 export interface LogFiles {
   stdout: string;
@@ -16,7 +17,15 @@ export interface LogTailOptions {
    * again) instead of at the start of the file. Default: from the start.
    */
   backfillBytes?: number;
+  /**
+   * Size-based rotation (the pool's `logs`, read at every check so a reloaded configuration
+   * applies): looked at on this timer, after each read, never per line.
+   */
+  rotation?: LogRotationLimits | (() => LogRotationLimits);
 }
+
+/** After a failed rotation (disk full, permissions), the next attempt waits this long. */
+const ROTATION_RETRY_MS = 10_000;
 
 const CHUNK = 64 * 1024;
 /** At most this much is read per file per tick, so a flood of output never holds the loop long. */
@@ -30,6 +39,10 @@ interface Stream {
   decoder: StringDecoder;
   /** Drop text up to the first newline (the backfill started mid-line). */
   skipPartial: boolean;
+  /** No rotation attempt before this (Date.now()), after a failed one. */
+  rotateAfter: number;
+  /** The last rotation error shown in the log view (shown once, not at every attempt). */
+  rotationError: string | null;
 }
 
 /**
@@ -37,11 +50,19 @@ interface Stream {
  * in the data directory rather than to pipes, so they keep running (and printing) when the
  * supervisor is gone; the supervisor polls the files from the last offset it read. Memory stays
  * bounded: one 64 KiB buffer per read and the LogBuffer's ring.
+ *
+ * With `rotation`, a file found over `maxBytes` after a read is rotated by copy-truncate (see
+ * `copyTruncate`) on the same tick: the bytes the tail had not read yet are fed to the LogBuffer
+ * from the copy, then the tail goes on from offset 0 of the emptied file, so the log view neither
+ * loses nor repeats lines. Only a write landing in the copytruncate window (between the last
+ * fstat and the ftruncate, microseconds) is lost, from the files and the view alike. The files
+ * stay under `maxBytes` plus what the worker writes in one interval (and one rotation).
  */
 export class LogTail {
   private readonly streams: Stream[];
   private readonly intervalMs: number;
   private readonly backfillBytes: number | undefined;
+  private readonly rotation: (() => LogRotationLimits) | null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -54,6 +75,8 @@ export class LogTail {
   ) {
     this.intervalMs = options.intervalMs ?? 250;
     this.backfillBytes = options.backfillBytes;
+    const rotation = options.rotation;
+    this.rotation = rotation === undefined ? null : typeof rotation === 'function' ? rotation : () => rotation;
     this.streams = (['stdout', 'stderr'] as const).map((name) => ({
       name,
       path: files[name],
@@ -61,6 +84,8 @@ export class LogTail {
       offset: -1,
       decoder: new StringDecoder('utf8'),
       skipPartial: false,
+      rotateAfter: 0,
+      rotationError: null,
     }));
   }
 
@@ -127,17 +152,45 @@ export class LogTail {
         if (bytesRead === 0) break;
         stream.offset += bytesRead;
         read += bytesRead;
-        let text = stream.decoder.write(this.buffer.subarray(0, bytesRead));
-        if (stream.skipPartial) {
-          const newline = text.indexOf('\n');
-          if (newline < 0) continue;
-          text = text.slice(newline + 1);
-          stream.skipPartial = false;
-        }
-        if (text !== '') this.logs.write(stream.name, text);
+        this.show(stream, this.buffer.subarray(0, bytesRead));
       }
+      const limits = this.rotation?.();
+      if (limits !== undefined && size > limits.maxBytes && Date.now() >= stream.rotateAfter) await this.rotate(stream, limits);
     } catch {
       // The file is not there (yet) or went away: nothing to show, try again next tick.
+    }
+  }
+
+  private show(stream: Stream, bytes: Buffer): void {
+    let text = stream.decoder.write(bytes);
+    if (stream.skipPartial) {
+      const newline = text.indexOf('\n');
+      if (newline < 0) return;
+      text = text.slice(newline + 1);
+      stream.skipPartial = false;
+    }
+    if (text !== '') this.logs.write(stream.name, text);
+  }
+
+  private async rotate(stream: Stream, limits: LogRotationLimits): Promise<void> {
+    try {
+      // Copy-truncate, not rename: the worker's inherited O_APPEND fd outlives us and cannot be told to reopen a path.
+      await copyTruncate(stream.path, limits, (chunk, at) => {
+        // Bytes this tail had not read yet (it reads at most MAX_PER_TICK a tick): shown from the copy.
+        const end = at + chunk.length;
+        if (end <= stream.offset) return;
+        this.show(stream, at >= stream.offset ? chunk : chunk.subarray(stream.offset - at));
+        stream.offset = end;
+      });
+      // The worker's next write lands at the start of the emptied file.
+      stream.offset = 0;
+      stream.rotationError = null;
+    } catch (error) {
+      stream.rotateAfter = Date.now() + ROTATION_RETRY_MS;
+      const message = `handover: could not rotate ${stream.path} (logs.maxBytes ${limits.maxBytes}): ${(error as Error).message}; trying again in ${ROTATION_RETRY_MS / 1000}s`;
+      // Once per distinct error, not at every attempt.
+      if (message !== stream.rotationError) this.logs.write('stderr', `${message}\n`);
+      stream.rotationError = message;
     }
   }
 }

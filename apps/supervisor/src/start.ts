@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
-import { ConfigError, loadConfig, loadDotEnv } from '@handover/config';
+import { ConfigError, formatConfigWarning, loadConfig, loadDotEnv } from '@handover/config';
 import { type AdminCredentials, resolveAdminCredentials } from '@handover/secrets';
+import { INHERITED_SOCKETS_ENV, KEEPER_ENV, inheritedSockets, runKeeper } from './keeper';
 import { type RunningSupervisor, launchSupervisor } from './launch';
 
 export interface StartOptions {
@@ -11,6 +12,8 @@ export interface StartOptions {
 /**
  * `handover start`: loads `.env` and the configuration, launches everything, prints where
  * to go, and runs until SIGINT/SIGTERM, when it stops gracefully with no worker left behind.
+ * Unless HANDOVER_KEEPER=0, this process becomes the keeper (keeper.ts) and the supervisor
+ * runs in a child that inherits the proxy sockets and is restarted if it dies.
  */
 export async function startSupervisor(options: StartOptions = {}): Promise<void> {
   const env = options.env ?? process.env;
@@ -20,9 +23,23 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   let running: RunningSupervisor;
   let console: ConsoleInfo | null = null;
   let requestStop: (keepWorkers: boolean) => void = () => undefined;
+  const sockets = inheritedSockets(env);
+  const underKeeper = env[INHERITED_SOCKETS_ENV] !== undefined && process.send !== undefined;
+  // Read once; the workers inherit this environment and have no use for it.
+  delete env[INHERITED_SOCKETS_ENV];
   try {
     const config = await loadConfig({ path: configPath, env });
-    running = await launchSupervisor(config, { env, onStopRequest: (keepWorkers) => requestStop(keepWorkers) });
+    // Under a keeper, the keeper printed them already.
+    if (!underKeeper) for (const warning of config.warnings) process.stderr.write(`handover: ${formatConfigWarning(warning)}\n`);
+    if (!underKeeper && env[KEEPER_ENV] !== '0') {
+      process.exitCode = await runKeeper({ config, configPath, env });
+      return;
+    }
+    running = await launchSupervisor(config, {
+      env,
+      inheritedSockets: sockets,
+      onStopRequest: (keepWorkers) => requestStop(keepWorkers),
+    });
     // `npm start` runs the admin console beside us: make sure its login exists, and say where.
     if (env.HANDOVER_CONSOLE === '1') {
       const port = Number(env.HANDOVER_ADMIN_PORT ?? 3000);
@@ -86,6 +103,18 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  if (underKeeper) {
+    process.send?.({ type: 'ready' });
+    // The keeper itself was killed: nobody would restart us or pass on a signal, so leave as a
+    // `kill -9` of a keeper-less supervisor would — workers running, for `handover start` to re-adopt.
+    process.once('disconnect', () => {
+      if (stopping) return;
+      process.stderr.write('handover: the keeper process is gone; stopping and leaving the workers running for `handover start`\n');
+      stop(true);
+    });
+    process.channel?.unref();
+  }
 }
 
 interface ConsoleInfo {

@@ -1,6 +1,5 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, type HandoverConfig, type PoolConfig, loadConfig } from '@handover/config';
+import { ConfigError, type HandoverConfig, type PoolConfig, formatConfigWarning, loadConfig } from '@handover/config';
 import {
   ControlError,
   CrashTracker,
@@ -25,6 +24,7 @@ import type { Route, Upstream } from '@handover/proxy';
 import { SessionTable, type SessionTableOptions } from '@handover/session-table';
 import type { EventLog, NewEvent } from './event-log';
 import { probe, waitForHealthy } from './health-check';
+import { removeLogFiles } from './log-rotation';
 import type { LogFiles } from './log-tail';
 import { findFreePort } from './ports';
 import { checkProcess, signalGroup } from './proc-identity';
@@ -211,6 +211,8 @@ export class Supervisor implements SupervisorControl {
   private leaving = false;
   private readonly store: StateStore | null;
   private readonly logsDir: string;
+  /** The configuration's warnings (e.g. a basePort in the ephemeral port range), recorded at start. */
+  private readonly configWarnings: string[];
   private stopHandler: ((keepWorkers: boolean) => void) | null = null;
   private stopRequested = false;
 
@@ -218,6 +220,7 @@ export class Supervisor implements SupervisorControl {
     this.events = options.events;
     this.store = options.store ?? null;
     this.logsDir = join(options.config.dataDir, 'logs');
+    this.configWarnings = (options.config.warnings ?? []).map(formatConfigWarning);
     this.reloadConfig =
       options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
     this.workerEnv = withoutHandoverSecrets(options.env ?? process.env);
@@ -234,7 +237,12 @@ export class Supervisor implements SupervisorControl {
    * with back-off.
    */
   async start(): Promise<void> {
-    this.record({ type: 'supervisor.started', actor: SUPERVISOR, message: `supervisor started (pid ${process.pid})` });
+    this.record({
+      type: 'supervisor.started',
+      actor: SUPERVISOR,
+      message: `supervisor started (pid ${process.pid})${this.configWarnings.map((w) => `; configuration ${w}`).join('')}`,
+      ...(this.configWarnings.length > 0 ? { data: { warnings: this.configWarnings } } : {}),
+    });
     await this.restore();
     this.store?.startFlushing();
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.sweepIntervalMs);
@@ -608,6 +616,7 @@ export class Supervisor implements SupervisorControl {
       startTime: row.pidStartTime,
       logs: worker.logs,
       logFiles: this.logFiles(worker.id),
+      logRotation: () => pool.config.logs,
     });
     worker.process = proc;
     let state = row.state;
@@ -725,9 +734,7 @@ export class Supervisor implements SupervisorControl {
   }
 
   private removeLogs(id: string): void {
-    const files = this.logFiles(id);
-    rmSync(files.stdout, { force: true });
-    rmSync(files.stderr, { force: true });
+    removeLogFiles(this.logFiles(id));
   }
 
   // ---- starting ----------------------------------------------------------------------------
@@ -772,6 +779,7 @@ export class Supervisor implements SupervisorControl {
       },
       logs: worker.logs,
       logFiles: this.logFiles(worker.id),
+      logRotation: () => pool.config.logs,
     });
     worker.process = proc;
     this.persist(worker);
@@ -1204,7 +1212,7 @@ export class Supervisor implements SupervisorControl {
       this.record({ type: 'config.rejected', actor, message: `configuration not applied: ${message}` });
       throw new ControlError('PRECONDITION_FAILED', `The configuration was not applied and nothing changed: ${message}`);
     }
-    const notes: string[] = [];
+    const notes: string[] = (next.warnings ?? []).map(formatConfigWarning);
     for (const config of next.pools) {
       const pool = this.pools.get(config.name);
       if (pool === undefined) {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LogBuffer } from './log-buffer';
+import { type LogRotationLimits, removeLogFiles } from './log-rotation';
 import { type LogFiles, LogTail } from './log-tail';
 import { checkProcess, processStartTime, signalGroup } from './proc-identity';
 
@@ -19,6 +20,8 @@ export interface SpawnWorkerOptions {
   logs: LogBuffer;
   /** Where the worker's stdout and stderr go (created or truncated). */
   logFiles: LogFiles;
+  /** Size-based rotation of the log files (the pool's `logs`; a function is read at every check). */
+  logRotation?: LogRotationLimits | (() => LogRotationLimits);
 }
 
 export interface AdoptWorkerOptions {
@@ -26,6 +29,8 @@ export interface AdoptWorkerOptions {
   startTime: string | null;
   logs: LogBuffer;
   logFiles: LogFiles;
+  /** Size-based rotation of the log files, as for a spawned worker. */
+  logRotation?: LogRotationLimits | (() => LogRotationLimits);
   /** How often the process is looked for. Default 500 ms. */
   pollMs?: number;
 }
@@ -57,8 +62,12 @@ export abstract class WorkerProcess {
     protected readonly logs: LogBuffer,
     logFiles: LogFiles,
     backfill: boolean,
+    logRotation: LogRotationLimits | (() => LogRotationLimits) | undefined,
   ) {
-    this.tail = new LogTail(logFiles, logs, backfill ? { backfillBytes: BACKFILL_BYTES } : {});
+    this.tail = new LogTail(logFiles, logs, {
+      ...(backfill ? { backfillBytes: BACKFILL_BYTES } : {}),
+      ...(logRotation !== undefined ? { rotation: logRotation } : {}),
+    });
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 
@@ -137,7 +146,9 @@ export class SpawnedWorkerProcess extends WorkerProcess {
   private readonly recordedStartTime: string | null;
 
   constructor(options: SpawnWorkerOptions) {
-    super(options.logs, options.logFiles, false);
+    super(options.logs, options.logFiles, false, options.logRotation);
+    // Rotated copies left by an earlier worker of the same name (a data directory whose state was reset).
+    removeLogFiles(options.logFiles);
     const out = openLog(options.logFiles.stdout);
     const err = openLog(options.logFiles.stderr);
     try {
@@ -187,7 +198,7 @@ export class AdoptedWorkerProcess extends WorkerProcess {
   private readonly poll: NodeJS.Timeout;
 
   constructor(options: AdoptWorkerOptions) {
-    super(options.logs, options.logFiles, true);
+    super(options.logs, options.logFiles, true, options.logRotation);
     this.identity = { pid: options.pid, startTime: options.startTime };
     this.tail.start();
     this.poll = setInterval(() => {

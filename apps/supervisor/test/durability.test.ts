@@ -480,6 +480,8 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(alice.cookies.get('handover_route')).toMatch(/^web@0\.[A-Za-z0-9_-]{16}$/);
     await install.mutate('workers.detachAndSync', { worker: 'web@0' });
     await install.waitForStoredSessions({ [sessionId(alice)]: 'web@0', [sessionId(bob)]: 'web@0' });
+    // The detach is written at once, but by the writer thread: wait until it is on disk.
+    await waitFor(() => install!.storedWorkers().find((w) => w.id === 'web@0')?.state === 'detached', 10_000, 'web@0 stored detached');
 
     await install.kill9(first.run);
     // As if alice's binding had been made in the last 200 ms before the kill: the store lost it.

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, type ConfigIssue } from './errors';
+import { ConfigError, type ConfigIssue, type ConfigWarning } from './errors';
+import { DEFAULT_EPHEMERAL_PORTS, type EphemeralPorts, ephemeralPortWarnings } from './ephemeral-ports';
 import { fileSchema, type ConfigFile, type PoolFile } from './schema';
 
 export interface ListenConfig {
@@ -16,6 +17,11 @@ export interface HandoverConfig {
   pools: PoolConfig[];
   /** Absolute path of the file this was loaded from. */
   configPath: string;
+  /**
+   * Problems that do not stop Handover but may bite later (e.g. a basePort inside the ephemeral
+   * port range), each naming its field. `handover start` prints them; the supervisor records them.
+   */
+  warnings: ConfigWarning[];
 }
 
 export interface PoolConfig {
@@ -56,6 +62,12 @@ export interface PoolConfig {
   restart: { minUptimeSeconds: number; maxRestarts: number; backoffInitialMs: number; backoffMaxMs: number };
   /** Last output lines kept per worker. */
   logLines: number;
+  /**
+   * Size-based rotation of each worker's log files (`<dataDir>/logs/<worker>.out.log`,
+   * `.err.log`): once a file is over `maxBytes` it is copied to `<file>.1` (older copies shift to
+   * `.2` … `.keep`; the oldest is deleted) and emptied in place. `keep` 0: emptied, no copy kept.
+   */
+  logs: { maxBytes: number; keep: number };
 }
 
 export const DEFAULTS = {
@@ -72,6 +84,7 @@ export const DEFAULTS = {
     drain: { maxSeconds: null },
     restart: { minUptimeSeconds: 5, maxRestarts: 5, backoffInitialMs: 500, backoffMaxMs: 30_000 },
     logLines: 500,
+    logs: { maxBytes: 10 * 1024 * 1024, keep: 3 },
   },
 } as const;
 
@@ -86,6 +99,11 @@ export interface ParseConfigOptions {
    * `revisionFile` is reported as an error. (parseConfig itself does no I/O.)
    */
   readRevisionFile?: (absolutePath: string) => string;
+  /**
+   * The kernel's ephemeral port range, for the warning about worker ports inside it. Default:
+   * Linux's default range (32768–60999); `loadConfig` reads the real one from /proc. null: no check.
+   */
+  ephemeralPorts?: EphemeralPorts | null;
 }
 
 /** `HANDOVER_POOL_<NAME>_BASE_PORT` for a pool name: upper-cased, "-" → "_". */
@@ -373,8 +391,10 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     drain: { maxSeconds: p.drain?.maxSeconds ?? d.drain.maxSeconds },
     restart: { ...d.restart, ...p.restart },
     logLines: p.logLines ?? d.logLines,
+    logs: { ...d.logs, ...p.logs },
   }));
   if (issues.length) throw new ConfigError(configPath, issues);
+  const ephemeral = options.ephemeralPorts === undefined ? DEFAULT_EPHEMERAL_PORTS : options.ephemeralPorts;
 
   return {
     proxy,
@@ -382,6 +402,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     dataDir: path.resolve(dir, file.dataDir ?? DEFAULTS.dataDir),
     pools,
     configPath,
+    warnings: ephemeral === null ? [] : ephemeralPortWarnings(pools, ephemeral, overridden.sources),
   };
 }
 

@@ -5,6 +5,17 @@ export interface ConfigIssue {
 }
 
 /**
+ * Something in a valid configuration that will probably cause trouble later; `path` names the
+ * field as in a ConfigIssue. Print it with `formatConfigWarning`.
+ */
+export type ConfigWarning = ConfigIssue;
+
+/** `warning: pools[0].basePort: …`, the same shape as a ConfigError's lines. */
+export function formatConfigWarning(warning: ConfigWarning): string {
+  return `warning: ${warning.path ? `${warning.path}: ` : ''}${warning.message}`;
+}
+
+/**
  * Thrown for every configuration problem: a missing or unreadable file, bad JSON, or values that
  * fail validation. `message` names the file and lists every problem, one per line:
  *

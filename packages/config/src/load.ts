@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfig, revisionFilesOf, type HandoverConfig } from './config';
+import { type EphemeralPorts, readEphemeralPorts } from './ephemeral-ports';
 import { ConfigError } from './errors';
 import { parseJsonFile } from './json';
 
@@ -13,6 +14,8 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Default process.cwd(). */
   cwd?: string;
+  /** For the ephemeral-port warning; default: read from /proc (see readEphemeralPorts). null: no check. */
+  ephemeralPorts?: EphemeralPorts | null;
 }
 
 /** Reads, validates and fills in the configuration. Throws a ConfigError for any problem. */
@@ -60,9 +63,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Hando
       }
     }),
   );
+  const ephemeralPorts = options.ephemeralPorts !== undefined ? options.ephemeralPorts : await readEphemeralPorts();
   return parseConfig(raw, {
     configPath,
     env,
+    ephemeralPorts,
     readRevisionFile: (file) => {
       const got = contents.get(file);
       if (got === undefined) throw Object.assign(new Error(`not read: ${file}`), { code: 'ENOENT' });

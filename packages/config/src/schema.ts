@@ -16,6 +16,11 @@ export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Environment variables Handover sets for every worker; a pool may not set them itself. */
 export const RESERVED_WORKER_ENV = ['PORT', 'HANDOVER_WORKER', 'HANDOVER_REVISION'] as const;
 
+/** Bounds of `pools[].logs.maxBytes`: 64 KiB (smaller would rotate on every look) to 1 TiB. */
+export const LOG_MAX_BYTES_MIN = 64 * 1024;
+export const LOG_MAX_BYTES_MAX = 2 ** 40;
+const LOG_MAX_BYTES_MESSAGE = `expected a whole number of bytes from ${LOG_MAX_BYTES_MIN} (64 KiB) to ${LOG_MAX_BYTES_MAX} (1 TiB), e.g. 10485760 for 10 MiB`;
+
 const port = () => z.number({ error: PORT_MESSAGE }).int({ error: PORT_MESSAGE }).min(1, PORT_MESSAGE).max(65535, PORT_MESSAGE);
 
 const int = (min: number, max: number) => {
@@ -116,6 +121,20 @@ export const poolSchema = z.strictObject({
     })
     .optional(),
   logLines: int(1, 100_000).optional(),
+  logs: z
+    .strictObject(
+      {
+        maxBytes: z
+          .number({ error: LOG_MAX_BYTES_MESSAGE })
+          .int({ error: LOG_MAX_BYTES_MESSAGE })
+          .min(LOG_MAX_BYTES_MIN, LOG_MAX_BYTES_MESSAGE)
+          .max(LOG_MAX_BYTES_MAX, LOG_MAX_BYTES_MESSAGE)
+          .optional(),
+        keep: int(0, 100).optional(),
+      },
+      { error: 'expected an object like { "maxBytes": 10485760, "keep": 3 }' },
+    )
+    .optional(),
 });
 
 export const fileSchema = z.strictObject({

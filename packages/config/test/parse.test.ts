@@ -47,8 +47,10 @@ describe('parseConfig defaults', () => {
           drain: { maxSeconds: null },
           restart: { minUptimeSeconds: 5, maxRestarts: 5, backoffInitialMs: 500, backoffMaxMs: 30000 },
           logLines: 500,
+          logs: { maxBytes: 10 * 1024 * 1024, keep: 3 },
         },
       ],
+      warnings: [],
     });
     expect(DEFAULTS.pool.idleTimeoutSeconds).toBe(1800);
   });
