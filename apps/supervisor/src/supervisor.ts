@@ -35,8 +35,6 @@ import { Worker } from './worker';
 import { AdoptedWorkerProcess, type ExitInfo, SpawnedWorkerProcess } from './worker-process';
 
 const SUPERVISOR = 'supervisor';
-/** The proxy's own cookie, naming the worker that holds the client's session (signed). */
-export const ROUTE_COOKIE = 'handover_route';
 /** Ended workers kept per pool for the record (the event log keeps the full history). */
 const KEEP_ENDED_WORKERS = 5;
 
@@ -99,9 +97,9 @@ class Pool {
       sessions: this.sessions,
       target: undefined,
       routeCookie:
-        routeKey === undefined
+        routeKey === undefined || config.routeCookie === null
           ? undefined
-          : { name: ROUTE_COOKIE, key: routeKey, upstream: (id) => this.workers.find((worker) => worker.id === id) },
+          : { name: config.routeCookie, key: routeKey, upstream: (id) => this.workers.find((worker) => worker.id === id) },
     };
     this.crashes = new CrashTracker(crashPolicy(config));
   }
@@ -1222,6 +1220,10 @@ export class Supervisor implements SupervisorControl {
       if (config.sessionCookie !== pool.config.sessionCookie) {
         notes.push(`${config.name}: a new session cookie takes a supervisor restart; still using ${pool.config.sessionCookie}`);
         config.sessionCookie = pool.config.sessionCookie;
+      }
+      if (config.routeCookie !== pool.config.routeCookie) {
+        notes.push(`${config.name}: a new routeCookie takes a supervisor restart; still using ${pool.config.routeCookie ?? 'none'}`);
+        config.routeCookie = pool.config.routeCookie;
       }
       pool.config = config;
       pool.route.idleTimeoutMs = config.idleTimeoutSeconds * 1000;

@@ -44,6 +44,8 @@ export interface PoolConfig {
   sessionCookie: string;
   /** e.g. "jsessionid" to read ";jsessionid=ID" from the URL path; null: cookie only. */
   sessionPathParameter: string | null;
+  /** The proxy's signed cookie naming the worker of a session (restores bindings lost by a kill -9); null: none. */
+  routeCookie: string | null;
   idleTimeoutSeconds: number;
   /** The revision label new workers start on. */
   revision: string;
@@ -76,6 +78,7 @@ export const DEFAULTS = {
   dataDir: '.handover',
   pool: {
     sessionPathParameter: null,
+    routeCookie: 'handover_route',
     idleTimeoutSeconds: 1800,
     revision: 'unversioned',
     instances: 1,
@@ -305,6 +308,9 @@ function crossChecks(file: ConfigFile, proxyPort: number, controlPort: number, s
     if (pool.revision !== undefined && pool.revisionFile !== undefined) {
       issues.push({ path: `pools[${i}].revisionFile`, message: 'set either "revision" or "revisionFile", not both' });
     }
+    if ((pool.routeCookie ?? DEFAULTS.pool.routeCookie) === pool.sessionCookie) {
+      issues.push({ path: `pools[${i}].routeCookie`, message: `must differ from sessionCookie ("${pool.sessionCookie}"): it is the proxy's own cookie` });
+    }
     const restart = pool.restart;
     if (restart?.backoffInitialMs !== undefined && restart.backoffMaxMs !== undefined && restart.backoffMaxMs < restart.backoffInitialMs) {
       issues.push({ path: `pools[${i}].restart.backoffMaxMs`, message: `must be at least restart.backoffInitialMs (${restart.backoffInitialMs})` });
@@ -383,6 +389,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     proxyPort: p.proxyPort ?? null,
     sessionCookie: p.sessionCookie,
     sessionPathParameter: p.sessionPathParameter ?? d.sessionPathParameter,
+    routeCookie: p.routeCookie === false ? null : (p.routeCookie ?? d.routeCookie),
     idleTimeoutSeconds: p.idleTimeoutSeconds ?? d.idleTimeoutSeconds,
     revision: revisionOf(p, i, dir, options, issues),
     instances: p.instances ?? d.instances,

@@ -6,6 +6,8 @@ import { z } from 'zod';
  * `parseConfig` turns a value of this shape into a `HandoverConfig` with every default filled in.
  */
 
+const ROUTE_COOKIE_EXPECTED = 'expected a cookie name, e.g. "handover_route" (letters, digits and !#$%&\'*+-.^_`|~), or false to send none';
+
 export const PORT_MESSAGE = 'expected an integer from 1 to 65535';
 export const POOL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 /** RFC 6265 cookie-name token characters. */
@@ -82,6 +84,9 @@ export const poolSchema = z.strictObject({
   sessionCookie: z
     .string({ error: 'expected a cookie name, e.g. "JSESSIONID"' })
     .regex(COOKIE_NAME_PATTERN, 'expected a cookie name, e.g. "JSESSIONID" (letters, digits and !#$%&\'*+-.^_`|~)'),
+  routeCookie: z
+    .union([z.literal(false), z.string().regex(COOKIE_NAME_PATTERN, ROUTE_COOKIE_EXPECTED)], { error: ROUTE_COOKIE_EXPECTED })
+    .optional(),
   sessionPathParameter: z
     .string({ error: 'expected a URL path parameter name, e.g. "jsessionid", or null' })
     .regex(PATH_PARAMETER_PATTERN, 'expected a URL path parameter name, e.g. "jsessionid"')

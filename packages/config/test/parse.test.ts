@@ -39,6 +39,7 @@ describe('parseConfig defaults', () => {
           proxyPort: null,
           sessionCookie: 'JSESSIONID',
           sessionPathParameter: null,
+          routeCookie: 'handover_route',
           idleTimeoutSeconds: 1800,
           revision: 'unversioned',
           instances: 1,
@@ -361,6 +362,19 @@ describe('cross-field checks', () => {
     expect(issuesOf(minimal(), { HANDOVER_POOL_WEB_PROXY_PORT: 'x' })).toEqual([
       { path: 'pools[0].proxyPort', message: 'expected an integer from 1 to 65535, got "x" (from the environment variable HANDOVER_POOL_WEB_PROXY_PORT)' },
     ]);
+  });
+
+  it('takes a routeCookie name or false, refusing a bad name and one equal to sessionCookie', () => {
+    expect(parse(minimal({ pools: [pool({ routeCookie: 'srv' })] })).pools[0]!.routeCookie).toBe('srv');
+    expect(parse(minimal({ pools: [pool({ routeCookie: false })] })).pools[0]!.routeCookie).toBeNull();
+    for (const bad of ['a b', '', true, 42, null]) {
+      const issues = issuesOf({ pools: [pool({ routeCookie: bad })] });
+      expect(issues.map((i) => i.path)).toEqual(['pools[0].routeCookie']);
+      expect(issues[0]!.message).toMatch(/expected a cookie name, e\.g\. "handover_route".*or false/);
+    }
+    const same = issuesOf({ pools: [pool({ routeCookie: 'JSESSIONID' })] });
+    expect(same).toEqual([{ path: 'pools[0].routeCookie', message: expect.stringMatching(/must differ from sessionCookie \("JSESSIONID"\)/) }]);
+    expect(issuesOf({ pools: [pool({ sessionCookie: 'handover_route' })] })[0]!.path).toBe('pools[0].routeCookie');
   });
 
   it('rejects backoffMaxMs below backoffInitialMs', () => {
