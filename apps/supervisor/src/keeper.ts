@@ -14,6 +14,8 @@ import type { HandoverConfig } from '@handover/config';
 
 /** Set in the supervisor child: `host:port=fd,…` of the proxy sockets it inherits. */
 export const INHERITED_SOCKETS_ENV = 'HANDOVER_INHERITED_SOCKETS';
+/** Set in a supervisor the keeper restarted: why (recorded in its `supervisor.started` event). */
+export const KEEPER_RESTART_ENV = 'HANDOVER_KEEPER_RESTART';
 /** `HANDOVER_KEEPER=0` runs the supervisor in this process, without a keeper. */
 export const KEEPER_ENV = 'HANDOVER_KEEPER';
 
@@ -120,6 +122,7 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
   let child: ChildProcess | undefined;
   let stopSignal: NodeJS.Signals | undefined;
   const restarts: number[] = [];
+  let restartNote: string | undefined;
   const forward = (signal: NodeJS.Signals) => {
     stopSignal ??= signal;
     child?.kill(signal);
@@ -130,7 +133,11 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
   try {
     for (;;) {
       const started = spawn(process.execPath, [...process.execArgv, BIN, 'start', '--config', options.configPath], {
-        env: { ...options.env, [INHERITED_SOCKETS_ENV]: mapping.join(',') },
+        env: {
+          ...options.env,
+          [INHERITED_SOCKETS_ENV]: mapping.join(','),
+          ...(restartNote === undefined ? {} : { [KEEPER_RESTART_ENV]: restartNote }),
+        },
         stdio,
         // Its own process group: Ctrl-C (or a signal to our group) reaches it once, through us;
         // twice would mean "stop now, kill the workers".
@@ -157,6 +164,7 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
         return 1;
       }
       const delay = Math.min(BACKOFF_INITIAL_MS * 2 ** (restarts.length - 1), BACKOFF_MAX_MS);
+      restartNote = `the previous supervisor (pid ${started.pid}) died (${how}); restart ${restarts.length} of at most ${MAX_RESTARTS} within ${RESTART_WINDOW_MS / 1000} s`;
       say(`the supervisor (pid ${started.pid}) died (${how}); starting a new one in ${delay} ms. The proxy port stays open: connections wait and are served by the new supervisor, which re-adopts the workers.`);
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (stopSignal !== undefined) return 0;

@@ -34,6 +34,8 @@ export interface LaunchOptions {
   onStopRequest?: (keepWorkers: boolean, running: RunningSupervisor) => void;
   /** Proxy sockets handed down by the keeper (`host:port` → fd), listened on instead of binding. */
   inheritedSockets?: Map<string, number>;
+  /** Why the keeper started this supervisor again, for the `supervisor.started` event. */
+  restartedBecause?: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   // The process table and the sessions, beside the event log (a file of its own, written by a
   // thread of its own): a new supervisor re-adopts the workers from it.
   const store = new StateStore(join(config.dataDir, 'state.db'));
-  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey });
+  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey, restartedBecause: options.restartedBecause });
 
   const listeners: Array<{ pool: string; proxy: ProxyServer; port: number }> = [];
   const inherited: Array<{ pool: string; proxy: ProxyServer; port: number; fd: number }> = [];

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { ConfigError, formatConfigWarning, loadConfig, loadDotEnv } from '@handover/config';
 import { type AdminCredentials, resolveAdminCredentials } from '@handover/secrets';
-import { INHERITED_SOCKETS_ENV, KEEPER_ENV, inheritedSockets, runKeeper } from './keeper';
+import { INHERITED_SOCKETS_ENV, KEEPER_ENV, KEEPER_RESTART_ENV, inheritedSockets, runKeeper } from './keeper';
 import { type RunningSupervisor, launchSupervisor } from './launch';
 
 export interface StartOptions {
@@ -25,8 +25,10 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   let requestStop: (keepWorkers: boolean) => void = () => undefined;
   const sockets = inheritedSockets(env);
   const underKeeper = env[INHERITED_SOCKETS_ENV] !== undefined && process.send !== undefined;
-  // Read once; the workers inherit this environment and have no use for it.
+  const restartedBecause = underKeeper ? env[KEEPER_RESTART_ENV] : undefined;
+  // Read once; the workers inherit this environment and have no use for them.
   delete env[INHERITED_SOCKETS_ENV];
+  delete env[KEEPER_RESTART_ENV];
   try {
     const config = await loadConfig({ path: configPath, env });
     // Under a keeper, the keeper printed them already.
@@ -38,6 +40,7 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
     running = await launchSupervisor(config, {
       env,
       inheritedSockets: sockets,
+      restartedBecause,
       onStopRequest: (keepWorkers) => requestStop(keepWorkers),
     });
     // `npm start` runs the admin console beside us: make sure its login exists, and say where.

@@ -173,6 +173,8 @@ export interface SupervisorOptions {
    * within the store's flush interval) be restored; no route cookie without one.
    */
   routeKey?: Buffer;
+  /** Set when the keeper restarted the supervisor after it died: why, for the started event. */
+  restartedBecause?: string;
 }
 
 /** Starts retried on another port after a worker lost its port to another process. */
@@ -211,6 +213,7 @@ export class Supervisor implements SupervisorControl {
   private readonly logsDir: string;
   /** The configuration's warnings (e.g. a basePort in the ephemeral port range), recorded at start. */
   private readonly configWarnings: string[];
+  private readonly restartedBecause: string | undefined;
   private stopHandler: ((keepWorkers: boolean) => void) | null = null;
   private stopRequested = false;
 
@@ -219,6 +222,7 @@ export class Supervisor implements SupervisorControl {
     this.store = options.store ?? null;
     this.logsDir = join(options.config.dataDir, 'logs');
     this.configWarnings = (options.config.warnings ?? []).map(formatConfigWarning);
+    this.restartedBecause = options.restartedBecause;
     this.reloadConfig =
       options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
     this.workerEnv = withoutHandoverSecrets(options.env ?? process.env);
@@ -238,8 +242,18 @@ export class Supervisor implements SupervisorControl {
     this.record({
       type: 'supervisor.started',
       actor: SUPERVISOR,
-      message: `supervisor started (pid ${process.pid})${this.configWarnings.map((w) => `; configuration ${w}`).join('')}`,
-      ...(this.configWarnings.length > 0 ? { data: { warnings: this.configWarnings } } : {}),
+      message:
+        `supervisor started (pid ${process.pid})` +
+        (this.restartedBecause === undefined ? '' : ` by the keeper: ${this.restartedBecause}`) +
+        this.configWarnings.map((w) => `; configuration ${w}`).join(''),
+      ...(this.configWarnings.length > 0 || this.restartedBecause !== undefined
+        ? {
+            data: {
+              ...(this.configWarnings.length > 0 ? { warnings: this.configWarnings } : {}),
+              ...(this.restartedBecause === undefined ? {} : { restartedBecause: this.restartedBecause }),
+            },
+          }
+        : {}),
     });
     await this.restore();
     this.store?.startFlushing();

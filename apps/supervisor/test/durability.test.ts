@@ -439,6 +439,9 @@ describe('the supervisor restarts without dropping a session', () => {
 
     const second = await supervisorPid();
     expect(second).not.toBe(first);
+    // The timeline says what happened.
+    const restarted = (await install.events()).findLast((e) => e.type === 'supervisor.started')!;
+    expect(restarted.message).toMatch(new RegExp(`by the keeper: the previous supervisor \\(pid ${first}\\) died \\(SIGKILL\\); restart 1 of at most 5 within 60 s`));
     expect(keeper.child.exitCode).toBeNull();
     expect(keeper.output).toMatch(new RegExp(`the supervisor \\(pid ${first}\\) died \\(SIGKILL\\); starting a new one`));
     expect((await install.worker('web@0')).pid).toBe(web0.pid);
@@ -450,6 +453,40 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(await keeper.exited).toBe(0);
     await waitFor(() => !running(second) && !running(web0.pid!), 10_000, 'the supervisor and web@0 to exit');
     expect(keeper.output).not.toMatch(/again, killing every worker/);
+  });
+
+  it('the keeper gives up after 5 restarts within 60 s (a crash loop), says what to do, and leaves the workers running', async () => {
+    install = await Installation.create();
+    const { run: keeper } = await install.start(true);
+    const web0 = await install.worker('web@0');
+    const killed = new Set<number>();
+    const newSupervisor = () =>
+      waitFor(
+        async () => {
+          try {
+            const started = (await install!.events()).findLast((e) => e.type === 'supervisor.started')!;
+            const pid = Number(/pid (\d+)/.exec(started.message)![1]);
+            return killed.has(pid) ? undefined : pid;
+          } catch {
+            return undefined; // the control API is down between two supervisors
+          }
+        },
+        START_MS,
+        'a new supervisor',
+      );
+    for (let death = 1; death <= 6; death++) {
+      const pid = await newSupervisor();
+      killed.add(pid);
+      process.kill(pid, 'SIGKILL');
+      await waitFor(() => !running(pid), 10_000, `supervisor ${pid} to die`);
+    }
+    expect(await keeper.exited).toBe(1);
+    expect(keeper.output).toMatch(/the supervisor died again \(SIGKILL\): 6 times within 60 s, giving up\. Its workers may still run: `handover start` re-adopts them/);
+    expect(running(web0.pid!)).toBe(true);
+    expect(await install.proxyRefuses()).toBe(true);
+    // As promised: the next start re-adopts it.
+    await install.start();
+    expect((await install.worker('web@0')).pid).toBe(web0.pid);
   });
 
   it('the keeper killed with -9: its supervisor leaves the workers running for the next `handover start`', async () => {
