@@ -1,7 +1,9 @@
 import { type Page, type Response, expect, test } from '@playwright/test';
 import { logIn } from './support/console';
 import { type ExtraConsole, startExtraConsole } from './support/extra-console';
-import { ADMIN_PASSWORD, ADMIN_USER, CONSOLE_URL } from './support/stack';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ADMIN_PASSWORD, ADMIN_USER, CONSOLE_URL, CONTROL_TOKEN, DATA_DIR } from './support/stack';
 
 const COOKIE = 'handover_console';
 
@@ -131,6 +133,45 @@ test('the login cookie is HttpOnly and SameSite=Strict, and pages are not sniffe
   expect(response.headers()['x-content-type-options']).toBe('nosniff');
   expect(response.headers()['x-frame-options']).toBe('DENY');
   expect(response.headers()['referrer-policy']).toBe('same-origin');
+});
+
+/**
+ * No secret reaches the browser: every page, script chunk and API answer the console sends while
+ * an operator logs in, watches the dashboard and opens a worker's logs is searched for the
+ * control token, the admin password and the keys in the data directory (event streams are
+ * long-lived and left out; their events come from the same store events.list reads).
+ */
+test('no secret reaches the browser: not in any page, script or API answer', async ({ page }) => {
+  const bodies: Array<Promise<{ url: string; text: string } | null>> = [];
+  page.on('response', (response) => {
+    if ((response.headers()['content-type'] ?? '').includes('text/event-stream')) return;
+    bodies.push(
+      response
+        .body()
+        .then((body) => ({ url: response.url(), text: body.toString('latin1') }))
+        .catch(() => null), // a redirect or an aborted request has no body
+    );
+  });
+  await logIn(page);
+  await expect(page).toHaveURL(`${CONSOLE_URL}/`);
+  const row = page.locator('[data-testid^="worker-row-"][data-state="started"]');
+  await expect(row).toHaveCount(1);
+  await row.getByRole('button', { name: /^Logs of / }).click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  // Read now: the console makes its session key at the first login.
+  const secrets: Record<string, string> = {
+    'the control token': CONTROL_TOKEN,
+    'the admin password': ADMIN_PASSWORD,
+    'the console session key': (await readFile(path.join(DATA_DIR, 'console-session-key'), 'utf8')).trim(),
+    'the route cookie key': (await readFile(path.join(DATA_DIR, 'route-key'), 'utf8')).trim(),
+  };
+  const seen = (await Promise.all(bodies)).filter((b) => b !== null);
+  expect(seen.length).toBeGreaterThan(5);
+  expect(seen.some((b) => b.url.includes('/api/trpc/'))).toBe(true);
+  for (const { url, text } of seen) {
+    for (const [name, secret] of Object.entries(secrets)) expect(text.includes(secret), `${name} in ${url}`).toBe(false);
+  }
+  expect(await page.evaluate(() => document.documentElement.outerHTML + document.cookie)).not.toContain(CONTROL_TOKEN);
 });
 
 test('logging out ends the session: a copy of the cookie is refused afterwards', async ({ page, context, playwright }) => {
