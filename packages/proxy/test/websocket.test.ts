@@ -178,6 +178,24 @@ describe('websockets', () => {
     await waitFor(() => base.upstream.inFlight === 0, 'inFlight 0');
   });
 
+  it('refuses an upgrade with an absolute-form target (400); the worker never sees it', async () => {
+    const w = await startUpstream('web@0', (_req, res) => res.end('plain'));
+    let upgrades = 0;
+    w.server.on('upgrade', (_req, socket) => {
+      upgrades++;
+      socket.destroy();
+    });
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(
+      port,
+      'GET http://app.example/ws HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(upgrades).toBe(0);
+    expect(w.upstream.inFlight).toBe(0);
+  });
+
   it('answers 503 to an upgrade when there is no target, 502 when the worker is unreachable', async () => {
     const { port } = await startProxy(makeRoute(undefined));
     const none = await refused(port);

@@ -710,6 +710,11 @@ function startUpgrade(conn: ClientConn, chunk: Buffer, parsed: number): void {
     socket.destroy();
     return;
   }
+  // WebSocket clients send origin form; anything else ("http://h/ws", "*") is not worth forwarding.
+  if (ex.url.charCodeAt(0) !== 47 /* / */) {
+    socket.end(textHead(400, 'Bad Request', 'Bad Request\n', false));
+    return;
+  }
   const req = { method: ex.method, url: ex.url, rawHeaders: ex.raw, headers: {}, socket } as unknown as IncomingMessage;
   handleUpgrade(conn.state, req, socket, chunk.subarray(parsed));
 }
