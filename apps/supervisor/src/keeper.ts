@@ -5,14 +5,14 @@ import type { HandoverConfig } from '@handover/config';
 
 /**
  * The keeper: `handover start`'s own small process, like nginx's master. It binds the public
- * proxy ports, hands them to the real supervisor (a child process) as inherited file
+ * proxy ports and the control API's, hands them to the real supervisor (a child process) as inherited file
  * descriptors, and restarts that supervisor if it dies unexpectedly (a bug, the OOM killer,
  * `kill -9`). The sockets stay open in between, so clients that connect meanwhile wait in the
  * kernel's accept queue and are served by the next supervisor, which re-adopts the workers and
  * their sessions. It does nothing per request: it never accepts a connection itself.
  */
 
-/** Set in the supervisor child: `host:port=fd,…` of the proxy sockets it inherits. */
+/** Set in the supervisor child: `host:port=fd,…` of the sockets it inherits. */
 export const INHERITED_SOCKETS_ENV = 'HANDOVER_INHERITED_SOCKETS';
 /** Set in a supervisor the keeper restarted: why (recorded in its `supervisor.started` event). */
 export const KEEPER_RESTART_ENV = 'HANDOVER_KEEPER_RESTART';
@@ -44,13 +44,14 @@ export function socketKey(host: string, port: number): string {
   return `${host}:${port}`;
 }
 
-/** The public proxy addresses of a configuration (the first pool uses proxy.port). */
-export function proxyAddresses(config: HandoverConfig): Array<{ host: string; port: number }> {
+/** The addresses the keeper holds: every pool's proxy port (the first pool on proxy.port) and the control API's. */
+export function keptAddresses(config: HandoverConfig): Array<{ host: string; port: number }> {
   const addresses: Array<{ host: string; port: number }> = [];
   for (const [index, pool] of config.pools.entries()) {
     const port = pool.proxyPort ?? (index === 0 ? config.proxy.port : undefined);
     if (port !== undefined && port !== 0) addresses.push({ host: config.proxy.host, port });
   }
+  if (config.control.port !== 0) addresses.push({ host: config.control.host, port: config.control.port });
   return addresses;
 }
 
@@ -100,7 +101,7 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
   const say = (text: string) => stderr.write(`handover keeper: ${text}\n`);
   const handles: Array<{ key: string; handle: TcpHandle }> = [];
   try {
-    for (const { host, port } of proxyAddresses(options.config)) {
+    for (const { host, port } of keptAddresses(options.config)) {
       handles.push({ key: socketKey(host, port), handle: bindOnly(host, port) });
     }
   } catch (error) {

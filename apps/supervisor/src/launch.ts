@@ -57,6 +57,9 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   const listeners: Array<{ pool: string; proxy: ProxyServer; port: number }> = [];
   const inherited: Array<{ pool: string; proxy: ProxyServer; port: number; fd: number }> = [];
   let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
+  const controlFd = options.inheritedSockets?.get(socketKey(config.control.host, config.control.port));
+  const startControl = (fd: number | undefined) =>
+    startControlServer({ supervisor, token: token.token, host: config.control.host, port: config.control.port, fd });
   try {
     store.claim();
     for (const [index, pool] of config.pools.entries()) {
@@ -72,12 +75,9 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
       if (fd !== undefined) inherited.push({ pool: pool.name, proxy, port: wanted, fd });
       else listeners.push({ pool: pool.name, proxy, port: await proxy.listen(wanted, config.proxy.host) });
     }
-    control = await startControlServer({
-      supervisor,
-      token: token.token,
-      host: config.control.host,
-      port: config.control.port,
-    });
+    // The control socket may be the keeper's too (CLI calls made while a supervisor restarts
+    // wait for the next one): like the proxy's, it is accepted from once the workers are back.
+    if (controlFd === undefined) control = await startControl(undefined);
   } catch (error) {
     await Promise.all(listeners.map((l) => l.proxy.close(0)));
     await control?.close();
@@ -92,7 +92,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
     listeners.push({ pool: socket.pool, proxy: socket.proxy, port: socket.port });
   }
   listeners.sort((a, b) => config.pools.findIndex((p) => p.name === a.pool) - config.pools.findIndex((p) => p.name === b.pool));
-  const controlServer = control;
+  const controlServer = control ?? (await startControl(controlFd));
   let stopping: Promise<void> | undefined;
   const running: RunningSupervisor = {
     supervisor,

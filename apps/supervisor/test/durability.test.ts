@@ -276,15 +276,25 @@ function sessionId(client: Client): string {
 
 /** A POST on a connection of its own (no keep-alive pool). */
 function postOnNewConnection(port: number, path: string, cookie: string): Promise<{ status: number; body: string }> {
+  return onNewConnection(port, 'POST', path, { cookie, 'content-type': 'application/json' }, '{}');
+}
+
+function onNewConnection(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { cookie, 'content-type': 'application/json' } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
-    req.end('{}');
+    req.end(body);
   });
 }
 
@@ -426,10 +436,14 @@ describe('the supervisor restarts without dropping a session', () => {
     // New connections (fetch's pooled one died with the supervisor, as a browser's would; a browser
     // retries an idempotent request on a new connection by itself).
     const cookie = [...alice.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const [during, newcomer] = await Promise.all([
+    const [during, newcomer, status] = await Promise.all([
       postOnNewConnection(install.proxyPort, '/api/count', cookie),
       postOnNewConnection(install.proxyPort, '/api/login', ''),
+      // The control port is held by the keeper too: `handover status` waits instead of failing.
+      onNewConnection(install.controlPort, 'GET', '/trpc/workers.list', { authorization: `Bearer ${TOKEN}` }),
     ]);
+    expect(status.status).toBe(200);
+    expect(JSON.parse(status.body).result.data).toMatchObject([{ id: 'web@0', state: 'started', pid: web0.pid }]);
     const waitedMs = Date.now() - killedAt;
     expect(during.status).toBe(200);
     expect(JSON.parse(during.body)).toMatchObject({ worker: 'web@0', session: { counter: 4 } });
@@ -446,7 +460,7 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(keeper.output).toMatch(new RegExp(`the supervisor \\(pid ${first}\\) died \\(SIGKILL\\); starting a new one`));
     expect((await install.worker('web@0')).pid).toBe(web0.pid);
     expect((await install.pool()).sessionsLost).toBe(0);
-    report('kill -9 under the keeper', { sessionsKept: 1, sessionsLost: 0, requestsDuringRestart: 2, failed: 0, waitedMs });
+    report('kill -9 under the keeper', { sessionsKept: 1, sessionsLost: 0, requestsDuringRestart: 3, failed: 0, waitedMs });
 
     // SIGTERM to the keeper stops everything, once: exit 0, no worker left.
     keeper.child.kill('SIGTERM');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@handover/config';
-import { inheritedSockets, proxyAddresses } from '../src/keeper';
+import { inheritedSockets, keptAddresses } from '../src/keeper';
 
 describe('keeper: what it hands to the supervisor', () => {
   it('parses HANDOVER_INHERITED_SOCKETS, skipping anything that is not host:port=fd with fd > 2', () => {
@@ -13,7 +13,7 @@ describe('keeper: what it hands to the supervisor', () => {
     expect(inheritedSockets({ HANDOVER_INHERITED_SOCKETS: '' }).size).toBe(0);
   });
 
-  it('binds the public port of every pool (the first pool on proxy.port), never port 0', () => {
+  it('holds the public port of every pool (the first pool on proxy.port) and the control port, never port 0', () => {
     const config = parseConfig(
       {
         proxy: { port: 8080, host: '0.0.0.0' },
@@ -24,10 +24,12 @@ describe('keeper: what it hands to the supervisor', () => {
       },
       { configPath: '/srv/handover.config.json', env: {} },
     );
-    expect(proxyAddresses(config)).toEqual([
+    expect(keptAddresses(config)).toEqual([
       { host: '0.0.0.0', port: 8080 },
       { host: '0.0.0.0', port: 8081 },
+      { host: '127.0.0.1', port: 8090 },
     ]);
-    expect(proxyAddresses({ ...config, proxy: { ...config.proxy, port: 0 }, pools: [config.pools[0]!] })).toEqual([]);
+    const zero = { ...config, proxy: { ...config.proxy, port: 0 }, control: { ...config.control, port: 0 }, pools: [config.pools[0]!] };
+    expect(keptAddresses(zero)).toEqual([]);
   });
 });

@@ -163,6 +163,8 @@ export interface StartControlServerOptions extends ControlHandlerOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /** An inherited socket, already bound (by Handover's keeper), to listen on instead of binding. */
+  fd?: number;
   /** Where the non-loopback warning goes. Default: stderr. */
   warn?: (line: string) => void;
 }
@@ -199,10 +201,12 @@ export async function startControlServer(options: StartControlServerOptions): Pr
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once('error', onError);
-    server.listen(options.port, host, () => {
+    const done = () => {
       server.off('error', onError);
       resolve();
-    });
+    };
+    if (options.fd === undefined) server.listen(options.port, host, done);
+    else server.listen({ fd: options.fd }, done);
   });
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | null = null;
