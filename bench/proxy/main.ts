@@ -104,10 +104,16 @@ function stopAll(): void {
 
 async function startTargets(dir: string, only: string[] | null): Promise<Target[]> {
   const want = (name: string) => only === null || only.includes(name);
-  const workerPort = await freePort();
-  start(['node', join(HERE, 'worker.mjs')], { PORT: String(workerPort) });
-  await waitForHttp(`http://127.0.0.1:${workerPort}/login`);
-  const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${workerPort}/`, proxyPids: () => [] }];
+  // One bench worker per configuration (Handover's supervisor starts its own), so no proxy's
+  // idle keep-alive connections burden the worker another one is measured against.
+  const newWorker = async (): Promise<number> => {
+    const port = await freePort();
+    start(['node', join(HERE, 'worker.mjs')], { PORT: String(port) });
+    await waitForHttp(`http://127.0.0.1:${port}/login`);
+    return port;
+  };
+  const directPort = await newWorker();
+  const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${directPort}/`, proxyPids: () => [] }];
 
   if (want('handover')) {
     const [proxyPort, controlPort] = [await freePort(), await freePort()];
@@ -140,6 +146,7 @@ async function startTargets(dir: string, only: string[] | null): Promise<Target[
   }
 
   if (want('nginx')) {
+    const workerPort = await newWorker();
     const port = await freePort();
     const conf = join(dir, 'nginx.conf');
     writeFileSync(
@@ -177,6 +184,7 @@ http {
   }
 
   if (want('haproxy')) {
+    const workerPort = await newWorker();
     const port = await freePort();
     const conf = join(dir, 'haproxy.cfg');
     writeFileSync(
@@ -206,6 +214,7 @@ backend workers
   }
 
   if (want('http-proxy')) {
+    const workerPort = await newWorker();
     const port = await freePort();
     const peer = start(['node', join(HERE, 'http-proxy-peer.mjs')], { PORT: String(port), UPSTREAM_PORT: String(workerPort) });
     await waitForHttp(`http://127.0.0.1:${port}/`);
