@@ -4,6 +4,9 @@ import { type AdminCredentials, resolveAdminCredentials } from '@handover/secret
 import { INHERITED_SOCKETS_ENV, KEEPER_ENV, KEEPER_RESTART_ENV, inheritedSockets, runKeeper } from './keeper';
 import { type RunningSupervisor, launchSupervisor } from './launch';
 
+/** How long a supervisor that hit an unexpected error under the keeper waits for the store. */
+const LEAVE_ON_ERROR_MS = 3_000;
+
 export interface StartOptions {
   configPath?: string;
   env?: NodeJS.ProcessEnv;
@@ -54,9 +57,28 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
     return;
   }
 
-  // Whatever happens to this process, no worker may outlive it by accident.
+  // Whatever happens to this process, no worker may outlive it by accident (unless it leaves
+  // them on purpose, for a supervisor that re-adopts them).
   process.once('exit', () => running.supervisor.killAll());
+  let failing = false;
   process.on('uncaughtException', (error) => {
+    if (underKeeper) {
+      // A bug in the supervisor must not log everyone out: the keeper starts a new supervisor
+      // at once, which re-adopts the workers with their sessions. Leave them running.
+      process.stderr.write(
+        `handover: unexpected error: ${error.stack ?? error}\n` +
+          'handover: leaving the workers running; the keeper starts a new supervisor that re-adopts them\n',
+      );
+      if (failing) return;
+      failing = true;
+      // The process is in an unknown state: give the store a moment to flush, no more.
+      setTimeout(() => process.exit(70), LEAVE_ON_ERROR_MS).unref();
+      running.supervisor.leave('unexpected error in the supervisor; the keeper restarts it').then(
+        () => process.exit(70),
+        () => process.exit(70),
+      );
+      return;
+    }
     process.stderr.write(`handover: unexpected error, stopping every worker: ${error.stack ?? error}\n`);
     running.supervisor.killAll();
     process.exit(1);

@@ -113,9 +113,9 @@ class Installation {
    * supervisor and start the next one themselves (what happens without a keeper, or when the
    * keeper itself is killed).
    */
-  cli(args: string[], keeper = false): Run {
+  cli(args: string[], keeper = false, env: NodeJS.ProcessEnv = {}): Run {
     const child = spawn(process.execPath, [BIN, ...args, '--config', this.configPath], {
-      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN, HANDOVER_KEEPER: keeper ? '1' : '0' },
+      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN, HANDOVER_KEEPER: keeper ? '1' : '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const run: Run = {
@@ -130,9 +130,9 @@ class Installation {
   }
 
   /** Starts a supervisor and waits for its banner; returns it and how long it took. */
-  async start(keeper = false): Promise<{ run: Run; readyMs: number }> {
+  async start(keeper = false, env: NodeJS.ProcessEnv = {}): Promise<{ run: Run; readyMs: number }> {
     const began = Date.now();
-    const run = this.cli(['start'], keeper);
+    const run = this.cli(['start'], keeper, env);
     await waitFor(
       () => run.output.includes('Handover is running') || run.child.exitCode !== null,
       START_MS,
@@ -467,6 +467,33 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(await keeper.exited).toBe(0);
     await waitFor(() => !running(second) && !running(web0.pid!), 10_000, 'the supervisor and web@0 to exit');
     expect(keeper.output).not.toMatch(/again, killing every worker/);
+  });
+
+  it('under the keeper, a bug in the supervisor (an uncaught exception) logs nobody out: the workers are left for the next one', async () => {
+    install = await Installation.create();
+    const fixture = join(REPO_ROOT, 'apps/supervisor/test/fixtures/inject-supervisor-bug.mjs');
+    const { run: keeper } = await install.start(true, { NODE_OPTIONS: `--import ${fixture}` });
+    const alice = await login(install);
+    for (let i = 1; i <= 2; i++) expect(await count(alice)).toEqual({ worker: 'web@0', counter: i });
+    const web0 = await install.worker('web@0');
+    const startedEvent = (await install.events()).findLast((e) => e.type === 'supervisor.started')!;
+    const first = Number(/pid (\d+)/.exec(startedEvent.message)![1]);
+
+    process.kill(first, 'SIGUSR2');
+    await waitFor(() => !running(first), 10_000, 'the failing supervisor to exit');
+    const cookie = [...alice.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const during = await postOnNewConnection(install.proxyPort, '/api/count', cookie);
+    expect(during.status).toBe(200);
+    expect(JSON.parse(during.body)).toMatchObject({ worker: 'web@0', session: { counter: 3 } });
+    expect(keeper.output).toMatch(/unexpected error: Error: injected supervisor bug/);
+    expect(keeper.output).toMatch(/leaving the workers running; the keeper starts a new supervisor that re-adopts them/);
+    expect(keeper.output).toMatch(new RegExp(`the supervisor \\(pid ${first}\\) died \\(exit code 70\\)`));
+    expect((await install.worker('web@0')).pid).toBe(web0.pid);
+    expect((await install.pool()).sessionsLost).toBe(0);
+    const events = await install.events();
+    expect(events.some((e) => e.type === 'supervisor.stopping' && /unexpected error in the supervisor/.test(e.message))).toBe(true);
+    expect(events.some((e) => e.type === 'worker.adopted' && e.worker === 'web@0')).toBe(true);
+    report('supervisor bug under the keeper', { sessionsKept: 1, sessionsLost: 0, failed: 0 });
   });
 
   it('the keeper gives up after 5 restarts within 60 s (a crash loop), says what to do, and leaves the workers running', async () => {
