@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, formatConfigWarning, loadConfig, loadDotEnv } from '@handover/config';
 import { type AdminCredentials, resolveAdminCredentials } from '@handover/secrets';
 import { INHERITED_SOCKETS_ENV, KEEPER_ENV, KEEPER_RESTART_ENV, inheritedSockets, runKeeper } from './keeper';
-import { type RunningSupervisor, launchSupervisor } from './launch';
+import type { RunningSupervisor } from './launch';
 
 /** How long a supervisor that hit an unexpected error under the keeper waits for the store. */
 const LEAVE_ON_ERROR_MS = 3_000;
@@ -40,6 +40,8 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
       process.exitCode = await runKeeper({ config, configPath, env });
       return;
     }
+    // Loaded here, not at the top: the keeper never needs the proxy, SQLite or tRPC in memory.
+    const { launchSupervisor } = await import('./launch');
     running = await launchSupervisor(config, {
       env,
       inheritedSockets: sockets,
