@@ -56,9 +56,10 @@ class JournaledSessionTable extends SessionTable<Upstream> {
     this.journal = journal;
   }
 
-  override bind(id: string, owner: Upstream, ttlMs: number): void {
-    super.bind(id, owner, ttlMs);
+  override bind(id: string, owner: Upstream, ttlMs: number): boolean {
+    const fresh = super.bind(id, owner, ttlMs);
     if (ttlMs > 0 && this.journal !== null) this.journal.bound(id, owner as Worker, ttlMs);
+    return fresh;
   }
 }
 

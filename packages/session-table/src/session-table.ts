@@ -97,16 +97,22 @@ export class SessionTable<O extends SessionOwner> {
     return binding.owner;
   }
 
-  /** Binds (or re-binds, or refreshes) a session. A ttl of 0 or less unbinds it. */
-  bind(id: string, owner: O, ttlMs: number): void {
+  /**
+   * Binds (or re-binds, or refreshes) a session. A ttl of 0 or less unbinds it. True when the
+   * id was not already live on this owner (new, moved, or expired): what a caller that tells
+   * the client about the binding needs, without a second lookup.
+   */
+  bind(id: string, owner: O, ttlMs: number): boolean {
     if (ttlMs <= 0) {
       this.unbind(id);
-      return;
+      return false;
     }
-    const expiresAt = this.now() + ttlMs;
+    const now = this.now();
+    const expiresAt = now + ttlMs;
     const shard = this.shardOf(id);
     const existing = shard.get(id);
     if (existing !== undefined) {
+      const renewed = existing.owner === owner && existing.expiresAt > now;
       if (existing.owner !== owner) {
         const previous = existing.owner;
         previous.sessions--;
@@ -119,7 +125,7 @@ export class SessionTable<O extends SessionOwner> {
       // A shorter ttl than before must be found by an earlier sweep.
       const bucket = this.bucketOf(expiresAt);
       if (bucket < existing.bucket) existing.bucket = this.file(id, bucket);
-      return;
+      return !renewed;
     }
     const own = ownString(id);
     const binding = new Binding(owner, ttlMs, expiresAt, 0);
@@ -127,6 +133,7 @@ export class SessionTable<O extends SessionOwner> {
     shard.set(own, binding);
     this.count++;
     owner.sessions++;
+    return true;
   }
 
   /** Ends a session; true when it was bound. */

@@ -21,6 +21,18 @@ function setup(bucketMs = 1000) {
 }
 
 describe('SessionTable', () => {
+  it('bind says whether the id was not already live on that owner', () => {
+    const { table, clock } = setup();
+    const [a, b] = [owner('a'), owner('b')];
+    expect(table.bind('s', a, 5000)).toBe(true); // new
+    expect(table.bind('s', a, 5000)).toBe(false); // refreshed
+    expect(table.bind('s', b, 5000)).toBe(true); // moved
+    clock.now += 6000;
+    expect(table.bind('s', b, 5000)).toBe(true); // expired (not swept yet), bound again
+    expect(table.bind('s', b, 0)).toBe(false); // an unbind
+    expect(table.peek('s')).toBeUndefined();
+  });
+
   it('binds, looks up, unbinds, and keeps counts', () => {
     const { table, released } = setup();
     const a = owner('a');

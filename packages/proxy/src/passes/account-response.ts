@@ -110,14 +110,10 @@ export function accountResponse(
     reported = true;
     for (const report of parseSessionReport(raw[i + 1] as string)) {
       const ttl = report.ttlMs ?? route.idleTimeoutMs;
-      if (routeCookie !== undefined) {
-        if (ttl === 0) {
-          if (report.id === requestSessionId) extra = clearRouteSetCookie(routeCookie);
-        } else if (sessions.peek(report.id) !== upstream) {
-          extra = routeSetCookie(routeCookie, upstream.id, report.id, false);
-        }
-      }
-      sessions.bind(report.id, upstream, ttl);
+      const fresh = sessions.bind(report.id, upstream, ttl);
+      if (routeCookie === undefined) continue;
+      if (fresh) extra = routeSetCookie(routeCookie, upstream.id, report.id, false);
+      else if (ttl === 0 && report.id === requestSessionId) extra = clearRouteSetCookie(routeCookie);
     }
   }
   if (reported) return extra;
@@ -133,10 +129,9 @@ export function accountResponse(
       continue;
     }
     const ttl = effect.maxAgeMs !== undefined && effect.maxAgeMs < route.idleTimeoutMs ? effect.maxAgeMs : route.idleTimeoutMs;
-    if (routeCookie !== undefined && sessions.peek(effect.value) !== upstream) {
+    if (sessions.bind(effect.value, upstream, ttl) && routeCookie !== undefined) {
       extra = routeSetCookie(routeCookie, upstream.id, effect.value, SECURE_ATTRIBUTE.test(line));
     }
-    sessions.bind(effect.value, upstream, ttl);
     // A new id for a client that sent another one of ours: the old id was rotated away (login).
     if (requestSessionId !== undefined && requestSessionId !== effect.value && sessions.peek(requestSessionId) === upstream) {
       sessions.unbind(requestSessionId);
