@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HandoverConfig } from '@handover/config';
+import { type HandoverConfig, poolProxyPort } from '@handover/config';
 
 /**
  * The keeper: `handover start`'s own small process, like nginx's master. It binds the public
@@ -47,8 +47,8 @@ export function socketKey(host: string, port: number): string {
 /** The addresses the keeper holds: every pool's proxy port (the first pool on proxy.port) and the control API's. */
 export function keptAddresses(config: HandoverConfig): Array<{ host: string; port: number }> {
   const addresses: Array<{ host: string; port: number }> = [];
-  for (const [index, pool] of config.pools.entries()) {
-    const port = pool.proxyPort ?? (index === 0 ? config.proxy.port : undefined);
+  for (let index = 0; index < config.pools.length; index++) {
+    const port = poolProxyPort(config, index);
     if (port !== undefined && port !== 0) addresses.push({ host: config.proxy.host, port });
   }
   if (config.control.port !== 0) addresses.push({ host: config.control.host, port: config.control.port });
@@ -58,6 +58,7 @@ export function keptAddresses(config: HandoverConfig): Array<{ host: string; por
 interface TcpHandle {
   bind(address: string, port: number): number;
   bind6(address: string, port: number, flags: number): number;
+  getsockname(out: { port?: number }): number;
   close(): void;
   readonly fd: number;
 }
@@ -70,18 +71,18 @@ interface TcpHandle {
  */
 function bindOnly(host: string, port: number): TcpHandle {
   // process.binding is the only way to a TCP handle that is bound but not listening.
-  const { TCP, constants } = (process as unknown as { binding(name: string): any }).binding('tcp_wrap');
+  const binding = (name: string): any => (process as unknown as { binding(name: string): unknown }).binding(name);
+  const { TCP, constants } = binding('tcp_wrap');
   const handle = new TCP(constants.SERVER) as TcpHandle;
-  const error = host.includes(':') ? handle.bind6(host, port, 0) : handle.bind(host, port);
-  if (error !== 0) {
-    handle.close();
-    const code = (process as unknown as { binding(name: string): any }).binding('uv').errname(error) as string;
-    const failure = new Error(`listen ${code}: address already in use ${host}:${port}`) as NodeJS.ErrnoException;
-    if (code !== 'EADDRINUSE') failure.message = `cannot bind ${host}:${port} (${code})`;
-    failure.code = code;
-    throw failure;
-  }
-  return handle;
+  let error = host.includes(':') ? handle.bind6(host, port, 0) : handle.bind(host, port);
+  // libuv defers EADDRINUSE from bind() to the next call on the handle (normally listen());
+  // getsockname reports it. Unnoticed, the supervisor's listen() would pick a random port.
+  if (error === 0) error = handle.getsockname({});
+  if (error === 0) return handle;
+  handle.close();
+  const code = binding('uv').errname(error) as string;
+  const hint = code === 'EADDRINUSE' ? ': another program uses that port. Stop it, or choose other ports in .env (HANDOVER_PROXY_PORT, HANDOVER_CONTROL_PORT).' : '';
+  throw new Error(`cannot bind ${host}:${port} (${code})${hint}`);
 }
 
 export interface KeeperOptions {
@@ -105,11 +106,9 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
       handles.push({ key: socketKey(host, port), handle: bindOnly(host, port) });
     }
   } catch (error) {
+    // Nothing started yet: a port in use, an address this machine does not have.
     for (const { handle } of handles) handle.close();
-    const e = error as NodeJS.ErrnoException;
-    stderr.write(
-      `handover: ${e.message}${e.code === 'EADDRINUSE' ? ': another program uses that port. Stop it, or choose other ports in .env (HANDOVER_PROXY_PORT, HANDOVER_CONTROL_PORT).' : ''}\n`,
-    );
+    stderr.write(`handover: ${(error as Error).message}\n`);
     return 1;
   }
   // fds 0–2 are the terminal, 3 is the IPC channel, the sockets follow.

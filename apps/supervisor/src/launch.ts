@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HandoverConfig } from '@handover/config';
+import { type HandoverConfig, poolProxyPort } from '@handover/config';
 import { startControlServer } from '@handover/control-api';
 import { type ProxyServer, createProxy } from '@handover/proxy';
 import { resolveControlToken, resolveRouteKey } from '@handover/secrets';
@@ -54,8 +54,8 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   const store = new StateStore(join(config.dataDir, 'state.db'));
   const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey, restartedBecause: options.restartedBecause });
 
-  const listeners: Array<{ pool: string; proxy: ProxyServer; port: number }> = [];
-  const inherited: Array<{ pool: string; proxy: ProxyServer; port: number; fd: number }> = [];
+  // In pool order; `fd` marks a socket inherited from the keeper, listened on only after start.
+  const listeners: Array<{ pool: string; proxy: ProxyServer; port: number; fd: number | undefined }> = [];
   let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
   const controlFd = options.inheritedSockets?.get(socketKey(config.control.host, config.control.port));
   const startControl = (fd: number | undefined) =>
@@ -64,7 +64,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
     store.claim();
     for (const [index, pool] of config.pools.entries()) {
       const proxy = createProxy({ route: supervisor.routeOf(pool.name), onRelease: supervisor.onProxyRelease });
-      const wanted = pool.proxyPort ?? (index === 0 ? config.proxy.port : undefined);
+      const wanted = poolProxyPort(config, index);
       if (wanted === undefined) {
         throw new Error(`pools[${index}].proxyPort: pool ${pool.name} needs a proxyPort of its own (only the first pool uses proxy.port)`);
       }
@@ -72,14 +72,13 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
       // An inherited socket is already bound (nothing to check early) and may hold connections
       // queued while the previous supervisor was gone: accept them only once the workers are
       // re-adopted (below), or they would meet an empty session table and no target (503).
-      if (fd !== undefined) inherited.push({ pool: pool.name, proxy, port: wanted, fd });
-      else listeners.push({ pool: pool.name, proxy, port: await proxy.listen(wanted, config.proxy.host) });
+      listeners.push({ pool: pool.name, proxy, port: fd === undefined ? await proxy.listen(wanted, config.proxy.host) : wanted, fd });
     }
     // The control socket may be the keeper's too (CLI calls made while a supervisor restarts
     // wait for the next one): like the proxy's, it is accepted from once the workers are back.
     if (controlFd === undefined) control = await startControl(undefined);
   } catch (error) {
-    await Promise.all(listeners.map((l) => l.proxy.close(0)));
+    await Promise.all(listeners.filter((l) => l.fd === undefined).map((l) => l.proxy.close(0)));
     await control?.close();
     await store.close();
     events.close();
@@ -87,12 +86,11 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   }
 
   await supervisor.start();
-  for (const socket of inherited) {
-    await socket.proxy.listen(socket.port, config.proxy.host, socket.fd);
-    listeners.push({ pool: socket.pool, proxy: socket.proxy, port: socket.port });
+  for (const l of listeners) {
+    if (l.fd !== undefined) expectPort(await l.proxy.listen(l.port, config.proxy.host, l.fd), l.port);
   }
-  listeners.sort((a, b) => config.pools.findIndex((p) => p.name === a.pool) - config.pools.findIndex((p) => p.name === b.pool));
   const controlServer = control ?? (await startControl(controlFd));
+  if (controlFd !== undefined) expectPort(controlServer.port, config.control.port);
   let stopping: Promise<void> | undefined;
   const running: RunningSupervisor = {
     supervisor,
@@ -147,6 +145,11 @@ export async function ensureWritableDataDir(dataDir: string): Promise<void> {
 function describeFsError(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
   return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(error);
+}
+
+/** An inherited socket must be bound where the configuration says (else listen() picked a port). */
+function expectPort(actual: number, wanted: number): void {
+  if (actual !== wanted) throw new Error(`the socket handed down for port ${wanted} listens on port ${actual}; restart \`handover start\``);
 }
 
 function hostForUrl(host: string): string {

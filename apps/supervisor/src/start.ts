@@ -26,8 +26,10 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   let running: RunningSupervisor;
   let console: ConsoleInfo | null = null;
   let requestStop: (keepWorkers: boolean) => void = () => undefined;
-  const sockets = inheritedSockets(env);
   const underKeeper = env[INHERITED_SOCKETS_ENV] !== undefined && process.send !== undefined;
+  const sockets = underKeeper ? inheritedSockets(env) : undefined;
+  // The IPC channel to the keeper must never keep this process alive (a failed start exits).
+  if (underKeeper) process.channel?.unref();
   const restartedBecause = underKeeper ? env[KEEPER_RESTART_ENV] : undefined;
   // Read once; the workers inherit this environment and have no use for them.
   delete env[INHERITED_SOCKETS_ENV];
@@ -140,7 +142,6 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
       process.stderr.write('handover: the keeper process is gone; stopping and leaving the workers running for `handover start`\n');
       stop(true);
     });
-    process.channel?.unref();
   }
 }
 

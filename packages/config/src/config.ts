@@ -419,3 +419,11 @@ export function revisionFilesOf(raw: unknown, configPath: string): string[] {
   if (!isObject(raw) || !Array.isArray(raw.pools)) return [];
   return raw.pools.flatMap((p) => (isObject(p) && typeof p.revisionFile === 'string' && p.revisionFile.trim() ? [path.resolve(dir, p.revisionFile)] : []));
 }
+
+/**
+ * The public port of pool `index`: its own `proxyPort`, or `proxy.port` for the first pool.
+ * Undefined only for a later pool without one, which parseConfig refuses.
+ */
+export function poolProxyPort(config: HandoverConfig, index: number): number | undefined {
+  return config.pools[index]?.proxyPort ?? (index === 0 ? config.proxy.port : undefined);
+}

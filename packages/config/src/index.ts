@@ -2,7 +2,7 @@ export { ConfigError, formatConfigWarning } from './errors';
 export type { ConfigIssue, ConfigWarning } from './errors';
 export { DEFAULT_EPHEMERAL_PORTS, GENERATIONS_AHEAD, parseEphemeralPorts, readEphemeralPorts } from './ephemeral-ports';
 export type { EphemeralPorts } from './ephemeral-ports';
-export { DEFAULTS, parseConfig, poolBasePortEnvVar, poolProxyPortEnvVar } from './config';
+export { DEFAULTS, parseConfig, poolBasePortEnvVar, poolProxyPort, poolProxyPortEnvVar } from './config';
 export type { HandoverConfig, ListenConfig, ParseConfigOptions, PoolConfig } from './config';
 export { CONFIG_FILE_NAME, loadConfig } from './load';
 export type { LoadConfigOptions } from './load';
