@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { type HandoverConfig, poolProxyPort } from '@handover/config';
 
 /**
- * The keeper: `handover start`'s own small process, like nginx's master. It binds the public
+ * The keeper: `handover start`'s own process, like nginx's master. It binds the public
  * proxy ports and the control API's, hands them to the real supervisor (a child process) as inherited file
  * descriptors, and restarts that supervisor if it dies unexpectedly (a bug, the OOM killer,
  * `kill -9`). The sockets stay open in between, so clients that connect meanwhile wait in the

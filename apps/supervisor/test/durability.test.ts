@@ -181,6 +181,12 @@ class Installation {
     return (await this.query<PoolInfo[]>('pools.list'))[0]!;
   }
 
+  /** The pid of the running supervisor, from its latest `supervisor.started` event. */
+  async supervisorPid(): Promise<number> {
+    const started = (await this.events()).findLast((e) => e.type === 'supervisor.started')!;
+    return Number(/pid (\d+)/.exec(started.message)![1]);
+  }
+
   async events(): Promise<HandoverEvent[]> {
     return this.query<HandoverEvent[]>('events.list', { limit: 1000 });
   }
@@ -422,11 +428,7 @@ describe('the supervisor restarts without dropping a session', () => {
     const alice = await login(install);
     for (let i = 1; i <= 3; i++) expect(await count(alice)).toEqual({ worker: 'web@0', counter: i });
     const web0 = await install.worker('web@0');
-    const supervisorPid = async () => {
-      const started = (await install!.events()).findLast((e) => e.type === 'supervisor.started')!;
-      return Number(/pid (\d+)/.exec(started.message)![1]);
-    };
-    const first = await supervisorPid();
+    const first = await install.supervisorPid();
     expect(first).not.toBe(keeper.child.pid);
 
     process.kill(first, 'SIGKILL');
@@ -451,7 +453,7 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(JSON.parse(newcomer.body).worker).toBe('web@0');
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 5 });
 
-    const second = await supervisorPid();
+    const second = await install.supervisorPid();
     expect(second).not.toBe(first);
     // The timeline says what happened.
     const restarted = (await install.events()).findLast((e) => e.type === 'supervisor.started')!;
@@ -476,8 +478,7 @@ describe('the supervisor restarts without dropping a session', () => {
     const alice = await login(install);
     for (let i = 1; i <= 2; i++) expect(await count(alice)).toEqual({ worker: 'web@0', counter: i });
     const web0 = await install.worker('web@0');
-    const startedEvent = (await install.events()).findLast((e) => e.type === 'supervisor.started')!;
-    const first = Number(/pid (\d+)/.exec(startedEvent.message)![1]);
+    const first = await install.supervisorPid();
 
     process.kill(first, 'SIGUSR2');
     await waitFor(() => !running(first), 10_000, 'the failing supervisor to exit');
@@ -505,8 +506,7 @@ describe('the supervisor restarts without dropping a session', () => {
       waitFor(
         async () => {
           try {
-            const started = (await install!.events()).findLast((e) => e.type === 'supervisor.started')!;
-            const pid = Number(/pid (\d+)/.exec(started.message)![1]);
+            const pid = await install!.supervisorPid();
             return killed.has(pid) ? undefined : pid;
           } catch {
             return undefined; // the control API is down between two supervisors
@@ -536,8 +536,7 @@ describe('the supervisor restarts without dropping a session', () => {
     const alice = await login(install);
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
     const web0 = await install.worker('web@0');
-    const started = (await install.events()).findLast((e) => e.type === 'supervisor.started')!;
-    const supervisor = Number(/pid (\d+)/.exec(started.message)![1]);
+    const supervisor = await install.supervisorPid();
     keeper.child.kill('SIGKILL');
     await waitFor(() => !running(supervisor), 10_000, 'the orphaned supervisor to leave');
     expect(await install.proxyRefuses()).toBe(true);

@@ -6,5 +6,5 @@ export { parseSessionReport, parseSetCookieEffect, accountResponse } from './pas
 export type { SessionReport, SetCookieEffect } from './passes/account-response';
 export { forwardRequestHeaders, forwardResponseHeaders } from './passes/forward-headers';
 export { isHopByHop, isInternal, connectionTokens } from './passes/header-names';
-export { routeCookieValue, verifyRoute, signRoute, recoverFromRouteCookie } from './passes/route-cookie';
+export { routeCookieValue, verifyRoute } from './passes/route-cookie';
 export type { RouteCookie } from './passes/route-cookie';

@@ -22,7 +22,7 @@ export interface RouteCookie {
 /** 96 bits of HMAC-SHA256, base64url: enough that guessing one is hopeless, short in a header. */
 const SIGNATURE_CHARS = 16;
 
-export function signRoute(key: Buffer, upstreamId: string, sessionId: string): string {
+function signRoute(key: Buffer, upstreamId: string, sessionId: string): string {
   return createHmac('sha256', key).update(upstreamId).update('\n').update(sessionId).digest('base64url').slice(0, SIGNATURE_CHARS);
 }
 
