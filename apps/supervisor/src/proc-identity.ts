@@ -72,8 +72,8 @@ export function checkProcess(identity: ProcessIdentity): 'alive' | 'gone' | 'reu
   return 'alive';
 }
 
-/** Sends a signal to a whole process group; false when the group is gone. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+/** Sends a signal to a whole process group (0: only looks whether it has members); false when the group is gone. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
     return true;

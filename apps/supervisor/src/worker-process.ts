@@ -13,6 +13,9 @@ export interface ExitInfo {
   unknown?: boolean;
 }
 
+/** Sends a signal to a process group (0: only looks whether it has members); false when it has none. */
+export type GroupSignaller = (pgid: number, signal: NodeJS.Signals | 0) => boolean;
+
 export interface SpawnWorkerOptions {
   command: string;
   cwd: string;
@@ -22,6 +25,8 @@ export interface SpawnWorkerOptions {
   logFiles: LogFiles;
   /** Size-based rotation of the log files (the pool's `logs`; a function is read at every check). */
   logRotation?: LogRotationLimits | (() => LogRotationLimits);
+  /** Default: signalGroup. A test wraps it to see which signals went out. */
+  signalGroup?: GroupSignaller;
 }
 
 export interface AdoptWorkerOptions {
@@ -33,6 +38,8 @@ export interface AdoptWorkerOptions {
   logRotation?: LogRotationLimits | (() => LogRotationLimits);
   /** How often the process is looked for. Default 500 ms. */
   pollMs?: number;
+  /** Default: signalGroup. */
+  signalGroup?: GroupSignaller;
 }
 
 /**
@@ -40,6 +47,9 @@ export interface AdoptWorkerOptions {
  * application itself rather than a shell that would die at once and cut its graceful stop.
  */
 const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
+
+/** How often the group of a worker that exited during its grace is looked at for leftovers. */
+const LEFTOVER_POLL_MS = 100;
 
 /** Bytes of a re-adopted worker's log files read back, so its last lines show again. */
 const BACKFILL_BYTES = 64 * 1024;
@@ -54,6 +64,9 @@ export abstract class WorkerProcess {
   readonly exited: Promise<ExitInfo>;
   protected exitInfo: ExitInfo | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  /** When the SIGKILL a stop promised is due (ms since the epoch); null when no stop was asked. */
+  private killDeadline: number | null = null;
+  private killedAfterGrace = false;
   private released = false;
   private resolveExit!: (info: ExitInfo) => void;
   protected readonly tail: LogTail;
@@ -63,6 +76,7 @@ export abstract class WorkerProcess {
     logFiles: LogFiles,
     backfill: boolean,
     logRotation: LogRotationLimits | (() => LogRotationLimits) | undefined,
+    private readonly signaller: GroupSignaller = signalGroup,
   ) {
     this.tail = new LogTail(logFiles, logs, {
       ...(backfill ? { backfillBytes: BACKFILL_BYTES } : {}),
@@ -86,7 +100,8 @@ export abstract class WorkerProcess {
     // Something left in the group (a command the shell could not replace itself with) is
     // killed: at once after a crash; after the grace period when we are stopping it, so it
     // still gets its graceful stop.
-    if (this.killTimer === null) this.signalGroup('SIGKILL');
+    if (this.killDeadline === null) this.signalGroup('SIGKILL');
+    else this.killLeftoversAtDeadline();
     this.stopWatching();
     void this.tail
       .drain()
@@ -100,16 +115,40 @@ export abstract class WorkerProcess {
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves when the process has exited. */
   terminate(graceMs: number): Promise<ExitInfo & { killed: boolean }> {
     if (this.exitInfo !== null) return this.exited.then((info) => ({ ...info, killed: false }));
-    let killed = false;
     this.signalGroup('SIGTERM');
-    if (this.killTimer === null) {
+    if (this.killDeadline === null) {
+      this.killDeadline = Date.now() + graceMs;
       this.killTimer = setTimeout(() => {
-        killed = this.exitInfo === null;
+        this.killTimer = null;
+        this.killedAfterGrace = this.exitInfo === null;
         this.signalGroup('SIGKILL');
       }, graceMs);
       this.killTimer.unref();
     }
-    return this.exited.then((info) => ({ ...info, killed }));
+    return this.exited.then((info) => ({ ...info, killed: this.killedAfterGrace }));
+  }
+
+  /**
+   * The process exited within its grace: its SIGKILL timer must not outlive it, or it would
+   * signal a group id the kernel may have handed to another process by then. Leftovers of the
+   * group (if any) still get SIGKILL at the deadline; the group is looked at until it is empty.
+   */
+  private killLeftoversAtDeadline(): void {
+    if (this.killTimer !== null) clearTimeout(this.killTimer);
+    this.killTimer = null;
+    const deadline = this.killDeadline as number;
+    const look = (): void => {
+      this.killTimer = null;
+      if (!this.signalGroup(0)) return;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.signalGroup('SIGKILL');
+        return;
+      }
+      this.killTimer = setTimeout(look, Math.min(left, LEFTOVER_POLL_MS));
+      this.killTimer.unref();
+    };
+    look();
   }
 
   /** Immediate SIGKILL of the whole group (supervisor emergency exit). */
@@ -123,6 +162,9 @@ export abstract class WorkerProcess {
    */
   async release(): Promise<void> {
     this.released = true;
+    // Let go of means no signal later either.
+    if (this.killTimer !== null) clearTimeout(this.killTimer);
+    this.killTimer = null;
     this.stopWatching();
     await this.tail.stop();
   }
@@ -134,9 +176,9 @@ export abstract class WorkerProcess {
     return true;
   }
 
-  private signalGroup(signal: NodeJS.Signals): void {
+  private signalGroup(signal: NodeJS.Signals | 0): boolean {
     const pid = this.pid;
-    if (pid !== null && this.mayStillSignal()) signalGroup(pid, signal);
+    return pid !== null && this.mayStillSignal() && this.signaller(pid, signal);
   }
 }
 
@@ -146,7 +188,7 @@ export class SpawnedWorkerProcess extends WorkerProcess {
   private readonly recordedStartTime: string | null;
 
   constructor(options: SpawnWorkerOptions) {
-    super(options.logs, options.logFiles, false, options.logRotation);
+    super(options.logs, options.logFiles, false, options.logRotation, options.signalGroup);
     // Rotated copies left by an earlier worker of the same name (a data directory whose state was reset).
     removeLogFiles(options.logFiles);
     const out = openLog(options.logFiles.stdout);
@@ -198,7 +240,7 @@ export class AdoptedWorkerProcess extends WorkerProcess {
   private readonly poll: NodeJS.Timeout;
 
   constructor(options: AdoptWorkerOptions) {
-    super(options.logs, options.logFiles, true, options.logRotation);
+    super(options.logs, options.logFiles, true, options.logRotation, options.signalGroup);
     this.identity = { pid: options.pid, startTime: options.startTime };
     this.tail.start();
     this.poll = setInterval(() => {

@@ -5,6 +5,9 @@ import type { HandoverConfig } from '@handover/config';
 import { loadConfig } from '@handover/config';
 import type { HandoverEvent, WorkerInfo } from '@handover/process-table';
 import { type RunningSupervisor, launchSupervisor } from '../src/launch';
+import { waitFor } from './wait';
+
+export { isProcessAlive, waitFor } from './wait';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const DEMO_SERVER = join(REPO_ROOT, 'apps/demo/server.mjs');
@@ -119,21 +122,6 @@ export class TestSupervisor {
   }
 }
 
-/** Polls `probe` until it returns something truthy, or fails with a clear message at the deadline. */
-export async function waitFor<T>(
-  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs = 20_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** A browser-like client: one cookie jar, requests through the proxy. */
 export class Client {
   cookies = new Map<string, string>();
@@ -170,15 +158,5 @@ export class Client {
 
   post(path: string, body = '{}') {
     return this.request('POST', path, body);
-  }
-}
-
-/** True while a process with this pid exists. */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

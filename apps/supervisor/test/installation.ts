@@ -1,0 +1,311 @@
+/**
+ * A Handover installation run as real processes: a config and a data directory in a temp
+ * folder, `handover <command>` spawned as the CLI would be, the control API queried over HTTP
+ * and the store read by another process. Shared by the durability, keeper and phantom-session
+ * tests; cleanup kills only the processes it started, by pid.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { expect } from 'vitest';
+import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-table';
+import { Client, DEMO_SERVER, REPO_ROOT, randomBasePort, waitFor } from './harness';
+
+export const TOKEN = 'durability-test-token-0123456789abcdef';
+export const BIN = join(REPO_ROOT, 'apps/supervisor/bin/handover.mjs');
+/** Generous: two cores and other work on the machine. */
+export const START_MS = 60_000;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** /proc/<pid>/stat state, or null when there is no such process. */
+export function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Running (a zombie waiting to be reaped by whoever adopted it counts as gone). */
+export function running(pid: number): boolean {
+  const state = procState(pid);
+  return state !== null && state !== 'Z' && state !== 'X';
+}
+
+/** One of our demo workers (so cleanup never signals a process that is not ours). */
+export function isOurWorker(pid: number): boolean {
+  try {
+    return running(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(DEMO_SERVER);
+  } catch {
+    return false;
+  }
+}
+
+export interface Run {
+  child: ChildProcess;
+  output: string;
+  exited: Promise<number | null>;
+}
+
+/** A config, a data directory, and the supervisors run on them one after the other. */
+export class Installation {
+  readonly runs: Run[] = [];
+  /** Every worker pid ever seen, for the cleanup. */
+  readonly workerPids = new Set<number>();
+  private constructor(
+    readonly dir: string,
+    readonly configPath: string,
+    readonly proxyPort: number,
+    readonly controlPort: number,
+  ) {}
+
+  static async create(pool: Record<string, unknown> = {}): Promise<Installation> {
+    const dir = await mkdtemp(join(tmpdir(), 'handover-durability-'));
+    const configPath = join(dir, 'handover.config.json');
+    const [proxyPort, controlPort] = [await freePort(), await freePort()];
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        proxy: { port: proxyPort },
+        control: { port: controlPort },
+        dataDir: join(dir, 'data'),
+        pools: [
+          {
+            name: 'web',
+            command: `node ${JSON.stringify(DEMO_SERVER)}`,
+            basePort: randomBasePort(),
+            sessionCookie: 'demo.sid',
+            revision: 'v1',
+            healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
+            stop: { graceSeconds: 5 },
+            ...pool,
+          },
+        ],
+      }),
+    );
+    return new Installation(dir, configPath, proxyPort, controlPort);
+  }
+
+  get dbFile(): string {
+    return join(this.dir, 'data', 'state.db');
+  }
+
+  get proxyUrl(): string {
+    return `http://127.0.0.1:${this.proxyPort}`;
+  }
+
+  /**
+   * `handover <args>` as a real process. Without a keeper unless asked: most tests here kill the
+   * supervisor and start the next one themselves (what happens without a keeper, or when the
+   * keeper itself is killed).
+   */
+  cli(args: string[], keeper = false, env: NodeJS.ProcessEnv = {}): Run {
+    const child = spawn(process.execPath, [BIN, ...args, '--config', this.configPath], {
+      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN, HANDOVER_KEEPER: keeper ? '1' : '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const run: Run = {
+      child,
+      output: '',
+      exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+    };
+    child.stdout!.on('data', (chunk) => (run.output += chunk));
+    child.stderr!.on('data', (chunk) => (run.output += chunk));
+    this.runs.push(run);
+    return run;
+  }
+
+  /** Starts a supervisor and waits for its banner; returns it and how long it took. */
+  async start(keeper = false, env: NodeJS.ProcessEnv = {}): Promise<{ run: Run; readyMs: number }> {
+    const began = Date.now();
+    const run = this.cli(['start'], keeper, env);
+    await waitFor(
+      () => run.output.includes('Handover is running') || run.child.exitCode !== null,
+      START_MS,
+      'the start banner',
+    );
+    if (!run.output.includes('Handover is running')) throw new Error(`the supervisor did not start:\n${run.output}`);
+    const readyMs = Date.now() - began;
+    await this.workers(); // remembers the pids
+    return { run, readyMs };
+  }
+
+  async query<T>(procedure: string, input?: unknown): Promise<T> {
+    const query = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`;
+    const res = await fetch(`http://127.0.0.1:${this.controlPort}/trpc/${procedure}${query}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const body = (await res.json()) as { result?: { data: T }; error?: unknown };
+    if (!res.ok) throw new Error(`${procedure}: ${res.status} ${JSON.stringify(body.error)}`);
+    return body.result!.data;
+  }
+
+  async mutate<T>(procedure: string, input: unknown): Promise<T> {
+    const res = await fetch(`http://127.0.0.1:${this.controlPort}/trpc/${procedure}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'x-handover-actor': 'test' },
+      body: JSON.stringify(input),
+    });
+    const body = (await res.json()) as { result?: { data: T }; error?: unknown };
+    if (!res.ok) throw new Error(`${procedure}: ${res.status} ${JSON.stringify(body.error)}`);
+    return body.result!.data;
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const workers = await this.query<WorkerInfo[]>('workers.list');
+    for (const w of workers) if (w.pid !== null) this.workerPids.add(w.pid);
+    return workers;
+  }
+
+  async worker(id: string): Promise<WorkerInfo> {
+    const found = (await this.workers()).find((w) => w.id === id);
+    if (found === undefined) throw new Error(`no worker ${id}`);
+    return found;
+  }
+
+  async pool(): Promise<PoolInfo> {
+    return (await this.query<PoolInfo[]>('pools.list'))[0]!;
+  }
+
+  /** The pid of the running supervisor, from its latest `supervisor.started` event. */
+  async supervisorPid(): Promise<number> {
+    const started = (await this.events()).findLast((e) => e.type === 'supervisor.started')!;
+    return Number(/pid (\d+)/.exec(started.message)![1]);
+  }
+
+  async events(): Promise<HandoverEvent[]> {
+    return this.query<HandoverEvent[]>('events.list', { limit: 1000 });
+  }
+
+  /** Waits until an event after `afterId` matches. */
+  waitForEvent(match: (e: HandoverEvent) => boolean, afterId = 0, timeoutMs = 30_000): Promise<HandoverEvent> {
+    return waitFor(async () => (await this.events()).find((e) => e.id > afterId && match(e)), timeoutMs, 'an event');
+  }
+
+  /** Session rows in the store, read by another process (the test) like a new supervisor would. */
+  storedSessions(): Array<{ id: string; worker: string }> {
+    if (!existsSync(this.dbFile)) return [];
+    const db = new Database(this.dbFile, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT id, worker FROM sessions').all() as Array<{ id: string; worker: string }>;
+    } catch {
+      return [];
+    } finally {
+      db.close();
+    }
+  }
+
+  storedWorkers(): Array<{ id: string; state: string; pid: number | null }> {
+    if (!existsSync(this.dbFile)) return [];
+    const db = new Database(this.dbFile, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT id, state, pid FROM workers').all() as Array<{ id: string; state: string; pid: number | null }>;
+    } catch {
+      return [];
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Waits until the store holds exactly these session → worker bindings. */
+  async waitForStoredSessions(expected: Record<string, string>): Promise<void> {
+    const want = JSON.stringify(Object.entries(expected).sort());
+    await waitFor(
+      () => JSON.stringify(this.storedSessions().map((s) => [s.id, s.worker]).sort()) === want,
+      10_000,
+      `the store to hold ${want}`,
+    );
+  }
+
+  async kill9(run: Run): Promise<void> {
+    run.child.kill('SIGKILL');
+    await run.exited;
+  }
+
+  async proxyRefuses(): Promise<boolean> {
+    try {
+      await fetch(`${this.proxyUrl}/healthz`);
+      return false;
+    } catch (error) {
+      return JSON.stringify((error as { cause?: { code?: string } }).cause?.code) === '"ECONNREFUSED"';
+    }
+  }
+
+  /** Kills every process this installation started, by pid, whatever state the test left. */
+  async cleanup(): Promise<void> {
+    for (const run of this.runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    await Promise.all(this.runs.map((r) => r.exited));
+    for (const w of this.storedWorkers()) if (w.pid !== null) this.workerPids.add(w.pid);
+    for (const pid of this.workerPids) {
+      if (!isOurWorker(pid)) continue;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await waitFor(() => [...this.workerPids].every((pid) => !isOurWorker(pid)), 10_000, 'every worker to be gone');
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function login(install: Installation): Promise<Client> {
+  const client = new Client(install.proxyUrl);
+  const res = await client.post('/api/login');
+  expect(res.status).toBe(200);
+  return client;
+}
+
+export async function count(client: Client): Promise<{ worker: string; counter: number }> {
+  const res = await client.post('/api/count');
+  expect(res.status, res.text).toBe(200);
+  return { worker: res.json.worker, counter: res.json.session.counter };
+}
+
+export function sessionId(client: Client): string {
+  return client.cookies.get('demo.sid')!;
+}
+
+/** A POST on a connection of its own (no keep-alive pool). */
+export function postOnNewConnection(port: number, path: string, cookie: string): Promise<{ status: number; body: string }> {
+  return onNewConnection(port, 'POST', path, { cookie, 'content-type': 'application/json' }, '{}');
+}
+
+export function onNewConnection(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Figures for docs/RELIABILITY.md, printed once per test. */
+export function report(name: string, figures: Record<string, unknown>): void {
+  process.stdout.write(`[durability] ${name}: ${JSON.stringify(figures)}\n`);
+}
+

@@ -1,0 +1,76 @@
+/**
+ * A worker's OS process on its own (no supervisor): real child processes, real signals. The
+ * signal function is wrapped only to see which signals went out, each still sent for real.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LogBuffer } from '../src/log-buffer';
+import { signalGroup } from '../src/proc-identity';
+import { SpawnedWorkerProcess } from '../src/worker-process';
+import { isProcessAlive, waitFor } from './wait';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures');
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'handover-worker-process-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function spawnFixture(env: Record<string, string> = {}) {
+  const sent: Array<{ signal: NodeJS.Signals | 0; at: number }> = [];
+  const logs = new LogBuffer(100);
+  const proc = new SpawnedWorkerProcess({
+    command: `node ${JSON.stringify(join(FIXTURES, 'leftover-child-app.mjs'))}`,
+    cwd: dir,
+    env: { ...process.env, ...env },
+    logs,
+    logFiles: { stdout: join(dir, 'out.log'), stderr: join(dir, 'err.log') },
+    signalGroup: (pgid, signal) => {
+      sent.push({ signal, at: Date.now() });
+      return signalGroup(pgid, signal);
+    },
+  });
+  const line = (pattern: RegExp) => waitFor(() => logs.tail(100).find((l) => pattern.test(l.text))?.text, 20_000, `a line ${pattern}`);
+  return { proc, sent, line };
+}
+
+describe('stopping a worker process', () => {
+  it('a worker that exits on SIGTERM gets no SIGKILL later: the kill timer ends with it', async () => {
+    const graceMs = 400;
+    const { proc, sent, line } = spawnFixture();
+    await line(/^ready$/);
+    const result = await proc.terminate(graceMs);
+    expect(result).toMatchObject({ code: 0, killed: false });
+    // Proving that something does not happen takes its whole window: the grace, and a margin.
+    await new Promise((resolve) => setTimeout(resolve, graceMs * 3));
+    // Before the fix the timer fired after the exit and sent SIGKILL to the (by then empty, or
+    // reused) process group id.
+    // (Signal 0 only looks whether the group has members; it delivers nothing.)
+    expect(sent.filter((s) => s.signal !== 0).map((s) => s.signal)).toEqual(['SIGTERM']);
+  });
+
+  it('a leftover of its group that ignores SIGTERM is still killed when the grace runs out', async () => {
+    const graceMs = 600;
+    const { proc, sent, line } = spawnFixture({ LEFTOVER: '1' });
+    const leftover = Number(/leftover (\d+)/.exec(await line(/^leftover \d+$/))![1]);
+    await line(/^ready$/);
+    const began = Date.now();
+    try {
+      const result = await proc.terminate(graceMs);
+      expect(result).toMatchObject({ code: 0, killed: false });
+      expect(isProcessAlive(leftover)).toBe(true);
+      await waitFor(() => !isProcessAlive(leftover), 10_000, 'the leftover to be killed');
+      const kill = sent.find((s) => s.signal === 'SIGKILL');
+      expect(kill).toBeDefined();
+      // Not before the grace it was promised.
+      expect(kill!.at - began).toBeGreaterThanOrEqual(graceMs - 20);
+    } finally {
+      if (isProcessAlive(leftover)) process.kill(leftover, 'SIGKILL');
+    }
+  });
+});
