@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EventType, HandoverEvent } from '@handover/process-table';
+import { makeDatabasePrivate } from './private-file';
 
 export interface NewEvent {
   type: EventType;
@@ -37,7 +38,10 @@ export class EventLog {
   private readonly listeners = new Set<(event: HandoverEvent) => void>();
 
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true });
+      makeDatabasePrivate(file);
+    }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { type InstanceState, isAlive } from '@handover/process-table';
+import { makeDatabasePrivate } from './private-file';
 import { checkProcess, processStartTime } from './proc-identity';
 
 /** A worker as recorded: enough to find its process again and serve it as before. */
@@ -155,7 +156,8 @@ export class StateStore {
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
     this.sliceSize = options.sliceSize ?? 5000;
     this.heartbeatMs = options.heartbeatMs ?? 5000;
-    // Created here, synchronously, before any writer exists.
+    // Created here, synchronously, before any writer exists; it holds the session ids.
+    makeDatabasePrivate(file);
     const db = new Database(file);
     try {
       db.pragma('journal_mode = WAL');
