@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { tracked } from '@trpc/server';
 import { liveEvents } from './live-events';
 import { watchWorkers } from './workers-watch';
@@ -5,14 +6,16 @@ import {
   eventsListInput,
   eventsLiveInput,
   logsInput,
+  noInput,
   supervisorStopInput,
   syncInput,
   workerInput,
+  workersWatchInput,
 } from './schemas';
 import { protectedProcedure, publicProcedure, router } from './trpc';
 
 const workersRouter = router({
-  list: protectedProcedure.query(({ ctx }) => ctx.supervisor.listWorkers()),
+  list: protectedProcedure.input(noInput).query(({ ctx }) => ctx.supervisor.listWorkers()),
   detach: protectedProcedure
     .input(workerInput)
     .mutation(({ ctx, input }) => ctx.supervisor.detach(input.worker, ctx.actor)),
@@ -26,15 +29,15 @@ const workersRouter = router({
     .input(logsInput)
     .query(({ ctx, input }) => ctx.supervisor.logs(input.worker, input.lines)),
   /** Session counts per worker over the last minutes (one sample every 2 s). */
-  history: protectedProcedure.query(({ ctx }) => ctx.supervisor.sessionHistory()),
+  history: protectedProcedure.input(noInput).query(({ ctx }) => ctx.supervisor.sessionHistory()),
   /** Server-sent snapshots of every worker and pool, pushed whenever something changes. */
-  watch: protectedProcedure.subscription(async function* ({ ctx, signal }) {
+  watch: protectedProcedure.input(workersWatchInput).subscription(async function* ({ ctx, signal }) {
     yield* watchWorkers(ctx.supervisor, signal);
   }),
 });
 
 const poolsRouter = router({
-  list: protectedProcedure.query(({ ctx }) => ctx.supervisor.listPools()),
+  list: protectedProcedure.input(noInput).query(({ ctx }) => ctx.supervisor.listPools()),
   sync: protectedProcedure
     .input(syncInput)
     .mutation(({ ctx, input }) => ctx.supervisor.sync(input?.pool, ctx.actor)),
@@ -71,7 +74,7 @@ const supervisorRouter = router({
 });
 
 export const appRouter = router({
-  health: publicProcedure.query(() => ({ ok: true as const })),
+  health: publicProcedure.input(noInput).query(() => ({ ok: true as const })),
   workers: workersRouter,
   pools: poolsRouter,
   events: eventsRouter,
@@ -79,3 +82,13 @@ export const appRouter = router({
 });
 
 export type AppRouter = typeof appRouter;
+
+/**
+ * The input schema of every subscription. tRPC reports a subscription's input error inside an
+ * already opened event stream (200); the HTTP handler checks the input with these first so a
+ * bad one gets a plain 400.
+ */
+export const SUBSCRIPTION_INPUTS = {
+  'events.live': eventsLiveInput,
+  'workers.watch': workersWatchInput,
+} as const satisfies Record<string, z.ZodType>;

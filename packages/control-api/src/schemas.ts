@@ -15,17 +15,26 @@ export const poolNameSchema = z
   .max(32, 'pool name is too long')
   .regex(POOL_NAME, 'pool name must be lowercase letters, digits and dashes, starting with a letter');
 
-export const workerInput = z.object({ worker: workerIdSchema });
+/*
+ * Every input is a strict object: an unknown key is a 400 naming it, never silently dropped.
+ * A dropped key changes what a call means: `pools.sync {"worker":"web@0"}` would sync every
+ * pool, `workers.logs {"stream":"stderr"}` would return both streams.
+ */
 
-export const logsInput = z.object({
+/** Procedures without input: nothing, or `{}`. */
+export const noInput = z.strictObject({}).optional();
+
+export const workerInput = z.strictObject({ worker: workerIdSchema });
+
+export const logsInput = z.strictObject({
   worker: workerIdSchema,
   lines: z.number().int().min(1).max(5000).default(200),
 });
 
-export const syncInput = z.object({ pool: poolNameSchema.optional() }).optional();
+export const syncInput = z.strictObject({ pool: poolNameSchema.optional() }).optional();
 
 export const eventsListInput = z
-  .object({
+  .strictObject({
     afterId: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(1000).default(200),
   })
@@ -34,10 +43,11 @@ export const eventsListInput = z
 /**
  * `lastEventId`: resume after this event id (the SSE `Last-Event-ID`, which tRPC merges into
  * the input on reconnect). Absent or null: only events recorded from now on. `"0"`: the whole
- * log, then live.
+ * log, then live. Anything but an id this API could have sent is a 400: resuming "somewhere"
+ * would silently lose or repeat events.
  */
 export const eventsLiveInput = z
-  .object({
+  .strictObject({
     lastEventId: z
       .string()
       .regex(/^\d{1,15}$/, 'lastEventId must be an event id (digits)')
@@ -45,5 +55,28 @@ export const eventsLiveInput = z
   })
   .optional();
 
+/**
+ * `workers.watch` takes no input, but tRPC merges a `Last-Event-ID` header into the input of
+ * every subscription. The stream carries no ids (each connection starts with a full snapshot),
+ * so like any SSE server without ids it ignores the header, whatever it holds.
+ */
+export const workersWatchInput = z.strictObject({ lastEventId: z.string().nullish() }).optional();
+
 /** `supervisor.stop`: `keepWorkers` leaves the workers running for the next start to re-adopt. */
-export const supervisorStopInput = z.object({ keepWorkers: z.boolean().default(false) }).optional();
+export const supervisorStopInput = z.strictObject({ keepWorkers: z.boolean().default(false) }).optional();
+
+export interface InputIssue {
+  /** Dotted path of the offending field; '' for the input itself (e.g. an unknown key). */
+  path: string;
+  message: string;
+}
+
+/** A zod error as the API reports it (`data.issues`) and its one-line message. */
+export function describeInputError(error: z.ZodError): { message: string; issues: InputIssue[] } {
+  const issues = error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+  const message = `invalid input: ${issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ')}`;
+  return { message, issues };
+}

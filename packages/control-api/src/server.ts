@@ -2,15 +2,39 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { SupervisorControl } from '@handover/process-table';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
-import { appRouter } from './router';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import type { ZodType } from 'zod';
+import { SUBSCRIPTION_INPUTS, appRouter } from './router';
+import { describeInputError } from './schemas';
+import type { InputIssue } from './schemas';
 import { UNAUTHORIZED_MESSAGE } from './trpc';
 import type { ControlContext } from './trpc';
 
-/** Procedures served as server-sent event streams. */
-const SUBSCRIPTIONS: ReadonlySet<string> = new Set(['events.live', 'workers.watch']);
+type ProcedureType = 'query' | 'mutation' | 'subscription';
+
+/**
+ * The methods each kind of procedure is called with: queries by GET (and POST, tRPC's
+ * `allowMethodOverride`, handy with curl), mutations by POST, subscriptions by GET (what
+ * EventSource sends). Anything else gets a 405 here: tRPC itself answers TRACE with a 500
+ * (undici's `Request` refuses to build it), HEAD with an empty 204, PUT/PATCH/DELETE with a
+ * 415, and a POST to a subscription with an open event stream.
+ */
+const METHODS_BY_TYPE: Record<ProcedureType, readonly string[]> = {
+  query: ['GET', 'POST'],
+  mutation: ['POST'],
+  subscription: ['GET'],
+};
+const HEALTHZ_METHODS = ['GET', 'HEAD'];
+/** Every method answered somewhere: the `Allow` of a CONNECT, which names no resource of ours. */
+const SERVER_METHODS = 'GET, HEAD, POST';
+/** Bodies larger than this get a 413 (from tRPC, which stops reading there). */
+const MAX_BODY_BYTES = 1024 * 1024;
+/** Default time a client has to send a whole request, headers and body (then 408). */
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** The header naming who performs an operation (shown in the event log). */
 export const ACTOR_HEADER = 'x-handover-actor';
@@ -54,14 +78,41 @@ export function parseActor(header: string | string[] | undefined): string {
   return clean === '' ? DEFAULT_ACTOR : clean;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store',
+    ...headers,
   });
   res.end(text);
+}
+
+/** An error in tRPC's own shape, so the typed client reads the ones answered here like its own. */
+function sendTrpcError(
+  res: ServerResponse,
+  status: number,
+  code: TRPC_ERROR_CODE_KEY,
+  message: string,
+  path: string | null,
+  extra: { headers?: Record<string, string>; issues?: InputIssue[] } = {},
+): void {
+  const data = { code, httpStatus: status, path, ...(extra.issues === undefined ? {} : { issues: extra.issues }) };
+  sendJson(res, status, { error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } }, extra.headers);
+}
+
+function procedureType(path: string): ProcedureType | null {
+  // Typed as the nested record, but at run time keyed by the full dotted path ('workers.list').
+  const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: ProcedureType } } | undefined>;
+  // Own properties only: `/trpc/constructor` must not find Object.prototype's.
+  return Object.hasOwn(procedures, path) ? (procedures[path]?._def.type ?? null) : null;
+}
+
+/** The methods a call (a batch: all of its procedures) takes; null if a procedure is unknown. */
+function allowedMethods(types: ReadonlyArray<ProcedureType | null>): string[] | null {
+  if (types.some((type) => type === null)) return null;
+  return ['GET', 'POST'].filter((method) => types.every((type) => METHODS_BY_TYPE[type!].includes(method)));
 }
 
 /**
@@ -76,16 +127,39 @@ function treatBodyAsJson(req: IncomingMessage): void {
     // empty text, so hand it an empty object, which every optional input accepts.
     (req as IncomingMessage & { body?: string }).body = '{}';
   }
-  const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  const type = mediaType(req);
   if (type === '' || type === 'text/plain' || type === 'application/x-www-form-urlencoded') {
     req.headers['content-type'] = 'application/json';
   }
 }
 
+const mediaType = (req: IncomingMessage): string =>
+  (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+
+/**
+ * The input a subscription's procedure will see, built the way tRPC 11.22 builds it
+ * (`getRequestInfo` in `http/contentType.ts`): `?input=` as JSON, with `Last-Event-ID` (the
+ * header, else `?lastEventId=` or `?Last-Event-Id=`) merged in as `lastEventId`. Throws
+ * SyntaxError when `?input=` is not JSON.
+ */
+function subscriptionInput(req: IncomingMessage, params: URLSearchParams): unknown {
+  const text = params.get('input');
+  let input: unknown = text ? JSON.parse(text) : undefined;
+  const header = req.headers['last-event-id'];
+  const lastEventId = header ?? params.get('lastEventId') ?? params.get('Last-Event-Id');
+  if (lastEventId) {
+    if (typeof input === 'object' && input !== null && !Array.isArray(input)) input = { ...input, lastEventId };
+    else input ??= { lastEventId };
+  }
+  return input;
+}
+
 /**
  * The control API as a `node:http` request listener:
  * - `GET /healthz` → 200 `{"ok":true}`, no token needed;
- * - `/trpc/<procedure>` → the tRPC router (bearer token required except for `health`);
+ * - `/trpc/<procedure>` → the tRPC router (bearer token required except for `health`), after
+ *   the checks tRPC does not make or makes late: the method (405 with `Allow`), the content
+ *   type (JSON only, 415), a subscription's token and input (401/400 before the stream opens);
  * - anything else → 404 JSON.
  */
 export function createControlHandler(
@@ -101,7 +175,7 @@ export function createControlHandler(
     // Queries may be POSTed too (handy with curl); there are no cookies, so no CSRF concern.
     allowMethodOverride: true,
     maxBatchSize: 50,
-    maxBodySize: 1024 * 1024,
+    maxBodySize: MAX_BODY_BYTES,
     createContext: ({ req }): ControlContext => {
       const authorized = checkToken(req.headers.authorization);
       return {
@@ -119,42 +193,93 @@ export function createControlHandler(
   });
 
   return (req, res) => {
-    const pathname = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
+    const params = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+    const method = req.method ?? 'GET';
+
     if (pathname === '/healthz') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('Allow', 'GET, HEAD');
-        sendJson(res, 405, { error: { code: 'METHOD_NOT_SUPPORTED', message: 'use GET /healthz' } });
+      if (!HEALTHZ_METHODS.includes(method)) {
+        sendJson(
+          res,
+          405,
+          { error: { code: 'METHOD_NOT_SUPPORTED', message: 'use GET /healthz' } },
+          { Allow: HEALTHZ_METHODS.join(', ') },
+        );
         return;
       }
       sendJson(res, 200, { ok: true });
       return;
     }
-    if (pathname.startsWith(`${TRPC_PATH}/`) && pathname.length > TRPC_PATH.length + 1) {
-      // Server-sent events must reach the client as soon as they are written.
-      req.socket.setNoDelay(true);
-      if (req.method === 'POST') treatBodyAsJson(req);
-      const procedure = pathname.slice(TRPC_PATH.length + 1);
-      if (SUBSCRIPTIONS.has(procedure) && !checkToken(req.headers.authorization)) {
-        // tRPC would open the event stream (200) and send the error inside it; a plain 401
-        // is what curl, EventSource and proxies understand.
-        sendJson(res, 401, {
-          error: {
-            message: UNAUTHORIZED_MESSAGE,
-            code: TRPC_ERROR_CODES_BY_KEY.UNAUTHORIZED,
-            data: { code: 'UNAUTHORIZED', httpStatus: 401, path: procedure },
-          },
-        });
-        return;
-      }
-      trpc(req, res);
+    if (!pathname.startsWith(`${TRPC_PATH}/`) || pathname.length === TRPC_PATH.length + 1) {
+      sendJson(res, 404, {
+        error: {
+          code: 'NOT_FOUND',
+          message: `no such endpoint: ${pathname} (procedures are under ${TRPC_PATH}/, health at /healthz)`,
+        },
+      });
       return;
     }
-    sendJson(res, 404, {
-      error: {
-        code: 'NOT_FOUND',
-        message: `no such endpoint: ${pathname} (procedures are under ${TRPC_PATH}/, health at /healthz)`,
-      },
-    });
+
+    let path: string;
+    try {
+      path = decodeURIComponent(pathname.slice(TRPC_PATH.length + 1));
+    } catch {
+      sendTrpcError(res, 400, 'BAD_REQUEST', 'the procedure path is not valid URL encoding', null);
+      return;
+    }
+    const batch = params.get('batch') === '1';
+    const types = (batch ? path.split(',') : [path]).map(procedureType);
+    const allowed = allowedMethods(types);
+    if (allowed === null) {
+      sendTrpcError(res, 404, 'NOT_FOUND', `no such procedure: ${path}`, path);
+      return;
+    }
+    if (!allowed.includes(method)) {
+      const allow = allowed.join(', ');
+      const message = allowed.length === 0 ? `no method takes ${path} in one batch` : `${method} is not allowed on ${path}: use ${allow}`;
+      sendTrpcError(res, 405, 'METHOD_NOT_SUPPORTED', message, path, { headers: { Allow: allow } });
+      return;
+    }
+    if (method === 'POST') {
+      treatBodyAsJson(req);
+      // tRPC would also take multipart/form-data and octet streams as input; this API takes JSON.
+      if (mediaType(req) !== 'application/json') {
+        sendTrpcError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the input as JSON (Content-Type: application/json)', path);
+        return;
+      }
+    }
+
+    if (types.includes('subscription')) {
+      // tRPC opens the event stream (200) and only then sends errors inside it; a plain 401 or
+      // 400 is what curl, EventSource (which then stops retrying) and proxies understand.
+      if (!checkToken(req.headers.authorization)) {
+        sendTrpcError(res, 401, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, path);
+        return;
+      }
+      if (batch) {
+        sendTrpcError(res, 400, 'BAD_REQUEST', 'subscriptions cannot be batched', path);
+        return;
+      }
+      const schema: ZodType | undefined = SUBSCRIPTION_INPUTS[path as keyof typeof SUBSCRIPTION_INPUTS];
+      let input: unknown;
+      try {
+        input = subscriptionInput(req, params);
+      } catch {
+        sendTrpcError(res, 400, 'BAD_REQUEST', 'invalid input: ?input= is not JSON', path);
+        return;
+      }
+      const parsed = schema?.safeParse(input);
+      if (parsed?.success === false) {
+        const { message, issues } = describeInputError(parsed.error);
+        sendTrpcError(res, 400, 'BAD_REQUEST', message, path, { issues });
+        return;
+      }
+    }
+    // Server-sent events must reach the client as soon as they are written.
+    req.socket.setNoDelay(true);
+    trpc(req, res);
   };
 }
 
@@ -167,6 +292,13 @@ export interface StartControlServerOptions extends ControlHandlerOptions {
   fd?: number;
   /** Where the non-loopback warning goes. Default: stderr. */
   warn?: (line: string) => void;
+  /**
+   * How long a client has to send a whole request, headers and body; then 408 and the
+   * connection is closed, so a client trickling a body cannot hold a connection (and tRPC's
+   * body buffer) for Node's default 5 minutes. Responses, event streams included, are not
+   * limited. Default 10 s.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface ControlServer {
@@ -197,7 +329,26 @@ export async function startControlServer(options: StartControlServerOptions): Pr
         `WARNING: set control.host to 127.0.0.1 unless a firewall or TLS proxy protects it.`,
     );
   }
-  const server = http.createServer(createControlHandler(options));
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const server = http.createServer(
+    {
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      // Node looks for expired requests only this often (default 30 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(requestTimeout / 4))),
+    },
+    createControlHandler(options),
+  );
+  // Without a listener Node drops a CONNECT's socket without an answer.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    // The socket is ours now: a client resetting it must not become an uncaught 'error'.
+    socket.on('error', () => {});
+    const body = JSON.stringify({ error: { code: 'METHOD_NOT_SUPPORTED', message: 'CONNECT is not supported: this is not a proxy' } });
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${SERVER_METHODS}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once('error', onError);

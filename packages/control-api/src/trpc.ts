@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { ControlError } from '@handover/process-table';
 import type { ControlErrorCode, SupervisorControl } from '@handover/process-table';
+import { describeInputError } from './schemas';
 
 /** What every control API call sees. Built per request by the HTTP handler in `server.ts`. */
 export interface ControlContext {
@@ -25,15 +26,8 @@ const t = initTRPC.context<ControlContext>().create({
   },
   errorFormatter({ shape, error }) {
     if (error.code === 'BAD_REQUEST' && error.cause instanceof z.ZodError) {
-      const issues = error.cause.issues.map((issue) => ({
-        path: issue.path.map(String).join('.'),
-        message: issue.message,
-      }));
-      return {
-        ...shape,
-        message: `invalid input: ${issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ')}`,
-        data: { ...shape.data, issues },
-      };
+      const { message, issues } = describeInputError(error.cause);
+      return { ...shape, message, data: { ...shape.data, issues } };
     }
     return shape;
   },

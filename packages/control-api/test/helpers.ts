@@ -1,5 +1,5 @@
 import { startControlServer } from '../src/server';
-import type { ControlServer } from '../src/server';
+import type { ControlServer, StartControlServerOptions } from '../src/server';
 import { FakeSupervisor } from './fake-supervisor';
 
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -12,7 +12,8 @@ export interface Harness {
   call(path: string, init?: RequestInit & { auth?: boolean | string }): Promise<Response>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** `options` override the test defaults (e.g. a short `requestTimeoutMs`). */
+export async function startHarness(options: Partial<StartControlServerOptions> = {}): Promise<Harness> {
   const fake = new FakeSupervisor();
   const logs: string[] = [];
   const server = await startControlServer({
@@ -21,6 +22,7 @@ export async function startHarness(): Promise<Harness> {
     host: '127.0.0.1',
     port: 0,
     log: (line) => logs.push(line),
+    ...options,
   });
   return {
     fake,
