@@ -163,7 +163,7 @@ export interface SupervisorOptions {
   store?: StateStore;
   /** Re-reads the configuration for a sync; defaults to reading the same file again. */
   reloadConfig?: () => Promise<HandoverConfig>;
-  /** Environment the workers inherit (Handover's own secrets are removed from it). */
+  /** Environment the workers inherit (without any HANDOVER_* variable: see withoutHandoverVariables). */
   env?: NodeJS.ProcessEnv;
   /** How often idle sessions are expired. */
   sweepIntervalMs?: number;
@@ -226,7 +226,7 @@ export class Supervisor implements SupervisorControl {
     this.restartedBecause = options.restartedBecause;
     this.reloadConfig =
       options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
-    this.workerEnv = withoutHandoverSecrets(options.env ?? process.env);
+    this.workerEnv = withoutHandoverVariables(options.env ?? process.env);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.sampleIntervalMs = options.sampleIntervalMs ?? 2000;
     for (const poolConfig of options.config.pools) {
@@ -1337,13 +1337,15 @@ function addInGenerationOrder(workers: Worker[], worker: Worker): void {
   else workers.splice(at, 0, worker);
 }
 
-function withoutHandoverSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+/**
+ * Workers are the user's application: they must not learn the control token, the console's key
+ * and password or any other Handover setting, so every HANDOVER_* variable is dropped (a new
+ * secret is covered without a list to keep up). Handover sets HANDOVER_WORKER, _POOL and
+ * _REVISION afresh for each worker, and a pool's own `env` is applied after this.
+ */
+function withoutHandoverVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = {} as NodeJS.ProcessEnv;
-  for (const [key, value] of Object.entries(env)) {
-    // Workers are the user's application: they must not learn the control token or passwords.
-    if (key === 'HANDOVER_CONTROL_TOKEN' || key.startsWith('HANDOVER_ADMIN_')) continue;
-    copy[key] = value;
-  }
+  for (const [key, value] of Object.entries(env)) if (!key.startsWith('HANDOVER_')) copy[key] = value;
   return copy;
 }
 
