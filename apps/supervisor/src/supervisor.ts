@@ -674,10 +674,7 @@ export class Supervisor implements SupervisorControl {
     });
     if (state === 'started' || state === 'detached') this.watchLiveness(pool, worker);
     if (state === 'detached') {
-      if (drainLeftMs !== null) {
-        worker.drainTimer = setTimeout(() => this.endDrain(pool, worker), drainLeftMs);
-        worker.drainTimer.unref();
-      }
+      if (maxSeconds !== null) this.armDrainTimer(pool, worker, maxSeconds);
       this.scheduleDrainCheck(worker);
     } else if (state === 'stopping') {
       void this.stopWorker(pool, worker, 'it was stopping when the previous supervisor ended');
@@ -1004,16 +1001,23 @@ export class Supervisor implements SupervisorControl {
         (maxSeconds !== null ? `; drain ends at the latest in ${maxSeconds}s` : ''),
       data: { sessions: worker.sessions, inFlight: worker.inFlight, webSockets: worker.webSockets },
     });
-    if (maxSeconds !== null) {
-      worker.drainTimer = setTimeout(() => this.endDrain(pool, worker), maxSeconds * 1000);
-      worker.drainTimer.unref();
-    }
+    if (maxSeconds !== null) this.armDrainTimer(pool, worker, maxSeconds);
     this.scheduleDrainCheck(worker);
+  }
+
+  /** The maximum drain time, counted from the detach: a timer, and its deadline for workers.list. */
+  private armDrainTimer(pool: Pool, worker: Worker, maxSeconds: number): void {
+    this.clearDrainTimer(worker);
+    const deadline = (worker.detachedAt?.getTime() ?? Date.now()) + maxSeconds * 1000;
+    worker.drainDeadline = new Date(deadline);
+    worker.drainTimer = setTimeout(() => this.endDrain(pool, worker), Math.max(0, deadline - Date.now()));
+    worker.drainTimer.unref();
   }
 
   /** The maximum drain time ran out: cut what is left and stop the worker. */
   private endDrain(pool: Pool, worker: Worker): void {
     worker.drainTimer = null;
+    worker.drainDeadline = null;
     if (worker.state !== 'detached') return;
     const { sessions, inFlight, webSockets } = worker;
     const lost = pool.sessions.unbindOwner(worker);
@@ -1177,6 +1181,7 @@ export class Supervisor implements SupervisorControl {
   private clearDrainTimer(worker: Worker): void {
     if (worker.drainTimer !== null) clearTimeout(worker.drainTimer);
     worker.drainTimer = null;
+    worker.drainDeadline = null;
   }
 
   /** Session counts for the chart and each live worker's memory, every few seconds. */

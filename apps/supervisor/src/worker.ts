@@ -39,6 +39,8 @@ export class Worker implements Upstream {
   /** Set when we asked it to stop, so its exit is not taken for a crash. */
   stopRequested = false;
   drainTimer: NodeJS.Timeout | null = null;
+  /** When drainTimer fires (the maximum drain time runs out); null without one. */
+  drainDeadline: Date | null = null;
   /** Liveness from the periodic health check; see Supervisor.watchLiveness. */
   health: WorkerHealth = 'unknown';
   /** Failed liveness probes in a row. */
@@ -120,6 +122,7 @@ export class Worker implements Upstream {
       lastError: this.lastError,
       memoryRss: this.memoryRss,
       health: this.health,
+      drainDeadline: iso(this.drainDeadline),
     };
   }
 }

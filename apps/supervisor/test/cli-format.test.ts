@@ -9,6 +9,7 @@ import {
   formatLogLine,
   formatStatus,
   formatSyncResult,
+  formatTimestamp,
   poolsTable,
   readySummary,
   table,
@@ -91,6 +92,12 @@ describe('status', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('says when the drain of a detached worker ends at the latest', () => {
+    const deadline = new Date(T0 + 86_400_000).toISOString();
+    const text = workersTable([fakeWorker('web@1', { state: 'detached', attached: false, sessions: 2, drainDeadline: deadline })], T0 + 60_000);
+    expect(text.split('\n').at(-1)).toBe(`  web@1: drain ends by ${formatTimestamp(deadline)} UTC at the latest (in 23h 59m)`);
   });
 
   it('says so when there is nothing', () => {

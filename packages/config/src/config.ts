@@ -59,8 +59,14 @@ export interface PoolConfig {
    */
   healthCheck: { path: string; timeoutSeconds: number; intervalMs: number; everySeconds: number; failuresBeforeUnhealthy: number };
   stop: { graceSeconds: number };
-  /** null: wait for the last session, however long. */
-  drain: { maxSeconds: number | null };
+  /**
+   * `maxSeconds`: a detached worker is stopped after this long even with sessions left; null:
+   * wait for the last session, however long. `unconfirmedSeconds`: after a supervisor restart,
+   * bindings restored from the store keep a detached worker alive for at most this long (capped
+   * by the idle timeout) unless a request or the app's report confirms them; null: until they
+   * expire.
+   */
+  drain: { maxSeconds: number | null; unconfirmedSeconds: number | null };
   restart: { minUptimeSeconds: number; maxRestarts: number; backoffInitialMs: number; backoffMaxMs: number };
   /** Last output lines kept per worker. */
   logLines: number;
@@ -84,7 +90,10 @@ export const DEFAULTS = {
     instances: 1,
     healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
     stop: { graceSeconds: 10 },
-    drain: { maxSeconds: null },
+    // A day: no session in normal use is cut (Tomcat waits for sessions without a limit, but they
+    // end by their 30 min idle timeout), yet an old revision never lingers for good (what
+    // HAProxy's hard-stop-after is set for); null opts out.
+    drain: { maxSeconds: 24 * 3600, unconfirmedSeconds: 60 },
     restart: { minUptimeSeconds: 5, maxRestarts: 5, backoffInitialMs: 500, backoffMaxMs: 30_000 },
     logLines: 500,
     logs: { maxBytes: 10 * 1024 * 1024, keep: 3 },
@@ -395,7 +404,11 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     instances: p.instances ?? d.instances,
     healthCheck: { ...d.healthCheck, ...p.healthCheck },
     stop: { ...d.stop, ...p.stop },
-    drain: { maxSeconds: p.drain?.maxSeconds ?? d.drain.maxSeconds },
+    // `null` given is an opt-out, only a missing field takes the default.
+    drain: {
+      maxSeconds: p.drain?.maxSeconds === undefined ? d.drain.maxSeconds : p.drain.maxSeconds,
+      unconfirmedSeconds: p.drain?.unconfirmedSeconds === undefined ? d.drain.unconfirmedSeconds : p.drain.unconfirmedSeconds,
+    },
     restart: { ...d.restart, ...p.restart },
     logLines: p.logLines ?? d.logLines,
     logs: { ...d.logs, ...p.logs },

@@ -115,6 +115,7 @@ export const poolSchema = z.strictObject({
       maxSeconds: amount(0, 365 * 24 * 3600, 'seconds', true)
         .nullable()
         .optional(),
+      unconfirmedSeconds: amount(0, 24 * 3600, 'seconds').nullable().optional(),
     })
     .optional(),
   restart: z

@@ -45,7 +45,7 @@ describe('parseConfig defaults', () => {
           instances: 1,
           healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
           stop: { graceSeconds: 10 },
-          drain: { maxSeconds: null },
+          drain: { maxSeconds: 86400, unconfirmedSeconds: 60 },
           restart: { minUptimeSeconds: 5, maxRestarts: 5, backoffInitialMs: 500, backoffMaxMs: 30000 },
           logLines: 500,
           logs: { maxBytes: 10 * 1024 * 1024, keep: 3 },
@@ -72,7 +72,7 @@ describe('parseConfig defaults', () => {
           instances: 2,
           healthCheck: { path: '/ready' },
           stop: { graceSeconds: 0 },
-          drain: { maxSeconds: 600 },
+          drain: { maxSeconds: 600, unconfirmedSeconds: 5 },
           restart: { maxRestarts: 0 },
           logLines: 50,
         }),
@@ -92,7 +92,7 @@ describe('parseConfig defaults', () => {
       instances: 2,
       healthCheck: { path: '/ready', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
       stop: { graceSeconds: 0 },
-      drain: { maxSeconds: 600 },
+      drain: { maxSeconds: 600, unconfirmedSeconds: 5 },
       restart: { minUptimeSeconds: 5, maxRestarts: 0, backoffInitialMs: 500, backoffMaxMs: 30000 },
       logLines: 50,
     });
@@ -107,9 +107,16 @@ describe('parseConfig defaults', () => {
   });
 
   it('allows drain.maxSeconds null and sessionPathParameter null explicitly', () => {
-    const config = parse(minimal({ pools: [pool({ drain: { maxSeconds: null }, sessionPathParameter: null })] }));
-    expect(config.pools[0]!.drain.maxSeconds).toBeNull();
+    const config = parse(minimal({ pools: [pool({ drain: { maxSeconds: null, unconfirmedSeconds: null }, sessionPathParameter: null })] }));
+    // null is the opt-out (wait for the last session however long), not "use the default".
+    expect(config.pools[0]!.drain).toEqual({ maxSeconds: null, unconfirmedSeconds: null });
     expect(config.pools[0]!.sessionPathParameter).toBeNull();
+  });
+
+  it('drains end within a day unless told otherwise; one half of the drain section keeps the other default', () => {
+    expect(DEFAULTS.pool.drain.maxSeconds).toBe(24 * 3600);
+    expect(parse(minimal({ pools: [pool({ drain: { unconfirmedSeconds: 0 } })] })).pools[0]!.drain).toEqual({ maxSeconds: 86400, unconfirmedSeconds: 0 });
+    expect(parse(minimal({ pools: [pool({ drain: { maxSeconds: 30 } })] })).pools[0]!.drain).toEqual({ maxSeconds: 30, unconfirmedSeconds: 60 });
   });
 });
 
@@ -228,7 +235,7 @@ describe('validation errors', () => {
           revision: '',
           healthCheck: { path: 'healthz', timeoutSeconds: -1, intervalMs: 1, everySeconds: 0, failuresBeforeUnhealthy: 0 },
           stop: { graceSeconds: -1 },
-          drain: { maxSeconds: 0 },
+          drain: { maxSeconds: 0, unconfirmedSeconds: -1 },
           restart: { minUptimeSeconds: 'x', maxRestarts: 1.5, backoffInitialMs: -1, backoffMaxMs: true },
           logLines: 0,
           env: [],
@@ -257,6 +264,7 @@ describe('validation errors', () => {
         'pools[0].healthCheck.failuresBeforeUnhealthy',
         'pools[0].stop.graceSeconds',
         'pools[0].drain.maxSeconds',
+        'pools[0].drain.unconfirmedSeconds',
         'pools[0].restart.minUptimeSeconds',
         'pools[0].restart.maxRestarts',
         'pools[0].restart.backoffInitialMs',

@@ -52,6 +52,11 @@ export interface WorkerInfo {
   memoryRss: number | null;
   /** Liveness from the periodic health check. */
   health: WorkerHealth;
+  /**
+   * While detached: when `drain.maxSeconds` runs out and the worker is stopped whatever is left
+   * (ISO); null when attached, ended, or with no maximum. Always set by the supervisor.
+   */
+  drainDeadline?: string | null;
 }
 
 /** Session counts of every live worker at one moment (for the console's chart). */

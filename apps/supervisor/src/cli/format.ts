@@ -91,9 +91,14 @@ export function workersTable(workers: readonly WorkerInfo[], now: number): strin
     ],
     workers,
   );
-  const notes = workers
-    .filter((w) => w.lastError !== null && w.lastError !== '')
-    .map((w) => `  ${w.id}: ${firstLine(w.lastError!)}`);
+  const notes: string[] = [];
+  for (const w of workers) {
+    if (w.lastError !== null && w.lastError !== '') notes.push(`  ${w.id}: ${firstLine(w.lastError)}`);
+    const deadline = ms(w.drainDeadline ?? null);
+    if (w.state === 'detached' && deadline !== null) {
+      notes.push(`  ${w.id}: drain ends by ${formatTimestamp(w.drainDeadline!)} UTC at the latest (in ${formatDuration(deadline - now)})`);
+    }
+  }
   return notes.length === 0 ? main : `${main}\n${notes.join('\n')}`;
 }
 
