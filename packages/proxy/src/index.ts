@@ -1,5 +1,5 @@
-export { createLeanProxy as createProxy } from './lean/engine';
-export type { ProxyOptions, ProxyServer, Route, Upstream } from './types';
+export { createProxy, PROXY_DEFAULTS } from './engine/index';
+export type { ProxyOptions, ProxyServer, ProxyStats, Route, Upstream } from './types';
 export { findCookie, findSessionId, pathSessionId } from './passes/find-session';
 export { chooseUpstream, fallbackUpstream } from './passes/choose-upstream';
 export { parseSessionReport, parseSetCookieEffect, accountResponse } from './passes/account-response';

@@ -1,7 +1,7 @@
 import type { Agent } from 'node:http';
 import type { Route, Upstream } from './types';
 
-/** What the upgrade (WebSocket) handler needs; both engines' states have it. */
+/** What the upgrade (WebSocket) handler needs; the engine's state has it. */
 export interface SharedState {
   readonly route: Route;
   /** Non-pooling agent for upgrades: an upgraded socket never goes back to a pool. */
@@ -9,6 +9,10 @@ export interface SharedState {
   readonly onRelease: ((upstream: Upstream) => void) | undefined;
   readonly onError: (error: unknown) => void;
   readonly connectTimeoutMs: number;
+  /** The worker's answer to a WebSocket handshake. */
+  readonly upgradeTimeoutMs: number;
+  /** An open tunnel with no bytes either way. */
+  readonly tunnelIdleTimeoutMs: number;
   readonly trustForwarded: boolean;
   /** close() was called: answer with Connection: close, refuse new upgrades. */
   closing: boolean;

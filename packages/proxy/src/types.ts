@@ -36,18 +36,42 @@ export interface ProxyOptions {
   onRelease?: (upstream: Upstream) => void;
   /** Unexpected errors (a throwing onRelease, a bug); never per-request noise. Default: console.error. */
   onError?: (error: unknown) => void;
-  /** Time allowed for a client to send the request head (slowloris). Default 30 s. */
+  // Timeouts (ms; 0 = off) and limits (0 = none). Defaults and their HAProxy/nginx
+  // counterparts: engine/state.ts DEFAULTS, and the table in README.md.
+  /** Time allowed for a client to send the request head (slowloris) → 408. Default 30 s. */
   headersTimeoutMs?: number;
-  /** Time allowed for a client to send the whole request, body included. Default 300 s. */
+  /** Time allowed for a client to send the whole request, body included → 408. Default off. */
   requestTimeoutMs?: number;
-  /** How often Node checks the two timeouts above. Default 1 s. */
+  /** Time allowed between two reads of a request body → 408. Default 60 s. */
+  bodyIdleTimeoutMs?: number;
+  /** How often the timeouts are checked. Default 1 s. */
   connectionsCheckingIntervalMs?: number;
   /** Idle time before a client keep-alive connection is closed. Default 5 s. */
   keepAliveTimeoutMs?: number;
+  /** A client that takes no bytes of its answer for this long is cut. Default 60 s. */
+  sendTimeoutMs?: number;
   /** Largest request head accepted (bytes), larger → 431. Default 16 KiB. */
   maxHeaderSize?: number;
+  /** Most request header lines, more → 431. Default 100. */
+  maxHeaderCount?: number;
+  /** Largest worker response head (bytes), larger → 502. Default 64 KiB. */
+  maxResponseHeaderSize?: number;
+  /** Open client connections; more are answered 503 and closed. Default 10,000. */
+  maxConnections?: number;
+  /** Open client connections from one address; more → 503. Default 1,000. */
+  maxConnectionsPerClient?: number;
+  /** Open connections to one worker; a request that would need another → 503. Default 1,024. */
+  maxConnectionsPerWorker?: number;
   /** Time allowed to open a TCP connection to a worker. Default 5 s. */
   upstreamConnectTimeoutMs?: number;
+  /** Time allowed for the worker's response head once the request is sent → 504. Default 60 s. */
+  responseTimeoutMs?: number;
+  /** Time allowed between two reads of a worker's response body (then the client is cut). Default 60 s. */
+  upstreamIdleTimeoutMs?: number;
+  /** Time allowed for the worker's answer to a WebSocket handshake → 504. Default 10 s. */
+  upgradeTimeoutMs?: number;
+  /** An open WebSocket with no bytes either way for this long is closed. Default 1 h. */
+  tunnelIdleTimeoutMs?: number;
   /**
    * Idle time after which a pooled (free) upstream connection is closed; keep it below the
    * workers' own keep-alive timeout (Node's default is 5 s) so we never write on a socket
@@ -56,8 +80,24 @@ export interface ProxyOptions {
    * when this option is set it also caps that.
    */
   upstreamKeepAliveMs?: number;
-  /** Keep X-Forwarded-Proto/-Host sent by the client (a trusted proxy in front). Default false. */
+  /**
+   * A trusted proxy sits in front: keep the client's Forwarded, X-Real-IP and X-Forwarded-*
+   * (appending to X-Forwarded-For). Default false: they are dropped and replaced by the proxy's own.
+   */
   trustForwardedHeaders?: boolean;
+}
+
+export interface ProxyStats {
+  clientConnections: number;
+  workerConnections: number;
+  tunnels: number;
+  requestsInFlight: number;
+  /** Exceptions caught by the fault guard (each cost one connection, never the process). */
+  faults: number;
+  /** Client connections refused by maxConnections / maxConnectionsPerClient. */
+  refusedConnections: number;
+  /** Exchanges or connections ended by a timeout. */
+  timeouts: number;
 }
 
 export interface ProxyServer {
@@ -67,6 +107,8 @@ export interface ProxyServer {
    * on that inherited, already bound socket instead (the keeper's; port and host are then only names).
    */
   listen(port: number, host?: string, fd?: number): Promise<number>;
+  /** Counters and gauges (cheap: read on demand, nothing per request). */
+  stats(): ProxyStats;
   /** Stop accepting, let in-flight requests finish for up to graceMs, then destroy what is left (incl. websockets). */
   close(graceMs?: number): Promise<void>;
 }

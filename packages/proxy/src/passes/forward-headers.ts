@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { connectionTokens, isHopByHop, isInternal, isListed, nameIs } from './header-names';
+import { connectionTokens, isForwarding, isHopByHop, isInternal, isListed, nameIs } from './header-names';
 
 /** How the request body is framed, as the proxy must re-frame it upstream. */
 export const BODY_NONE = 0;
@@ -56,25 +56,19 @@ export function forwardRequestHeaders(
       case 14:
         if (nameIs(name, 'content-length') && value !== '0' && body === BODY_NONE) body = BODY_LENGTH;
         break;
-      case 15:
-        if (nameIs(name, 'x-forwarded-for')) {
-          forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-          continue;
-        }
-        break;
-      case 16:
-        if (nameIs(name, 'x-forwarded-host')) {
-          if (!trustForwarded) continue;
-          sawHost = true;
-        }
-        break;
       case 17:
         if (nameIs(name, 'transfer-encoding')) body = BODY_CHUNKED;
-        else if (nameIs(name, 'x-forwarded-proto')) {
-          if (!trustForwarded) continue;
-          sawProto = true;
-        }
         break;
+    }
+    // As the engine's heads.ts: forwarding headers only from a trusted proxy in front.
+    if (isForwarding(name)) {
+      if (!trustForwarded) continue;
+      if (nameIs(name, 'x-forwarded-for')) {
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      }
+      if (nameIs(name, 'x-forwarded-proto')) sawProto = true;
+      else if (nameIs(name, 'x-forwarded-host')) sawHost = true;
     }
     if (isHopByHop(name) || isInternal(name) || isListed(name, tokens)) continue;
     out.push(name, value);

@@ -45,6 +45,37 @@ export function isInternal(name: string): boolean {
 }
 
 /**
+ * Forwarding headers a client could forge: `Forwarded`, `X-Real-IP` and every `X-Forwarded-*`.
+ * Dropped from requests unless the proxy sits behind a trusted one.
+ */
+export function isForwarding(name: string): boolean {
+  switch (name.length) {
+    case 9:
+      return nameIs(name, 'forwarded') || nameIs(name, 'x-real-ip');
+    default:
+      return name.length > 12 && startsWithLower(name, 'x-forwarded-');
+  }
+}
+
+/**
+ * Names a `Connection` token may not remove: the message's framing and routing (HAProxy and
+ * nginx ignore such tokens too). Their tokens are dropped; the header stays.
+ */
+function isProtected(token: string): boolean {
+  switch (token) {
+    case 'content-length':
+    case 'transfer-encoding':
+    case 'host':
+    case 'cookie':
+    case 'set-cookie':
+    case 'x-handover-session':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
  * Extra hop-by-hop names listed in Connection headers (lower-cased), or undefined when there
  * are none beyond close/keep-alive/upgrade — the usual case, which allocates nothing.
  */
@@ -55,7 +86,7 @@ export function connectionTokens(raw: readonly string[]): string[] | undefined {
     const value = raw[i + 1] as string;
     for (const part of value.split(',')) {
       const token = part.trim().toLowerCase();
-      if (token === '' || token === 'close' || token === 'keep-alive' || token === 'upgrade') continue;
+      if (token === '' || token === 'close' || token === 'keep-alive' || token === 'upgrade' || isProtected(token)) continue;
       (tokens ??= []).push(token);
     }
   }

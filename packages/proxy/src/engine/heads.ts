@@ -1,11 +1,16 @@
 /**
  * The forwarded heads, written straight as HTTP/1.1 text from the parser's flat
- * [name, value, …] list: the same rules as passes/forward-headers (hop-by-hop, Connection-named
- * and x-handover-* headers dropped; X-Forwarded-* added), without header objects in between.
- * Header strings from llhttp are one byte per character, so the text is written as latin1.
+ * [name, value, …] list, without header objects in between. Header strings from llhttp are one
+ * byte per character, so the text is written as latin1.
+ *
+ * Framing is never copied: Content-Length and Transfer-Encoding of the forwarded message are
+ * written by the proxy from what its parser decided, so they always match the bytes it streams,
+ * and a `Connection` token cannot remove them (nor Host, Cookie or Set-Cookie: see
+ * header-names.ts). Forwarding headers from clients are replaced unless the proxy is told it
+ * sits behind a trusted one.
  */
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type BodyKind } from '../passes/forward-headers';
-import { connectionTokens, isHopByHop, isInternal, isListed, nameIs } from '../passes/header-names';
+import { connectionTokens, isForwarding, isHopByHop, isInternal, isListed, nameIs } from '../passes/header-names';
 import type { Upstream } from '../types';
 
 /** Methods that carry no body without framing (the others get an explicit Content-Length: 0). */
@@ -23,19 +28,39 @@ function bodylessByDefault(method: string): boolean {
   }
 }
 
+export const HOST_OK = 0;
+/** HTTP/1.1 without Host. */
+export const HOST_MISSING = 1;
+/** Host repeated, empty or not a host[:port]. */
+export const HOST_INVALID = 2;
+export type HostCheck = typeof HOST_OK | typeof HOST_MISSING | typeof HOST_INVALID;
+
 export interface RequestHead {
   head: string;
   body: BodyKind;
-  /** The request had a Host header. */
-  host: boolean;
+  host: HostCheck;
 }
 
 /** Reused result object: the caller copies the fields out at once (no allocation per request). */
-const result: RequestHead = { head: '', body: BODY_NONE, host: false };
+const result: RequestHead = { head: '', body: BODY_NONE, host: HOST_OK };
+
+/** RFC 3986 host[:port] characters (reg-name, IP literal, port); no space, '/', '@', '?', '#', '\\'. */
+function isHostValue(value: string): boolean {
+  const n = value.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 58) || (c >= 65 && c <= 90) || c === 45 || c === 46) continue;
+    // _ ~ [ ] % ! $ & ' ( ) * + , ; =
+    if (c === 95 || c === 126 || c === 91 || c === 93 || c === 37 || c === 33 || c === 36 || (c >= 38 && c <= 44) || c === 59 || c === 61) continue;
+    return false;
+  }
+  return true;
+}
 
 /**
  * The head sent to a worker. `remote` is the client address for X-Forwarded-For; the worker's
- * host:port is used as Host when the client sent none (HTTP/1.0). `authority`, from an
+ * host:port is used as Host when an HTTP/1.0 client sent none. `authority`, from an
  * absolute-form target, replaces whatever Host the client sent.
  */
 export function requestHead(
@@ -46,69 +71,66 @@ export function requestHead(
   trustForwarded: boolean,
   upstream: Upstream,
   authority: string | undefined,
+  http10: boolean,
 ): RequestHead {
   const tokens = connectionTokens(raw);
   let body: BodyKind = BODY_NONE;
+  let length: string | undefined;
   let forwardedFor: string | undefined;
   let host: string | undefined;
+  let hostCheck: HostCheck = HOST_OK;
   let sawProto = false;
   let sawHost = false;
-  let sawLength = false;
-  let head = `${method} ${url} HTTP/1.1\r\n`;
+  let head = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     switch (name.length) {
       case 4:
         if (nameIs(name, 'host')) {
-          if (authority !== undefined) continue;
+          if (host !== undefined || !isHostValue(value)) hostCheck = HOST_INVALID;
           host = value;
+          continue;
         }
         break;
       case 14:
         if (nameIs(name, 'content-length')) {
-          sawLength = true;
+          length = value;
           if (value !== '0' && body === BODY_NONE) body = BODY_LENGTH;
-        }
-        break;
-      case 15:
-        if (nameIs(name, 'x-forwarded-for')) {
-          forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
           continue;
         }
         break;
-      case 16:
-        if (nameIs(name, 'x-forwarded-host')) {
-          if (!trustForwarded) continue;
-          sawHost = true;
-        }
-        break;
       case 17:
-        if (nameIs(name, 'transfer-encoding')) body = BODY_CHUNKED;
-        else if (nameIs(name, 'x-forwarded-proto')) {
-          if (!trustForwarded) continue;
-          sawProto = true;
+        if (nameIs(name, 'transfer-encoding')) {
+          body = BODY_CHUNKED;
+          continue;
         }
         break;
+    }
+    if (isForwarding(name)) {
+      if (!trustForwarded) continue;
+      if (nameIs(name, 'x-forwarded-for')) {
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      }
+      if (nameIs(name, 'x-forwarded-proto')) sawProto = true;
+      else if (nameIs(name, 'x-forwarded-host')) sawHost = true;
     }
     if (isHopByHop(name) || isInternal(name) || isListed(name, tokens)) continue;
     head += `${name}: ${value}\r\n`;
   }
-  if (authority !== undefined) {
-    host = authority;
-    head += `Host: ${authority}\r\n`;
-  }
+  if (authority !== undefined) host = authority;
+  else if (host === undefined && !http10) hostCheck = HOST_MISSING;
   head += `X-Forwarded-For: ${forwardedFor === undefined ? remote : `${forwardedFor}, ${remote}`}\r\n`;
   if (!sawProto) head += 'X-Forwarded-Proto: http\r\n';
-  if (host === undefined) head += `Host: ${upstream.host}:${upstream.port}\r\n`;
-  else if (!sawHost) head += `X-Forwarded-Host: ${host}\r\n`;
-  // Transfer-Encoding is hop-by-hop: the body is de-chunked by the parser and chunked again.
+  if (host !== undefined && !sawHost) head += `X-Forwarded-Host: ${host}\r\n`;
+  // The parser de-chunks the body and the proxy frames it again; a length is passed on as parsed.
   if (body === BODY_CHUNKED) head += 'Transfer-Encoding: chunked\r\n';
-  else if (body === BODY_NONE && !sawLength && !bodylessByDefault(method)) head += 'Content-Length: 0\r\n';
-  head += 'Connection: keep-alive\r\n\r\n';
-  result.head = head;
+  else if (length !== undefined) head += `Content-Length: ${length}\r\n`;
+  else if (!bodylessByDefault(method)) head += 'Content-Length: 0\r\n';
+  result.head = `${method} ${url} HTTP/1.1\r\nHost: ${host ?? `${upstream.host}:${upstream.port}`}\r\n${head}Connection: keep-alive\r\n\r\n`;
   result.body = body;
-  result.host = host !== undefined;
+  result.host = hostCheck;
   return result;
 }
 
@@ -130,7 +152,7 @@ export interface ResponseHead {
 const response: ResponseHead = { head: '', mode: OUT_NONE, keepAliveHintMs: 0 };
 
 /**
- * The head sent to the client. `bodyless`: HEAD request, 1xx, 204 or 304. `http10`: the client
+ * The head sent to the client. `bodyless`: HEAD request, 204 or 304. `http10`: the client
  * cannot take chunked framing. `close`: add Connection: close.
  */
 export function responseHead(
@@ -144,7 +166,7 @@ export function responseHead(
   setCookie: string | undefined,
 ): ResponseHead {
   const tokens = connectionTokens(raw);
-  let length = false;
+  let length: string | undefined;
   let hint = 0;
   let head = `HTTP/1.1 ${status} ${reason}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
@@ -157,16 +179,21 @@ export function responseHead(
         }
         break;
       case 14:
-        if (nameIs(name, 'content-length')) length = true;
+        if (nameIs(name, 'content-length')) {
+          length = raw[i + 1] as string;
+          continue;
+        }
         break;
     }
     if (isHopByHop(name) || isInternal(name) || isListed(name, tokens)) continue;
     head += `${name}: ${raw[i + 1] as string}\r\n`;
   }
   if (setCookie !== undefined) head += `Set-Cookie: ${setCookie}\r\n`;
+  // A HEAD or 304 answer's length describes the body it would have had: passed on as metadata.
+  if (length !== undefined && status !== 204) head += `Content-Length: ${length}\r\n`;
   let mode: OutMode;
   if (bodyless) mode = OUT_NONE;
-  else if (length || http10) mode = OUT_RAW;
+  else if (length !== undefined || http10) mode = OUT_RAW;
   else {
     mode = OUT_CHUNKED;
     head += 'Transfer-Encoding: chunked\r\n';
@@ -190,14 +217,24 @@ function keepAliveHintMs(value: string): number {
   return lastHintMs;
 }
 
-/** An informational (1xx) head, relayed as is minus hop-by-hop and internal headers. */
+/** An informational (1xx) head, relayed as is minus hop-by-hop, framing and internal headers. */
 export function informationalHead(status: number, reason: string, raw: readonly string[]): string {
   const tokens = connectionTokens(raw);
   let head = `HTTP/1.1 ${status} ${reason}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (isHopByHop(name) || isInternal(name) || isListed(name, tokens)) continue;
+    if (isHopByHop(name) || isInternal(name) || isListed(name, tokens) || nameIs(name, 'content-length')) continue;
     head += `${name}: ${raw[i + 1] as string}\r\n`;
   }
   return `${head}\r\n`;
+}
+
+/** Whether an upgrade request asks for a WebSocket (the only protocol the proxy tunnels). */
+export function isWebSocketUpgrade(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!nameIs(raw[i] as string, 'upgrade')) continue;
+    const value = (raw[i + 1] as string).trim();
+    return value.length === 9 && nameIs(value, 'websocket');
+  }
+  return false;
 }

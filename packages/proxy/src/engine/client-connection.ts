@@ -1,0 +1,413 @@
+/**
+ * A client connection: its socket, its request parser (llhttp, strict) and the exchanges on it
+ * (the one being answered, the one being parsed, pipelined ones). Handlers are module-level
+ * functions bound once per connection, never per request; each one is an entry from I/O and
+ * runs inside the fault guard.
+ */
+import type { Socket } from 'node:net';
+import { textHead } from '../state';
+import { abort, Exchange, requestEnded, start, writeBody } from './exchange';
+import { type EntryPoint, faultProbe, recordFault } from './guard';
+import { isWebSocketUpgrade } from './heads';
+import {
+  HTTPParser,
+  kOnBody,
+  kOnExecute,
+  kOnHeaders,
+  kOnHeadersComplete,
+  kOnMessageBegin,
+  kOnMessageComplete,
+  METHODS,
+  PARSER_RESOURCE,
+  type ParseError,
+  REQUEST,
+  STRICT,
+} from './llhttp';
+import { consume, type OwnedParser, startReading, stopReading } from './sockets';
+import type { EngineState } from './state';
+import { startUpgrade } from './upgrade';
+
+/** Client socket pause reasons (a bit mask; the socket reads again when none is left). */
+export const PAUSE_UPSTREAM_FULL = 1; // the worker connection does not take the body fast enough
+export const PAUSE_CONNECTING = 2; // the body is held back until the worker connection is up
+export const PAUSE_PIPELINED = 4; // a pipelined request waits for the one before it
+const PAUSE_FOR_GOOD = 8; // the bytes after this request are not HTTP/1.1 (an upgrade not taken)
+
+const kConn = Symbol('handover.conn');
+interface ConnSocket extends Socket {
+  [kConn]?: ClientConn;
+}
+
+export class ClientConn {
+  readonly parser: OwnedParser;
+  /** The oldest unfinished exchange (the one being answered). */
+  current: Exchange | undefined = undefined;
+  /** The exchange whose request is being parsed (head done, body under way). */
+  parsing: Exchange | undefined = undefined;
+  /** Pipelined requests behind `current` (rare). */
+  queue: Exchange[] | undefined = undefined;
+  /** A WebSocket upgrade head was parsed. */
+  upgrade: Exchange | undefined = undefined;
+  /** Partial head from kOnHeaders (heads with more than 32 header lines), or trailers. */
+  headers: string[] | undefined = undefined;
+  url = '';
+  /** A message is being received (its head or body); since msgStart. */
+  inMessage = true;
+  headDone = false;
+  msgStart: number;
+  /** Last bytes from the client (body idle timeout). */
+  lastReadAt: number;
+  idleSince: number;
+  /** Since when a write to the client has waited for 'drain' (0: none waits). */
+  stalledSince = 0;
+  paused = 0;
+  /** The client sent FIN. */
+  ended = false;
+  /** No more requests are read (parse error, timeout, upgrade, closing). */
+  broken = false;
+  dead = false;
+  remote: string | undefined = undefined;
+  /** The parser reads the socket's handle directly. */
+  readonly consumed: boolean;
+  constructor(
+    readonly state: EngineState,
+    readonly socket: ConnSocket,
+    /** Counted in state.perClient under this address. */
+    readonly countedAs: string | undefined,
+  ) {
+    this.msgStart = this.idleSince = this.lastReadAt = Date.now();
+    const parser = new HTTPParser() as OwnedParser;
+    parser.initialize(REQUEST, PARSER_RESOURCE, state.maxHeaderSize, STRICT);
+    parser[kOnMessageBegin] = onRequestBegin;
+    parser[kOnHeaders] = onRequestHeaders;
+    parser[kOnHeadersComplete] = onRequestHead;
+    parser[kOnBody] = onRequestBody;
+    parser[kOnMessageComplete] = onRequestEnd;
+    parser[kOnExecute] = onClientExecute;
+    parser.conn = this;
+    parser.up = undefined;
+    this.parser = parser;
+    this.consumed = consume(parser, socket);
+  }
+
+  /** Writes to the client, noting when it stops taking bytes (send timeout). */
+  write(data: string | Buffer): boolean {
+    const ok = typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+    if (!ok && this.stalledSince === 0) this.stalledSince = Date.now();
+    return ok;
+  }
+
+  /** Hands the socket over (a WebSocket upgrade): the engine lets go of it. */
+  detach(): void {
+    const socket = this.socket;
+    const state = this.state;
+    this.broken = true;
+    this.dead = true;
+    state.conns.delete(this);
+    socket.removeListener('data', onClientData);
+    socket.removeListener('end', onClientEnd);
+    socket.removeListener('close', onClientClose);
+    socket.removeListener('drain', onClientDrain);
+    // Still counted per client address until the tunnel's socket closes.
+    const countedAs = this.countedAs;
+    if (countedAs !== undefined) socket.once('close', () => uncount(state, countedAs));
+  }
+
+  /** A bug met on this connection: it ends (502 when nothing was answered yet); everyone else goes on. */
+  fault(entry: EntryPoint, error: unknown): void {
+    recordFault(this.state, entry, error);
+    try {
+      failConn(this, 502, 'Bad Gateway');
+    } catch {
+      this.socket.destroy();
+    }
+  }
+}
+
+/** A new client connection, unless a connection limit says no (503, closed). */
+export function acceptConnection(state: EngineState, socket: Socket): void {
+  try {
+    if (faultProbe !== undefined) faultProbe('client.connection');
+    if (state.closing) {
+      socket.destroy();
+      return;
+    }
+    let countedAs: string | undefined;
+    if (state.maxConnectionsPerClient > 0) {
+      countedAs = socket.remoteAddress ?? '';
+      const open = state.perClient.get(countedAs) ?? 0;
+      if (open >= state.maxConnectionsPerClient) return refuseConnection(state, socket);
+      state.perClient.set(countedAs, open + 1);
+    }
+    if (state.maxConnections > 0 && state.conns.size >= state.maxConnections) {
+      if (countedAs !== undefined) uncount(state, countedAs);
+      return refuseConnection(state, socket);
+    }
+    const conn = new ClientConn(state, socket, countedAs);
+    (socket as ConnSocket)[kConn] = conn;
+    state.conns.add(conn);
+    socket.on('data', onClientData);
+    socket.on('end', onClientEnd);
+    socket.on('close', onClientClose);
+    socket.on('error', onSocketError);
+    socket.on('drain', onClientDrain);
+  } catch (error) {
+    recordFault(state, 'client.connection', error);
+    socket.destroy();
+  }
+}
+
+function refuseConnection(state: EngineState, socket: Socket): void {
+  state.counters.refusedConnections++;
+  socket.on('error', onSocketError);
+  socket.end(textHead(503, 'Service Unavailable', 'Too many connections; retry shortly.\n', true));
+  socket.setTimeout(1000, () => socket.destroy());
+}
+
+function uncount(state: EngineState, address: string): void {
+  const open = (state.perClient.get(address) ?? 1) - 1;
+  if (open <= 0) state.perClient.delete(address);
+  else state.perClient.set(address, open);
+}
+
+function onSocketError(this: Socket): void {
+  // 'close' follows and does the cleanup.
+}
+
+/** Bytes from a client socket the parser does not consume (not a TCP handle): parse them here. */
+function onClientData(this: ConnSocket, chunk: Buffer): void {
+  const conn = this[kConn] as ClientConn;
+  if (conn.broken) return;
+  conn.lastReadAt = Date.now();
+  afterClientParse(conn, conn.parser.execute(chunk), chunk);
+}
+
+/** The parser read and parsed a chunk from the client socket itself. */
+function onClientExecute(this: OwnedParser, ret: number | ParseError): void {
+  const conn = this.conn as ClientConn;
+  if (conn.broken) return;
+  conn.lastReadAt = Date.now();
+  afterClientParse(conn, ret, undefined);
+}
+
+/**
+ * After a chunk is parsed (never inside it, so a request whose bytes turn out malformed in the
+ * same chunk never reaches a worker): errors, upgrades, and starting the current request.
+ */
+function afterClientParse(conn: ClientConn, ret: number | ParseError, chunk: Buffer | undefined): void {
+  try {
+    if (faultProbe !== undefined) faultProbe('client.parsed');
+    if (typeof ret !== 'number') return parseFailed(conn, ret);
+    if (conn.upgrade !== undefined) return startUpgrade(conn, chunk ?? conn.parser.getCurrentBuffer(), ret);
+    const ex = conn.current;
+    if (ex !== undefined && ex.upstream === undefined && !ex.local) start(ex);
+  } catch (error) {
+    conn.fault('client.parsed', error);
+  }
+}
+
+function onRequestBegin(this: OwnedParser): void {
+  const conn = this.conn as ClientConn;
+  conn.inMessage = true;
+  conn.headDone = false;
+  conn.msgStart = Date.now();
+}
+
+function onRequestHeaders(this: OwnedParser, headers: string[], url: string): void {
+  const conn = this.conn as ClientConn;
+  if (conn.headers === undefined) conn.headers = headers;
+  else conn.headers.push(...headers);
+  if (url) conn.url += url;
+}
+
+function onRequestHead(
+  this: OwnedParser,
+  versionMajor: number,
+  versionMinor: number,
+  headers: string[] | undefined,
+  method: number,
+  url: string | undefined,
+  _status: unknown,
+  _reason: unknown,
+  upgrade: boolean,
+  keepAlive: boolean,
+): number {
+  const conn = this.conn as ClientConn;
+  try {
+    if (faultProbe !== undefined) faultProbe('client.head');
+    conn.headDone = true;
+    if (headers === undefined || conn.headers !== undefined) {
+      headers = headers === undefined ? (conn.headers ?? []) : [...(conn.headers ?? []), ...headers];
+      conn.headers = undefined;
+    }
+    if (!url) {
+      url = conn.url;
+      conn.url = '';
+    }
+    // After a fault or a close the connection takes no more requests.
+    if (conn.broken) return 1;
+    // HTTP/1.0 and 1.1 only: an explicit "HTTP/0.9" or "HTTP/2.0" line is not relabelled 1.1.
+    if (versionMajor !== 1 || versionMinor > 1) {
+      failConn(conn, 505, 'HTTP Version Not Supported');
+      return 1;
+    }
+    const state = conn.state;
+    if (state.maxHeaderCount > 0 && headers.length > state.maxHeaderCount * 2) {
+      failConn(conn, 431, 'Request Header Fields Too Large');
+      return 1;
+    }
+    const http10 = versionMinor === 0;
+    const ex = new Exchange(conn, METHODS[method] ?? 'GET', url, headers, keepAlive && !http10, http10);
+    if (upgrade) {
+      if (isWebSocketUpgrade(headers) || ex.method === 'CONNECT') {
+        conn.upgrade = ex;
+        return 0;
+      }
+      // Any other protocol (h2c…) is not tunnelled: the request is answered as HTTP/1.1, the
+      // bytes after it (the other protocol's) are never read, the connection closes after it.
+      ex.keepAlive = false;
+      pauseConn(conn, PAUSE_FOR_GOOD);
+    }
+    ex.active = true;
+    state.active++;
+    conn.parsing = ex;
+    if (conn.current === undefined) conn.current = ex;
+    else {
+      (conn.queue ??= []).push(ex);
+      pauseConn(conn, PAUSE_PIPELINED);
+    }
+    if (upgrade) ex.requestDone = true;
+    return 0;
+  } catch (error) {
+    conn.fault('client.head', error);
+    return 1;
+  }
+}
+
+function onRequestBody(this: OwnedParser, chunk: Buffer): void {
+  const conn = this.conn as ClientConn;
+  try {
+    if (faultProbe !== undefined) faultProbe('client.body');
+    const ex = conn.parsing;
+    if (ex === undefined || ex.local || ex.finished) return;
+    if (ex.headSent) {
+      if (ex.up !== undefined) writeBody(ex, ex.up, chunk);
+      return;
+    }
+    (ex.pending ??= []).push(chunk);
+  } catch (error) {
+    conn.fault('client.body', error);
+  }
+}
+
+function onRequestEnd(this: OwnedParser): void {
+  const conn = this.conn as ClientConn;
+  try {
+    if (faultProbe !== undefined) faultProbe('client.end');
+    conn.inMessage = false;
+    // Trailers arrive as a last kOnHeaders: dropped, never merged into the next request's head.
+    conn.headers = undefined;
+    conn.url = '';
+    const ex = conn.parsing;
+    if (ex === undefined) return;
+    conn.parsing = undefined;
+    requestEnded(ex);
+  } catch (error) {
+    conn.fault('client.end', error);
+  }
+}
+
+function onClientDrain(this: ConnSocket): void {
+  const conn = this[kConn] as ClientConn;
+  conn.stalledSince = 0;
+  try {
+    if (faultProbe !== undefined) faultProbe('client.drain');
+    const up = conn.current?.up;
+    if (up !== undefined && !up.dead) startReading(up.socket, up.consumed);
+  } catch (error) {
+    conn.fault('client.drain', error);
+  }
+}
+
+export function pauseConn(conn: ClientConn, reason: number): void {
+  if (conn.paused === 0) stopReading(conn.socket, conn.consumed);
+  conn.paused |= reason;
+}
+
+export function resumeConn(conn: ClientConn, reason: number): void {
+  if ((conn.paused & reason) === 0) return;
+  conn.paused &= ~reason;
+  if (conn.paused === 0 && !conn.dead && !conn.broken) startReading(conn.socket, conn.consumed);
+}
+
+/** Ends the client connection once what was written is flushed. */
+export function endConn(conn: ClientConn): void {
+  conn.broken = true;
+  if (conn.queue !== undefined) for (const queued of conn.queue.splice(0)) abort(queued);
+  if (!conn.dead) conn.socket.destroySoon();
+}
+
+function onClientEnd(this: ConnSocket): void {
+  // As node:http (httpAllowHalfOpen false): a client that ends its side abandons what is under
+  // way; the connection is closed once written data is flushed.
+  const conn = this[kConn] as ClientConn;
+  try {
+    if (faultProbe !== undefined) faultProbe('client.eof');
+    conn.ended = true;
+    if (conn.current !== undefined) abort(conn.current);
+    if (conn.parsing !== undefined) abort(conn.parsing);
+    endConn(conn);
+  } catch (error) {
+    conn.fault('client.eof', error);
+  }
+}
+
+function onClientClose(this: ConnSocket): void {
+  const conn = this[kConn] as ClientConn;
+  if (conn.dead) return;
+  conn.dead = true;
+  const state = conn.state;
+  state.conns.delete(conn);
+  if (conn.countedAs !== undefined) uncount(state, conn.countedAs);
+  try {
+    if (faultProbe !== undefined) faultProbe('client.close');
+    abortAll(conn);
+  } catch (error) {
+    recordFault(state, 'client.close', error);
+  }
+  if (conn.consumed) conn.parser.unconsume();
+  setImmediate(closeParser, conn.parser);
+}
+
+export function closeParser(parser: OwnedParser): void {
+  parser.close();
+}
+
+function abortAll(conn: ClientConn): void {
+  if (conn.current !== undefined) abort(conn.current);
+  if (conn.parsing !== undefined) abort(conn.parsing);
+  if (conn.queue !== undefined) for (const queued of conn.queue.splice(0)) abort(queued);
+}
+
+/** llhttp rejected the bytes: 400 (431 for a head too large), never forwarded, then close. */
+function parseFailed(conn: ClientConn, error: ParseError): void {
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  failConn(conn, status, status === 431 ? 'Request Header Fields Too Large' : 'Bad Request');
+}
+
+/** Ends the connection with an answer of the proxy's own, when nothing was answered yet. */
+export function failConn(conn: ClientConn, status: number, reason: string): void {
+  conn.broken = true;
+  const socket = conn.socket;
+  const current = conn.current;
+  const midResponse = current !== undefined && current.responded;
+  abortAll(conn);
+  if (midResponse || !socket.writable || conn.dead) {
+    socket.destroy();
+    return;
+  }
+  conn.write(textHead(status, reason, `${reason}\n`, false));
+  // A half-open client must not keep the socket: closed once the answer is flushed.
+  socket.destroySoon();
+}
+
