@@ -79,10 +79,12 @@ describe('the login throttle key', () => {
     expect(throttleKey(headers({}), 'admin', 1)).toBe('user:admin');
   });
 
-  it('a forged X-Forwarded-For does not reset a lockout (the guard as the login action uses it)', () => {
+  it('a forged X-Forwarded-For does not reset a lockout (the guard as the login action uses it)', async () => {
     const guard = new LoginGuard();
     const now = 1_000_000;
-    for (let i = 0; i < 5; i++) guard.fail(throttleKey(headers({ 'x-forwarded-for': `203.0.113.${i}` }), 'admin', 0), now);
+    for (let i = 0; i < 5; i++) {
+      await guard.attempt(throttleKey(headers({ 'x-forwarded-for': `203.0.113.${i}` }), 'admin', 0), async () => false, () => now);
+    }
     const next = throttleKey(headers({ 'x-forwarded-for': '203.0.113.200' }), 'admin', 0);
     expect(guard.check(next, now)).toEqual({ allowed: false, retryAfterMs: 30_000, scope: 'key' });
   });
@@ -99,9 +101,9 @@ describe('the global cap on failed logins', () => {
     expect(cap.check(1000)).toEqual({ allowed: true });
   });
 
-  it('the guard applies it across user names and addresses', () => {
+  it('the guard applies it across user names and addresses', async () => {
     const guard = new LoginGuard({ cap: { maxFailures: 10, windowMs: 60_000 } });
-    for (let i = 0; i < 10; i++) guard.fail(`user:guess-${i}`, 0);
+    for (let i = 0; i < 10; i++) await guard.attempt(`user:guess-${i}`, async () => false, () => 0);
     expect(guard.check('user:admin', 1)).toEqual({ allowed: false, retryAfterMs: 59_999, scope: 'global' });
     expect(guard.check('user:admin', 60_000)).toEqual({ allowed: true });
   });

@@ -42,40 +42,40 @@ export async function login(_previous: LoginState, form: FormData): Promise<Logi
   const hops = trustedProxyHops();
   const key = throttleKey(requestHeaders, username, hops);
 
-  const verdict = guard.check(key);
-  if (!verdict.allowed) {
-    const who = verdict.scope === 'global' ? 'Too many failed logins on this console' : 'Too many failed attempts';
-    return { username, error: `${who}. Wait ${waitText(verdict.retryAfterMs)} and try again.` };
-  }
   if (username === '' || password === '') {
     return { username, error: 'Enter your user name and password.' };
   }
 
-  let credentials;
+  let result;
   try {
-    credentials = await resolveAdminCredentials({ dataDir: (await handoverConfig()).dataDir });
+    result = await guard.attempt(key, async () => {
+      const credentials = await resolveAdminCredentials({ dataDir: (await handoverConfig()).dataDir });
+      // Both checked every time, so a wrong user name takes as long as a wrong password.
+      const userOk = same(username, credentials.user);
+      const passwordOk = await verifyPassword(credentials.verifier, password);
+      return userOk && passwordOk;
+    });
   } catch (error) {
     return { username, error: `The console cannot read its credentials: ${(error as Error).message}` };
   }
-
-  // Both checked every time, so a wrong user name takes as long as a wrong password.
-  const userOk = same(username, credentials.user);
-  const passwordOk = await verifyPassword(credentials.verifier, password);
-  if (!(userOk && passwordOk)) {
-    const lockout = guard.fail(key);
-    if (lockout > 0) {
-      return { username, error: `Wrong user name or password. Too many failed attempts: wait ${waitText(lockout)} and try again.` };
+  if (result.outcome === 'locked') {
+    const who = result.scope === 'global' ? 'Too many failed logins on this console' : 'Too many failed attempts';
+    return { username, error: `${who}. Wait ${waitText(result.retryAfterMs)} and try again.` };
+  }
+  if (result.outcome === 'wrong') {
+    if (result.lockoutMs > 0) {
+      return { username, error: `Wrong user name or password. Too many failed attempts: wait ${waitText(result.lockoutMs)} and try again.` };
     }
     return { username, error: 'Wrong user name or password.' };
   }
 
-  guard.succeed(key);
   const jar = await cookies();
   let cookie;
   try {
     // A session this browser still had ends: one login, one live session.
     await revokeSessionCookie(jar.get(SESSION_COOKIE)?.value);
-    cookie = await issueSessionCookie(credentials.user);
+    // The attempt succeeded, so `username` is exactly the configured user.
+    cookie = await issueSessionCookie(username);
   } catch (error) {
     return { username, error: `The console cannot record the session: ${(error as Error).message}` };
   }
