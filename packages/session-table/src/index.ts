@@ -1,2 +1,2 @@
-export { SessionTable } from './session-table';
-export type { SessionOwner, ReleaseReason, SessionTableOptions } from './session-table';
+export { SessionTable, DEFAULT_MAX_SESSIONS } from './session-table';
+export type { SessionOwner, ReleaseReason, SessionTableOptions, SessionLimitInfo, SessionPin } from './session-table';

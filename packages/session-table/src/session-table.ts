@@ -1,17 +1,41 @@
 /**
- * SessionTable: session id → owning worker, with a sliding idle timeout.
+ * SessionTable: session id → owning worker, with a sliding idle timeout and a maximum size.
  *
- * Built for the proxy's hot path: `lookup` is one Map.get plus a number write (no allocation),
+ * Built for the proxy's hot path: `lookup` is one Map.get plus two field writes (no allocation),
  * and expiry is lazy: entries are filed in coarse time buckets when bound and re-filed only when
  * a sweep finds them still alive, so touching a session on every request costs nothing extra.
+ *
+ * Bounded: at `maxSessions` a new session first takes the place of one already past its idle
+ * timeout, else evicts the least recently used one (CLOCK: a session used since the hand last
+ * passed gets a second chance) that is neither pinned (a request or WebSocket under way, see
+ * `pin`) nor owned by a draining worker (those sessions only shrink, and losing one logs a user
+ * out). When none of the next 256 candidates may go, the new session is refused (not stored): its
+ * requests still reach the pool's target, and the proxy's route cookie keeps routing it.
  */
+import { Binding, EvictionQueue, REMOVED, ownString } from './binding';
 
 /** Anything that owns sessions; the table keeps `sessions` equal to the ids bound to it. */
 export interface SessionOwner {
   sessions: number;
+  /** A draining owner's sessions are never evicted to make room. */
+  readonly draining?: boolean;
 }
 
-export type ReleaseReason = 'unbind' | 'expire' | 'owner-gone';
+export type ReleaseReason = 'unbind' | 'expire' | 'owner-gone' | 'evict';
+
+/** What `onLimit` is told. */
+export interface SessionLimitInfo {
+  size: number;
+  maxSessions: number;
+  /** Totals since the table was made. */
+  evicted: number;
+  refused: number;
+}
+
+/** Opaque handle of a pinned binding (see `SessionTable.pin`). */
+export interface SessionPin {
+  readonly __sessionPin: never;
+}
 
 export interface SessionTableOptions<O extends SessionOwner> {
   /** Clock in ms; injectable so tests of expiry need no waiting. */
@@ -24,17 +48,20 @@ export interface SessionTableOptions<O extends SessionOwner> {
    * owner (the id is still bound).
    */
   onRelease?: (owner: O, reason: ReleaseReason, id?: string) => void;
+  /** Most sessions held at once (default 1,000,000); a new one beyond makes room or is refused. */
+  maxSessions?: number;
+  /**
+   * Called when a new session finds the table full, once per crossing: again only after the
+   * size fell below 90 % of the limit. Synchronous, inside `bind`: defer any I/O.
+   */
+  onLimit?: (info: SessionLimitInfo) => void;
 }
 
-class Binding<O> {
-  constructor(
-    public owner: O,
-    public ttlMs: number,
-    public expiresAt: number,
-    /** The bucket this binding is filed under; a stale filing elsewhere is ignored. */
-    public bucket: number,
-  ) {}
-}
+export const DEFAULT_MAX_SESSIONS = 1_000_000;
+/** Candidates the eviction hand looks at per new session before refusing it. */
+const EVICTION_SCAN = 256;
+/** Expired entries a full table looks for (in the due buckets) before evicting a live one. */
+const EXPIRY_SCAN = 64;
 
 /**
  * Bindings are spread over this many Maps. V8 rehashes a whole Map when it grows or shrinks;
@@ -43,17 +70,6 @@ class Binding<O> {
  */
 const SHARDS = 64;
 
-/**
- * A copy of an id that does not keep the string it was cut from alive (an id parsed out of a
- * header is a slice of the whole header value). Runs once per new session, not per request.
- */
-function ownString(id: string): string {
-  // latin1 keeps the copy one byte per character; anything wider needs the lossless utf16le.
-  const encoding = ONE_BYTE.test(id) ? 'latin1' : 'utf16le';
-  return Buffer.from(id, encoding).toString(encoding);
-}
-const ONE_BYTE = /^[\x00-\xff]*$/;
-
 export class SessionTable<O extends SessionOwner> {
   private readonly shards: Map<string, Binding<O>>[] = Array.from({ length: SHARDS }, () => new Map());
   private count = 0;
@@ -61,17 +77,34 @@ export class SessionTable<O extends SessionOwner> {
   private readonly now: () => number;
   private readonly bucketMs: number;
   private readonly onRelease: ((owner: O, reason: ReleaseReason, id?: string) => void) | undefined;
+  private readonly onLimit: ((info: SessionLimitInfo) => void) | undefined;
   /** Lowest bucket that may still hold entries; sweeps walk forward from here. */
   private sweptUpTo = -1;
+  readonly maxSessions: number;
+  private readonly queue = new EvictionQueue<O>();
+  /** The limit was reported and the size has not fallen below `rearmBelow` since. */
+  private limitReported = false;
+  private readonly rearmBelow: number;
+  private evicted = 0;
+  private refused = 0;
+  private limitReached = 0;
 
   constructor(options: SessionTableOptions<O> = {}) {
     this.now = options.now ?? Date.now;
     this.bucketMs = options.bucketMs ?? 1000;
     this.onRelease = options.onRelease;
+    this.onLimit = options.onLimit;
+    this.maxSessions = Math.max(1, Math.floor(options.maxSessions ?? DEFAULT_MAX_SESSIONS));
+    this.rearmBelow = Math.floor(this.maxSessions * 0.9);
   }
 
   get size(): number {
     return this.count;
+  }
+
+  /** Totals since the table was made, and the eviction queue's length (for metrics and tests). */
+  get stats(): { evicted: number; refused: number; limitReached: number; queued: number } {
+    return { evicted: this.evicted, refused: this.refused, limitReached: this.limitReached, queued: this.queue.length };
   }
 
   /**
@@ -87,6 +120,7 @@ export class SessionTable<O extends SessionOwner> {
       return undefined;
     }
     binding.expiresAt = now + binding.ttlMs;
+    binding.touched = true;
     return binding.owner;
   }
 
@@ -99,8 +133,8 @@ export class SessionTable<O extends SessionOwner> {
 
   /**
    * Binds (or re-binds, or refreshes) a session. A ttl of 0 or less unbinds it. True when the
-   * id was not already live on this owner (new, moved, or expired): what a caller that tells
-   * the client about the binding needs, without a second lookup.
+   * id was not already live on this owner (new, moved, expired, or refused because the table is
+   * full): what a caller that tells the client about the binding needs, without a second lookup.
    */
   bind(id: string, owner: O, ttlMs: number): boolean {
     if (ttlMs <= 0) {
@@ -117,22 +151,58 @@ export class SessionTable<O extends SessionOwner> {
         const previous = existing.owner;
         previous.sessions--;
         existing.owner = owner;
+        existing.stamp = 0;
         owner.sessions++;
         this.onRelease?.(previous, 'unbind');
       }
       existing.ttlMs = ttlMs;
       existing.expiresAt = expiresAt;
+      existing.touched = true;
       // A shorter ttl than before must be found by an earlier sweep.
       const bucket = this.bucketOf(expiresAt);
       if (bucket < existing.bucket) existing.bucket = this.file(id, bucket);
       return !renewed;
     }
+    if (this.count >= this.maxSessions && !this.makeRoom(now)) {
+      this.refused++;
+      return true;
+    }
     const own = ownString(id);
-    const binding = new Binding(owner, ttlMs, expiresAt, 0);
+    const binding = new Binding(own, owner, ttlMs, expiresAt, 0);
     binding.bucket = this.file(own, this.bucketOf(expiresAt));
     shard.set(own, binding);
     this.count++;
     owner.sessions++;
+    this.queue.push(binding, this.count);
+    return true;
+  }
+
+  /**
+   * Protects a session bound to `owner` from eviction until `unpin` (the proxy pins a session
+   * while one of its requests or WebSockets is under way). O(1); undefined when the id is not
+   * bound to that owner. Pins do not stop idle expiry, unbinds or a move to another owner.
+   */
+  pin(id: string, owner: O): SessionPin | undefined {
+    const binding = this.shardOf(id).get(id);
+    if (binding === undefined || binding.owner !== owner) return undefined;
+    binding.pins++;
+    return binding as unknown as SessionPin;
+  }
+
+  unpin(pin: SessionPin): void {
+    const binding = pin as unknown as Binding<O>;
+    if (binding.pins > 0) binding.pins--;
+  }
+
+  /**
+   * Sets the binding's stamp to `value` when the id is bound to `owner` and its stamp is below
+   * `below`; true when it did. A new binding, or one moved to another owner, has stamp 0. One
+   * Map.get: the proxy uses it to re-send the route cookie when the client's copy is getting old.
+   */
+  stamp(id: string, owner: O, below: number, value: number): boolean {
+    const binding = this.shardOf(id).get(id);
+    if (binding === undefined || binding.owner !== owner || !(binding.stamp < below)) return false;
+    binding.stamp = value;
     return true;
   }
 
@@ -154,12 +224,14 @@ export class SessionTable<O extends SessionOwner> {
       for (const [id, binding] of shard) {
         if (binding.owner === owner) {
           shard.delete(id);
+          binding.bucket = REMOVED;
           dropped++;
         }
       }
     }
     if (dropped > 0) {
       this.count -= dropped;
+      if (this.count < this.rearmBelow) this.limitReported = false;
       owner.sessions -= dropped;
       this.onRelease?.(owner, 'owner-gone');
     }
@@ -215,9 +287,32 @@ export class SessionTable<O extends SessionOwner> {
 
   private remove(id: string, binding: Binding<O>, reason: ReleaseReason): void {
     this.shardOf(id).delete(id);
+    binding.bucket = REMOVED;
     this.count--;
+    if (this.count < this.rearmBelow) this.limitReported = false;
     binding.owner.sessions--;
     this.onRelease?.(binding.owner, reason, id);
+  }
+
+  /**
+   * The table is full and a new session wants in: expire one that is already due, else evict
+   * one (see the file comment). True when there is room now. Bounded work per call.
+   */
+  private makeRoom(now: number): boolean {
+    if (!this.limitReported) {
+      this.limitReported = true;
+      this.limitReached++;
+      this.onLimit?.({ size: this.count, maxSessions: this.maxSessions, evicted: this.evicted, refused: this.refused });
+    }
+    if (this.sweep(EXPIRY_SCAN).expired > 0) return true;
+    const victim = this.queue.victim(now, EVICTION_SCAN, this.count);
+    if (victim === undefined) return false;
+    if (victim.expiresAt <= now) this.remove(victim.id, victim, 'expire');
+    else {
+      this.evicted++;
+      this.remove(victim.id, victim, 'evict');
+    }
+    return true;
   }
 
   private shardOf(id: string): Map<string, Binding<O>> {
