@@ -89,6 +89,8 @@ export interface ProxyOptions {
 
 export interface ProxyStats {
   clientConnections: number;
+  /** Client connections whose answer waits for them to read (the send timeout runs). */
+  stalledClients: number;
   workerConnections: number;
   tunnels: number;
   requestsInFlight: number;

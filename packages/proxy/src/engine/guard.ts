@@ -9,7 +9,6 @@ import type { EngineState } from './state';
 /** Named entry points, for fault injection and for the log. */
 export type EntryPoint =
   | 'client.connection'
-  | 'client.begin'
   | 'client.head'
   | 'client.body'
   | 'client.end'

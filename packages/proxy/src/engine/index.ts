@@ -41,8 +41,11 @@ export function createProxy(options: ProxyOptions): ProxyServer {
     stats(): ProxyStats {
       let workerConnections = 0;
       for (const pool of state.pools.values()) workerConnections += pool.open;
+      let stalledClients = 0;
+      for (const conn of state.conns) if (conn.stalledSince !== 0) stalledClients++;
       return {
         clientConnections: state.conns.size,
+        stalledClients,
         workerConnections,
         tunnels: state.tunnels.size,
         requestsInFlight: state.active,
