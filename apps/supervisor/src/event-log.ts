@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EventType, HandoverEvent } from '@handover/process-table';
+import type { EventType, HandoverEvent, RecoveryEventType } from '@handover/process-table';
 import { makeDatabasePrivate } from './private-file';
 
 export interface NewEvent {
-  type: EventType;
+  type: EventType | RecoveryEventType;
   actor: string;
   pool?: string | null;
   worker?: string | null;
@@ -16,7 +16,7 @@ export interface NewEvent {
 interface EventRow {
   id: number;
   at: string;
-  type: EventType;
+  type: EventType | RecoveryEventType;
   actor: string;
   pool: string | null;
   worker: string | null;

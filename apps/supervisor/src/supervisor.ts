@@ -21,9 +21,9 @@ import {
   parseWorkerId,
 } from '@handover/process-table';
 import type { Route, Upstream } from '@handover/proxy';
-import { SessionTable, type SessionTableOptions } from '@handover/session-table';
 import type { EventLog, NewEvent } from './event-log';
 import { probe, waitForHealthy } from './health-check';
+import { JournaledSessionTable } from './journaled-session-table';
 import { removeLogFiles } from './log-rotation';
 import type { LogFiles } from './log-tail';
 import { findFreePort } from './ports';
@@ -43,31 +43,11 @@ interface PoolRoute extends Route {
   idleTimeoutMs: number;
 }
 
-/**
- * The session table with a journal: every bind is noted in the store's in-memory journal (one
- * Map.set, no I/O) and written by the store's periodic flush. Unbinds and expiries reach the
- * journal through `onRelease`, which names the id.
- */
-class JournaledSessionTable extends SessionTable<Upstream> {
-  private readonly journal: StateStore | null;
-
-  constructor(journal: StateStore | null, options: SessionTableOptions<Upstream>) {
-    super(options);
-    this.journal = journal;
-  }
-
-  override bind(id: string, owner: Upstream, ttlMs: number): boolean {
-    const fresh = super.bind(id, owner, ttlMs);
-    if (ttlMs > 0 && this.journal !== null) this.journal.bound(id, owner as Worker, ttlMs);
-    return fresh;
-  }
-}
-
 /** One configured pool at run time: its workers, its session table and its crash policy. */
 class Pool {
   readonly workers: Worker[] = [];
   /** Holds only this pool's Workers; typed by what the proxy sees of them. */
-  readonly sessions: SessionTable<Upstream>;
+  readonly sessions: JournaledSessionTable;
   readonly route: PoolRoute;
   readonly crashes: CrashTracker;
   nextGeneration = 0;
@@ -87,7 +67,10 @@ class Pool {
   ) {
     this.sessions = new JournaledSessionTable(journal, {
       onRelease: (upstream, _reason, id) => {
-        if (id !== undefined) journal?.released(id);
+        if (id !== undefined) {
+          journal?.released(id);
+          this.sessions.released(id);
+        }
         if (upstream.draining) onRelease(upstream as Worker);
       },
     });
@@ -217,6 +200,8 @@ export class Supervisor implements SupervisorControl {
   private readonly restartedBecause: string | undefined;
   private stopHandler: ((keepWorkers: boolean) => void) | null = null;
   private stopRequested = false;
+  /** Re-adopted detached workers whose restored sessions are still unconfirmed (see reconcileRestored). */
+  private readonly reconcileTimers = new Map<Worker, NodeJS.Timeout>();
 
   constructor(options: SupervisorOptions) {
     this.events = options.events;
@@ -469,6 +454,8 @@ export class Supervisor implements SupervisorControl {
     this.record({ type: 'supervisor.stopping', actor: SUPERVISOR, message: reason });
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.sampleTimer) clearInterval(this.sampleTimer);
+    for (const timer of this.reconcileTimers.values()) clearTimeout(timer);
+    this.reconcileTimers.clear();
     const stops: Promise<void>[] = [];
     for (const pool of this.pools.values()) {
       this.clearRestart(pool);
@@ -494,6 +481,8 @@ export class Supervisor implements SupervisorControl {
     this.record({ type: 'supervisor.stopping', actor: SUPERVISOR, message: reason });
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.sampleTimer) clearInterval(this.sampleTimer);
+    for (const timer of this.reconcileTimers.values()) clearTimeout(timer);
+    this.reconcileTimers.clear();
     const left: string[] = [];
     const releases: Promise<void>[] = [];
     for (const pool of this.pools.values()) {
@@ -648,7 +637,15 @@ export class Supervisor implements SupervisorControl {
     worker.restore(state);
     void proc.exited.then((info) => this.onExit(pool, worker, info));
     let restored = 0;
-    if (state === 'started' || state === 'detached') {
+    const unconfirmedMs = unconfirmedWindowMs(pool.config);
+    if (state === 'detached' && unconfirmedMs !== null && sessions.length > 0) {
+      // They may be phantoms (ended in the last flush interval): see reconcileRestored.
+      for (const session of sessions) pool.sessions.restore(session.id, worker, session.ttlMs);
+      restored = sessions.length;
+      const timer = setTimeout(() => this.reconcileRestored(pool, worker), unconfirmedMs);
+      timer.unref();
+      this.reconcileTimers.set(worker, timer);
+    } else if (state === 'started' || state === 'detached') {
       for (const session of sessions) pool.sessions.bind(session.id, worker, session.ttlMs);
       restored = sessions.length;
     }
@@ -669,6 +666,7 @@ export class Supervisor implements SupervisorControl {
       message:
         `${worker.id} re-adopted (pid ${row.pid}, port ${row.port}, revision ${row.revision}, ${state}) with ${restored} session(s)` +
         (drainLeftMs !== null ? `; its drain ends at the latest in ${seconds(drainLeftMs)}` : '') +
+        (this.reconcileTimers.has(worker) ? `; they are unconfirmed: those not used or reported within ${seconds(unconfirmedMs!)} are dropped` : '') +
         note,
       data: { pid: row.pid, port: row.port, state, sessions: restored, adoptMs: took, drainLeftMs },
     });
@@ -679,6 +677,36 @@ export class Supervisor implements SupervisorControl {
     } else if (state === 'stopping') {
       void this.stopWorker(pool, worker, 'it was stopping when the previous supervisor ended');
     }
+  }
+
+  /**
+   * The confirmation window of a re-adopted detached worker's restored sessions is over: those
+   * nobody used and the app did not report are dropped, so they no longer hold its drain (they
+   * are most likely sessions the app ended just before the previous supervisor died, which the
+   * store never heard of). A real one whose user comes back later is found again through its
+   * route cookie while the worker runs.
+   */
+  private reconcileRestored(pool: Pool, worker: Worker): void {
+    this.reconcileTimers.delete(worker);
+    const detached = worker.state === 'detached' && !this.shuttingDown;
+    const counts = pool.sessions.settle(worker, detached);
+    if (counts === null) return;
+    const { restored, confirmed, ended, dropped } = counts;
+    const windowSeconds = (unconfirmedWindowMs(pool.config) ?? 0) / 1000;
+    this.record({
+      type: 'sessions.reconciled',
+      actor: SUPERVISOR,
+      pool: pool.name,
+      worker: worker.id,
+      message:
+        (dropped > 0
+          ? `${dropped} restored session(s) of ${worker.id} were dropped: no request carried them and the app did not report them within ${windowSeconds}s of the restart (most likely ended just before the previous supervisor died)`
+          : `no restored session of ${worker.id} was dropped`) +
+        `; of ${restored} restored, ${confirmed} confirmed, ${ended} ended since` +
+        (detached ? '' : ` (it is ${worker.state} now, so none were dropped)`),
+      data: { restored, confirmed, ended, dropped, windowSeconds },
+    });
+    if (dropped > 0) this.scheduleDrainCheck(worker);
   }
 
   private reportLost(row: StoredWorker, sessions: number, reason: string, killed: boolean): void {
@@ -1352,6 +1380,12 @@ function withoutHandoverVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = {} as NodeJS.ProcessEnv;
   for (const [key, value] of Object.entries(env)) if (!key.startsWith('HANDOVER_')) copy[key] = value;
   return copy;
+}
+
+/** How long restored bindings of a detached worker may stay unconfirmed: drain.unconfirmedSeconds, at most the idle timeout; null: no limit. */
+function unconfirmedWindowMs(config: PoolConfig): number | null {
+  const seconds = config.drain.unconfirmedSeconds;
+  return seconds === null ? null : Math.min(seconds, config.idleTimeoutSeconds) * 1000;
 }
 
 function describeExit({ code, signal, unknown }: ExitInfo): string {

@@ -116,11 +116,19 @@ export type EventType =
   | 'config.rejected'
   | 'action';
 
+/**
+ * Events of the restart machinery, kept out of EventType so that maps over it (the console's)
+ * keep compiling until they list them; they show under their own name meanwhile.
+ */
+export type RecoveryEventType =
+  | 'supervisor.crashLoop' // the keeper restarted a supervisor that keeps dying; with the count and the last cause
+  | 'sessions.reconciled'; // restored session bindings of a re-adopted detached worker confirmed or dropped
+
 export interface HandoverEvent {
   /** Grows by one per event; a subscriber resumes after the last id it saw. */
   id: number;
   at: string;
-  type: EventType;
+  type: EventType | RecoveryEventType;
   /** Who caused it: `supervisor` for its own decisions, the operator otherwise. */
   actor: string;
   pool: string | null;
