@@ -107,6 +107,15 @@ function connect(tunnel: Tunnel, upstream: Upstream): void {
     return refuse(tunnel, 400, 'Bad Request', 'Bad Request\n');
   }
   tunnel.proxyReq = proxyReq;
+  // The worker must answer the handshake in time (a stuck worker cannot hold the client, nor
+  // its in-flight count, for ever).
+  let answerLate = false;
+  if (state.upgradeTimeoutMs > 0) {
+    proxyReq.setTimeout(state.upgradeTimeoutMs, () => {
+      answerLate = true;
+      proxyReq.destroy();
+    });
+  }
 
   proxyReq.on('socket', (socket: Socket) => {
     if (!socket.connecting) {
@@ -136,6 +145,7 @@ function connect(tunnel: Tunnel, upstream: Upstream): void {
         return connect(tunnel, next);
       }
     }
+    if (answerLate && connected) return refuse(tunnel, 504, 'Gateway Timeout', 'Gateway Timeout: the worker did not answer the upgrade in time\n');
     refuse(tunnel, 502, 'Bad Gateway', 'Bad Gateway: the worker could not be reached\n');
   });
 
@@ -174,8 +184,10 @@ function connect(tunnel: Tunnel, upstream: Upstream): void {
     upstream.webSockets++;
     tunnel.open = true;
     tunnel.endHandshake();
+    proxyReq.setTimeout(0);
     const socket = tunnel.socket;
-    socket.setTimeout(0);
+    // Bytes either way pass the client socket: its inactivity is the tunnel's.
+    socket.setTimeout(state.tunnelIdleTimeoutMs, () => tunnel.destroy());
     socket.setNoDelay(true);
     upSocket.setNoDelay(true);
     socket.write(statusLine(upRes) + headerBlock(upgradeResponseHeaders(upRes.rawHeaders)));

@@ -1,0 +1,219 @@
+/**
+ * Every phase has a timeout and every resource a limit; whatever a timeout ends gives its
+ * in-flight unit back (a stuck client or worker can never hold a detached worker's drain).
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { answerWith, cleanup, defer, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
+
+afterEach(cleanup);
+
+const FAST = { connectionsCheckingIntervalMs: 20 };
+
+function openSocket(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    socket.on('error', reject);
+    defer(() => void socket.destroy());
+  });
+}
+
+describe('timeouts', () => {
+  it('a request body that stops coming: 408 after bodyIdleTimeoutMs, the worker released', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, bodyIdleTimeoutMs: 200 });
+    const started = Date.now();
+    const answer = await rawExchange(port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+  });
+
+  it('a steady slow upload is not cut by the body idle timeout', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, bodyIdleTimeoutMs: 300 });
+    const { text } = await readUntil(
+      port,
+      (socket) => {
+        socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n');
+        let sent = 0;
+        // One byte every 100 ms: 1 s in all, more than three idle limits, never idle for one.
+        const timer = setInterval(() => {
+          socket.write('x');
+          if (++sent === 10) clearInterval(timer);
+        }, 100);
+      },
+      (t) => t.includes('web@0'),
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('a worker that never answers: 504 after responseTimeoutMs, inFlight back to 0', async () => {
+    const w = await startUpstream('web@0', () => {});
+    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, responseTimeoutMs: 200 });
+    const answer = await rawExchange(port, 'GET /stuck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 504 /);
+    expect(w.upstream.inFlight).toBe(0);
+  });
+
+  it('a worker whose body stops mid-response: the client is cut (never a short answer), inFlight back to 0', async () => {
+    const w = await startUpstream('web@0', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '100' });
+      res.write('only part of it');
+    });
+    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, upstreamIdleTimeoutMs: 200 });
+    const answer = await rawExchange(port, 'GET /half HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('only part of it');
+    expect(w.upstream.inFlight).toBe(0);
+  });
+
+  it('a client that stops reading a big answer is cut after sendTimeoutMs, the worker released', async () => {
+    const w = await startUpstream('web@0', (_req, res) => {
+      res.writeHead(200, { 'Content-Length': String(64 * 1024 * 1024) });
+      const chunk = Buffer.alloc(1024 * 1024);
+      const more = () => {
+        while (res.writableLength < 4 * 1024 * 1024 && !res.destroyed) if (!res.write(chunk)) break;
+        if (!res.destroyed) res.once('drain', more);
+      };
+      more();
+    });
+    const { proxy, port } = await startProxy(makeRoute(w.upstream), { ...FAST, sendTimeoutMs: 300 });
+    const socket = await openSocket(port);
+    socket.pause();
+    socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => proxy.stats().stalledClients === 1, 'the proxy waiting for the client');
+    // (A paused client sees the close only once it reads again: the proxy's side is what counts.)
+    await waitFor(() => proxy.stats().clientConnections === 0, 'the client cut');
+    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    expect(proxy.stats().timeouts).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a WebSocket handshake the worker never answers: 504 after upgradeTimeoutMs', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    // Takes the upgrade and never answers it.
+    w.server.on('upgrade', (_req, socket: net.Socket) => defer(() => void socket.destroy()));
+    const { port } = await startProxy(makeRoute(w.upstream), { upgradeTimeoutMs: 200 });
+    const { text, socket } = await readUntil(
+      port,
+      (s) =>
+        s.write(
+          'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        ),
+      (t) => t.includes('\r\n\r\n'),
+    );
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 504 /);
+    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+  });
+
+  it('an idle WebSocket is closed after tunnelIdleTimeoutMs and stops counting', async () => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    defer(() => new Promise<void>((resolve) => (wss.close(), server.closeAllConnections(), server.close(() => resolve()))));
+    const address = server.address() as net.AddressInfo;
+    const upstream = { id: 'web@0', host: '127.0.0.1', port: address.port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
+    const { port } = await startProxy(makeRoute(upstream), { tunnelIdleTimeoutMs: 200 });
+    const client = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    await new Promise((resolve, reject) => client.on('open', resolve).on('error', reject));
+    expect(upstream.webSockets).toBe(1);
+    await new Promise((resolve) => client.on('close', resolve));
+    await waitFor(() => upstream.webSockets === 0, 'webSockets back to 0');
+  });
+});
+
+describe('limits', () => {
+  it('maxConnections: one more connection gets 503 and is closed; a freed slot serves again', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { proxy, port } = await startProxy(makeRoute(w.upstream), { maxConnections: 2 });
+    const a = await openSocket(port);
+    await openSocket(port);
+    await waitFor(() => proxy.stats().clientConnections === 2, 'two connections');
+    expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 503 /);
+    a.destroy();
+    await waitFor(() => proxy.stats().clientConnections === 1, 'one connection');
+    expect((await get(port, '/')).body).toBe('web@0');
+    expect(proxy.stats().refusedConnections).toBe(1);
+  });
+
+  it('maxConnectionsPerClient: the same address cannot take them all', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { proxy, port } = await startProxy(makeRoute(w.upstream), { maxConnectionsPerClient: 2 });
+    const a = await openSocket(port);
+    await openSocket(port);
+    await waitFor(() => proxy.stats().clientConnections === 2, 'two connections');
+    expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 503 /);
+    a.destroy();
+    await waitFor(() => proxy.stats().clientConnections === 1, 'one connection');
+    expect((await get(port, '/')).body).toBe('web@0');
+  });
+
+  it('maxConnectionsPerWorker: a request that would need one more worker connection gets 503', async () => {
+    let hold: (() => void) | undefined;
+    const w = await startUpstream('web@0', (req, res) => {
+      if (req.url === '/slow') hold = () => res.end('slow');
+      else answerWith('web@0')(req, res);
+    });
+    const { port } = await startProxy(makeRoute(w.upstream), { maxConnectionsPerWorker: 1 });
+    const slow = get(port, '/slow');
+    await waitFor(() => hold !== undefined, 'the slow request at the worker');
+    const refused = await get(port, '/');
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    hold?.();
+    expect((await slow).body).toBe('slow');
+    expect((await get(port, '/')).body).toBe('web@0');
+  });
+
+  it('maxHeaderCount: one header line too many → 431, never forwarded', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream), { maxHeaderCount: 10 });
+    const lines = Array.from({ length: 10 }, (_, i) => `X-H${i}: ${i}\r\n`).join('');
+    expect(await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${lines}\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    expect(w.seen).toHaveLength(0);
+    // Host + Connection + 8 = 10 lines: at the limit, served.
+    const fewer = Array.from({ length: 8 }, (_, i) => `X-H${i}: ${i}\r\n`).join('');
+    expect(await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${fewer}\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('a worker response head over maxResponseHeaderSize → 502', async () => {
+    const w = await startUpstream('web@0', (_req, res) => {
+      res.setHeader('X-Big', 'a'.repeat(5000));
+      res.end('big');
+    });
+    const { port } = await startProxy(makeRoute(w.upstream), { maxResponseHeaderSize: 4096 });
+    expect((await get(port, '/')).status).toBe(502);
+    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+  });
+});
+
+describe('request lines and Host as nginx checks them', () => {
+  const refused: Record<string, [string, RegExp]> = {
+    'an explicit HTTP/0.9': ['GET / HTTP/0.9\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 (400|505) /],
+    'HTTP/2.0 in an HTTP/1 request line': ['GET / HTTP/2.0\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 (400|505) /],
+    'two Host headers': ['GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n', /^HTTP\/1\.1 400 /],
+    'an empty Host': ['GET / HTTP/1.1\r\nHost: \r\n\r\n', /^HTTP\/1\.1 400 /],
+    'a whitespace-only Host beside an absolute target': ['GET http://app.example/ HTTP/1.1\r\nHost:   \r\n\r\n', /^HTTP\/1\.1 400 /],
+    'a Host with a path': ['GET / HTTP/1.1\r\nHost: a.example/evil\r\n\r\n', /^HTTP\/1\.1 400 /],
+    'a Host with user info': ['GET / HTTP/1.1\r\nHost: user@a.example\r\n\r\n', /^HTTP\/1\.1 400 /],
+    'no Host in HTTP/1.1': ['GET / HTTP/1.1\r\nX: y\r\n\r\n', /^HTTP\/1\.1 400 /],
+  };
+  for (const [name, [bytes, expected]] of Object.entries(refused)) {
+    it(`${name}: refused, never forwarded`, async () => {
+      const w = await startUpstream('web@0', answerWith('web@0'));
+      const { port } = await startProxy(makeRoute(w.upstream));
+      expect(await rawExchange(port, bytes)).toMatch(expected);
+      expect(w.seen).toHaveLength(0);
+    });
+  }
+
+  it('HTTP/1.0 without Host is still served (the worker gets its own host:port)', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream));
+    expect(await rawExchange(port, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+    expect(w.seen[0]?.headers.host).toBe(`127.0.0.1:${w.upstream.port}`);
+  });
+});
