@@ -28,6 +28,8 @@ export interface Route {
   target: Upstream | undefined;
   /** Signed route cookie that restores a binding the table lost (supervisor kill -9); off when undefined. */
   readonly routeCookie?: RouteCookie;
+  /** Which of several `sessionCookie` cookies in one request counts, as the app decides: default 'first' (see find-session.ts). */
+  readonly sessionCookieDuplicates?: 'first' | 'last';
 }
 
 export interface ProxyOptions {

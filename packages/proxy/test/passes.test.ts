@@ -105,9 +105,9 @@ describe('parseSetCookieEffect', () => {
     expect(parseSetCookieEffect('demo.sidx=1', 'demo.sid', now)).toBeUndefined();
   });
   it('reads a set cookie, with or without attributes', () => {
-    expect(parseSetCookieEffect('demo.sid=abc', 'demo.sid', now)).toEqual({ value: 'abc', clear: false, maxAgeMs: undefined });
-    expect(parseSetCookieEffect('demo.sid=abc; Path=/; HttpOnly; Max-Age=600', 'demo.sid', now)).toEqual({ value: 'abc', clear: false, maxAgeMs: 600_000 });
-    expect(parseSetCookieEffect('demo.sid="abc"; Expires=Wed, 01 Jan 2031 00:00:00 GMT', 'demo.sid', now)).toEqual({ value: 'abc', clear: false, maxAgeMs: undefined });
+    expect(parseSetCookieEffect('demo.sid=abc', 'demo.sid', now)).toMatchObject({ value: 'abc', clear: false, maxAgeMs: undefined });
+    expect(parseSetCookieEffect('demo.sid=abc; Path=/; HttpOnly; Max-Age=600', 'demo.sid', now)).toMatchObject({ value: 'abc', clear: false, maxAgeMs: 600_000 });
+    expect(parseSetCookieEffect('demo.sid="abc"; Expires=Wed, 01 Jan 2031 00:00:00 GMT', 'demo.sid', now)).toMatchObject({ value: 'abc', clear: false, maxAgeMs: undefined });
   });
   it('recognises every way of clearing', () => {
     expect(parseSetCookieEffect('demo.sid=; Path=/', 'demo.sid', now)?.clear).toBe(true);
@@ -117,7 +117,7 @@ describe('parseSetCookieEffect', () => {
   });
   it('lets Max-Age win over Expires and ignores a malformed Max-Age', () => {
     expect(parseSetCookieEffect('demo.sid=abc; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=60', 'demo.sid', now)?.clear).toBe(false);
-    expect(parseSetCookieEffect('demo.sid=abc; Max-Age=soon', 'demo.sid', now)).toEqual({ value: 'abc', clear: false, maxAgeMs: undefined });
+    expect(parseSetCookieEffect('demo.sid=abc; Max-Age=soon', 'demo.sid', now)).toMatchObject({ value: 'abc', clear: false, maxAgeMs: undefined });
   });
 });
 

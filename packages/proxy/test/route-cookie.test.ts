@@ -10,6 +10,9 @@ function routeCookie(workers: Upstream[], key = randomBytes(32)): RouteCookie {
   return { name: 'handover_route', key, upstream: (id) => workers.find((w) => w.id === id) };
 }
 
+/** Issued now (these tests use the real clock; route-cookie-age.test.ts moves it). */
+const nowSec = () => Math.floor(Date.now() / 1000);
+
 /** The route cookie lines among a response's Set-Cookie headers. */
 function routeLines(setCookie: string[] | undefined): string[] {
   return (setCookie ?? []).filter((line) => line.startsWith('handover_route='));
@@ -18,13 +21,13 @@ function routeLines(setCookie: string[] | undefined): string[] {
 describe('route cookie: signatures', () => {
   it('verifies only for the session id and worker it was made for, and only with the key', () => {
     const key = randomBytes(32);
-    const value = routeCookieValue(key, 'web@3', 'S1');
-    expect(verifyRoute(key, value, 'S1')).toBe('web@3');
+    const value = routeCookieValue(key, 'web@3', 'S1', nowSec());
+    expect(verifyRoute(key, value, 'S1')?.upstreamId).toBe('web@3');
     expect(verifyRoute(key, value, 'S2')).toBeUndefined();
     expect(verifyRoute(randomBytes(32), value, 'S1')).toBeUndefined();
     // Pointing a valid signature at another worker breaks it.
     expect(verifyRoute(key, value.replace('web@3', 'web@1'), 'S1')).toBeUndefined();
-    for (const bad of ['', '.', 'web@3', 'web@3.', `.${value.split('.')[1]}`, `${value}x`, 'web@3.AAAAAAAAAAAAAAAA']) {
+    for (const bad of ['', '.', 'web@3', 'web@3.', `.${value.split('.').slice(1).join('.')}`, `${value}x`, 'web@3.AAAAAAAAAAAAAAAA']) {
       expect(verifyRoute(key, bad, 'S1')).toBeUndefined();
     }
   });
@@ -43,7 +46,7 @@ describe('route cookie: on real sockets', () => {
 
     const login = await get(port, '/login');
     const [line] = routeLines(login.headers['set-cookie']);
-    expect(line).toMatch(/^handover_route=web@0\.[A-Za-z0-9_-]{16}; Path=\/; HttpOnly; SameSite=Lax; Secure$/);
+    expect(line).toMatch(/^handover_route=web@0\.[0-9a-z]+\.[A-Za-z0-9_-]{16}; Path=\/; HttpOnly; SameSite=Lax; Secure$/);
     expect(login.headers['set-cookie']).toContain('demo.sid=S1; Path=/; HttpOnly; Secure');
 
     // Same session, same worker: nothing new to say.
@@ -65,7 +68,7 @@ describe('route cookie: on real sockets', () => {
     const login = await get(port, '/login');
     expect(login.headers['x-handover-session']).toBeUndefined();
     const [line] = routeLines(login.headers['set-cookie']);
-    expect(line?.split(';')[0]).toBe(`handover_route=${routeCookieValue(route.routeCookie!.key, 'web@0', 'R1')}`);
+    expect(verifyRoute(route.routeCookie!.key, line!.split(';')[0]!.slice('handover_route='.length), 'R1')?.upstreamId).toBe('web@0');
     const logout = await get(port, '/logout', { Cookie: 'demo.sid=R1' });
     expect(routeLines(logout.headers['set-cookie'])[0]).toMatch(/Max-Age=0/);
   });
@@ -78,7 +81,7 @@ describe('route cookie: on real sockets', () => {
     // web@1 is the target now; the table has forgotten S9 (as after a supervisor kill -9).
     const route: Route = makeRoute(fresh.upstream, { routeCookie: routeCookie([old.upstream, fresh.upstream], key) });
     const { port } = await startProxy(route);
-    const cookie = `demo.sid=S9; handover_route=${routeCookieValue(key, 'web@0', 'S9')}`;
+    const cookie = `demo.sid=S9; handover_route=${routeCookieValue(key, 'web@0', 'S9', nowSec())}`;
 
     const reply = await get(port, '/page', { Cookie: cookie });
     expect(reply.body).toBe('old');
@@ -98,10 +101,10 @@ describe('route cookie: on real sockets', () => {
     const { port } = await startProxy(route);
     const cases = [
       `demo.sid=S1; handover_route=web@0.AAAAAAAAAAAAAAAA`, // forged signature
-      `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S2')}`, // signed for another session
-      `demo.sid=S1; handover_route=${routeCookieValue(randomBytes(32), 'web@0', 'S1')}`, // another key
-      `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@7', 'S1')}`, // no such worker
-      `handover_route=${routeCookieValue(key, 'web@0', 'S1')}`, // no session id at all
+      `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S2', nowSec())}`, // signed for another session
+      `demo.sid=S1; handover_route=${routeCookieValue(randomBytes(32), 'web@0', 'S1', nowSec())}`, // another key
+      `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@7', 'S1', nowSec())}`, // no such worker
+      `handover_route=${routeCookieValue(key, 'web@0', 'S1', nowSec())}`, // no session id at all
       `demo.sid=S1; handover_route=%%%;;;===`, // garbage
     ];
     for (const cookie of cases) {
@@ -114,7 +117,7 @@ describe('route cookie: on real sockets', () => {
 
     // A valid cookie naming a worker that is no longer routable: the target, never a 502.
     old.upstream.routable = false;
-    const reply = await get(port, '/', { Cookie: `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1')}` });
+    const reply = await get(port, '/', { Cookie: `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1', nowSec())}` });
     expect(reply.body).toBe('new');
     expect(route.sessions.peek('S1')).toBeUndefined();
   });
@@ -126,7 +129,7 @@ describe('route cookie: on real sockets', () => {
     const route = makeRoute(b.upstream, { routeCookie: routeCookie([a.upstream, b.upstream], key), sessions: new SessionTable<Upstream>() });
     route.sessions.bind('S1', b.upstream, 60_000);
     const { port } = await startProxy(route);
-    const reply = await get(port, '/', { Cookie: `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1')}` });
+    const reply = await get(port, '/', { Cookie: `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1', nowSec())}` });
     expect(reply.body).toBe('b');
   });
 

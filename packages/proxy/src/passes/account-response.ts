@@ -1,6 +1,6 @@
 import type { Route, Upstream } from '../types';
 import { nameIs } from './header-names';
-import { clearRouteSetCookie, routeSetCookie } from './route-cookie';
+import { clearRouteSetCookie, routeNowSec, routeSetCookie, routeStamp } from './route-cookie';
 
 /** What a Set-Cookie line does to the session cookie. */
 export interface SetCookieEffect {
@@ -10,6 +10,11 @@ export interface SetCookieEffect {
   clear: boolean;
   /** A positive Max-Age, in ms, when given. */
   maxAgeMs: number | undefined;
+  /** The Path attribute; undefined when absent or not starting with "/" (the browser then uses the request's directory). */
+  path: string | undefined;
+  /** The Domain attribute, lower-cased, without a leading dot; undefined when absent or empty. */
+  domain: string | undefined;
+  secure: boolean;
 }
 
 /**
@@ -27,13 +32,24 @@ export function parseSetCookieEffect(setCookie: string, name: string, now: numbe
   let maxAgeMs: number | undefined;
   let sawMaxAge = false;
   let expires: string | undefined;
+  let path: string | undefined;
+  let domain: string | undefined;
+  let secure = false;
   if (semi !== -1) {
     for (const part of setCookie.slice(semi + 1).split(';')) {
       const eq = part.indexOf('=');
-      if (eq === -1) continue;
+      if (eq === -1) {
+        if (nameIs(part.trim(), 'secure')) secure = true;
+        continue;
+      }
       const key = part.slice(0, eq).trim();
       const attr = part.slice(eq + 1).trim();
-      if (nameIs(key, 'max-age')) {
+      // RFC 6265 §5.2: the last Path/Domain wins; a Path not starting with "/" means the default.
+      if (nameIs(key, 'path')) path = attr.charCodeAt(0) === 47 ? attr : undefined;
+      else if (nameIs(key, 'domain')) {
+        const bare = attr.charCodeAt(0) === 46 /* . */ ? attr.slice(1) : attr;
+        domain = bare === '' ? undefined : bare.toLowerCase();
+      } else if (nameIs(key, 'max-age')) {
         // RFC 6265: a leading digit or "-", otherwise the attribute is ignored.
         if (!/^-?\d+$/.test(attr)) continue;
         sawMaxAge = true;
@@ -49,7 +65,7 @@ export function parseSetCookieEffect(setCookie: string, name: string, now: numbe
     const at = Date.parse(expires);
     if (!Number.isNaN(at) && at <= now) clear = true;
   }
-  return { value, clear, maxAgeMs };
+  return { value, clear, maxAgeMs, path, domain, secure };
 }
 
 /** One entry of the X-Handover-Session response header. */
@@ -89,11 +105,40 @@ export function parseSessionReport(value: string): SessionReport[] {
 }
 
 /**
+ * The Path and Domain the session cookie is set with, learned per route from the Set-Cookie
+ * lines that bind it (an app sets its session cookie one way: Tomcat `Path=/<context>`, PHP and
+ * Express `Path=/`). Until one is seen (say, after a restart): Path=/ and no Domain.
+ */
+interface CookieScope {
+  readonly path: string | undefined;
+  readonly domain: string | undefined;
+  /** The session cookie's Secure flag, copied to the route cookie. */
+  readonly secure: boolean;
+}
+const DEFAULT_SCOPE: CookieScope = { path: '/', domain: undefined, secure: false };
+const scopes = new WeakMap<Route, CookieScope>();
+
+/**
+ * A clearing Set-Cookie removes the browser's cookie only when its Path and Domain are those the
+ * cookie was set with (RFC 6265 §5.3 step 11); `SID=; Max-Age=0; Path=/other` clears another
+ * cookie and leaves the session alone. Domains compare as written (no Domain = a host-only
+ * cookie, which is another cookie than one for a Domain). A missing Path stands for the request's
+ * directory, which this pass does not see: when either side has none, the Paths are taken to
+ * match (the old behaviour, and right for the usual clear from where the cookie was set).
+ */
+function sameScope(effect: SetCookieEffect, scope: CookieScope): boolean {
+  if (effect.domain !== scope.domain) return false;
+  return effect.path === undefined || scope.path === undefined || effect.path === scope.path;
+}
+
+/**
  * Pass 4: learn sessions from a worker's response. X-Handover-Session, when present, is exact
  * and wins; otherwise the session cookie is inferred from Set-Cookie: set → bind (and a
- * rotated id drops the old one), cleared → unbind the id the request carried.
+ * rotated id drops the old one), cleared (with the cookie's own Path and Domain) → unbind the id
+ * the request carried.
  * Returns a Set-Cookie line to add to the response (the route cookie) when the route has one
- * and this response bound a session anew or ended one; otherwise undefined (the usual case).
+ * and this response bound a session anew, ended one, or is the first answer to the session since
+ * its route cookie passed half the idle timeout; otherwise undefined (the usual case).
  */
 export function accountResponse(
   route: Route,
@@ -105,6 +150,7 @@ export function accountResponse(
   const routeCookie = route.routeCookie;
   let extra: string | undefined;
   let reported = false;
+  let ended = false;
   for (let i = 0; i < raw.length; i += 2) {
     if (!nameIs(raw[i] as string, 'x-handover-session')) continue;
     reported = true;
@@ -112,33 +158,64 @@ export function accountResponse(
       const ttl = report.ttlMs ?? route.idleTimeoutMs;
       const fresh = sessions.bind(report.id, upstream, ttl);
       if (routeCookie === undefined) continue;
-      if (fresh) extra = routeSetCookie(routeCookie, upstream.id, report.id, false);
-      else if (ttl === 0 && report.id === requestSessionId) extra = clearRouteSetCookie(routeCookie);
+      if (fresh) extra = issueRouteCookie(route, upstream, report.id, (scopes.get(route) ?? DEFAULT_SCOPE).secure);
+      else if (ttl === 0 && report.id === requestSessionId) {
+        extra = clearRouteSetCookie(routeCookie);
+        ended = true;
+      }
     }
   }
-  if (reported) return extra;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!nameIs(raw[i] as string, 'set-cookie')) continue;
-    const line = raw[i + 1] as string;
-    const effect = parseSetCookieEffect(line, route.sessionCookie);
-    if (effect === undefined) continue;
-    if (effect.clear) {
-      if (requestSessionId !== undefined) sessions.unbind(requestSessionId);
-      if (effect.value !== '' && effect.value !== requestSessionId) sessions.unbind(effect.value);
-      if (routeCookie !== undefined) extra = clearRouteSetCookie(routeCookie);
-      continue;
+  if (!reported) {
+    for (let i = 0; i < raw.length; i += 2) {
+      if (!nameIs(raw[i] as string, 'set-cookie')) continue;
+      const line = raw[i + 1] as string;
+      const effect = parseSetCookieEffect(line, route.sessionCookie);
+      if (effect === undefined) continue;
+      const scope = scopes.get(route) ?? DEFAULT_SCOPE;
+      if (effect.clear) {
+        if (!sameScope(effect, scope)) continue;
+        if (requestSessionId !== undefined) sessions.unbind(requestSessionId);
+        if (effect.value !== '' && effect.value !== requestSessionId) sessions.unbind(effect.value);
+        if (routeCookie !== undefined) extra = clearRouteSetCookie(routeCookie);
+        ended = true;
+        continue;
+      }
+      if (effect.path !== scope.path || effect.domain !== scope.domain || effect.secure !== scope.secure) {
+        scopes.set(route, { path: effect.path, domain: effect.domain, secure: effect.secure });
+      }
+      const ttl = effect.maxAgeMs !== undefined && effect.maxAgeMs < route.idleTimeoutMs ? effect.maxAgeMs : route.idleTimeoutMs;
+      if (sessions.bind(effect.value, upstream, ttl) && routeCookie !== undefined) {
+        extra = issueRouteCookie(route, upstream, effect.value, effect.secure);
+      }
+      // A new id for a client that sent another one of ours: the old id was rotated away (login).
+      if (requestSessionId !== undefined && requestSessionId !== effect.value && sessions.peek(requestSessionId) === upstream) {
+        sessions.unbind(requestSessionId);
+      }
     }
-    const ttl = effect.maxAgeMs !== undefined && effect.maxAgeMs < route.idleTimeoutMs ? effect.maxAgeMs : route.idleTimeoutMs;
-    if (sessions.bind(effect.value, upstream, ttl) && routeCookie !== undefined) {
-      extra = routeSetCookie(routeCookie, upstream.id, effect.value, SECURE_ATTRIBUTE.test(line));
-    }
-    // A new id for a client that sent another one of ours: the old id was rotated away (login).
-    if (requestSessionId !== undefined && requestSessionId !== effect.value && sessions.peek(requestSessionId) === upstream) {
-      sessions.unbind(requestSessionId);
-    }
+  }
+  if (extra === undefined && !ended && routeCookie !== undefined && requestSessionId !== undefined) {
+    extra = renewRouteCookie(route, upstream, requestSessionId);
   }
   return extra;
 }
 
-/** The session cookie's own Secure flag, copied to the route cookie (only read when binding anew). */
-const SECURE_ATTRIBUTE = /;\s*secure\s*(;|$)/i;
+/** The route cookie for a session bound anew, its issue time stamped on the binding. */
+function issueRouteCookie(route: Route, upstream: Upstream, sessionId: string, secure: boolean): string {
+  const cookie = route.routeCookie as NonNullable<Route['routeCookie']>;
+  const nowSec = routeNowSec(cookie);
+  route.sessions.stamp(sessionId, upstream, Number.POSITIVE_INFINITY, routeStamp(nowSec));
+  return routeSetCookie(cookie, upstream.id, sessionId, nowSec, secure);
+}
+
+/**
+ * A fresh route cookie when the one last sent for this session (its stamp; 0 when unknown, as
+ * after a restart) is older than half the idle timeout: one Map.get, and a Set-Cookie line about
+ * once per half idle timeout per active session.
+ */
+function renewRouteCookie(route: Route, upstream: Upstream, sessionId: string): string | undefined {
+  const cookie = route.routeCookie as NonNullable<Route['routeCookie']>;
+  const nowSec = routeNowSec(cookie);
+  const now = routeStamp(nowSec);
+  if (!route.sessions.stamp(sessionId, upstream, now - Math.floor(route.idleTimeoutMs / 2000), now)) return undefined;
+  return routeSetCookie(cookie, upstream.id, sessionId, nowSec, (scopes.get(route) ?? DEFAULT_SCOPE).secure);
+}

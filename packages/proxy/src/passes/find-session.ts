@@ -4,16 +4,66 @@ import { nameIs } from './header-names';
 /**
  * Pass 1: the session id a request carries — the route's cookie, else the servlet-style
  * ";jsessionid=" path parameter. Scans the raw strings; the only allocation is the id itself.
+ *
+ * Several cookies of that name (a browser sends one per Path/Domain it holds, the most specific
+ * Path first) are resolved as the application will: by default the **first** occurrence counts,
+ * even when empty, as in PHP (`$_COOKIE` keeps the first), the `cookie` parser under Express and
+ * Koa ("only assign once"), Go's `Request.Cookie`; Tomcat takes the first and moves on only
+ * while the id names no live session, which is the first in the usual case. Django keeps the
+ * **last** (`sessionCookieDuplicates: 'last'`).
  */
 export function findSessionId(rawHeaders: readonly string[], url: string | undefined, route: Route): string | undefined {
+  const last = route.sessionCookieDuplicates === 'last';
+  let id: string | undefined;
+  let found = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (!nameIs(rawHeaders[i] as string, 'cookie')) continue;
-    const id = findCookie(rawHeaders[i + 1] as string, route.sessionCookie);
-    if (id !== undefined) return id;
+    const header = rawHeaders[i + 1] as string;
+    const at = cookieAt(header, route.sessionCookie, last);
+    if (at === -1) continue;
+    id = cookieValueAt(header, at);
+    found = true;
+    if (!last) break;
   }
+  if (found && id !== undefined) return id;
   const param = route.sessionPathParameter;
   if (param !== undefined && url !== undefined) return pathSessionId(url, param);
   return undefined;
+}
+
+/**
+ * Where the value of cookie `name` starts in a Cookie header (just past "name="), the first
+ * occurrence or the last; -1 when absent. No allocation.
+ */
+function cookieAt(header: string, name: string, last: boolean): number {
+  const length = header.length;
+  const n = name.length;
+  let at = -1;
+  let i = 0;
+  while (i < length) {
+    while (i < length && (isSpace(header.charCodeAt(i)) || header.charCodeAt(i) === 59)) i++;
+    let stop = header.indexOf(';', i);
+    if (stop === -1) stop = length;
+    if (header.charCodeAt(i + n) === 61 /* = */ && i + n < stop && header.startsWith(name, i)) {
+      at = i + n + 1;
+      if (!last) return at;
+    }
+    i = stop + 1;
+  }
+  return at;
+}
+
+/** The (unquoted, trimmed) value starting at `start`; undefined when empty. */
+function cookieValueAt(header: string, start: number): string | undefined {
+  let end = header.indexOf(';', start);
+  if (end === -1) end = header.length;
+  while (start < end && isSpace(header.charCodeAt(start))) start++;
+  while (end > start && isSpace(header.charCodeAt(end - 1))) end--;
+  if (end - start >= 2 && header.charCodeAt(start) === 34 && header.charCodeAt(end - 1) === 34) {
+    start++;
+    end--;
+  }
+  return end > start ? header.slice(start, end) : undefined;
 }
 
 function isSpace(c: number): boolean {

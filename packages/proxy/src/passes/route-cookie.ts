@@ -5,10 +5,19 @@ import { nameIs } from './header-names';
 
 /**
  * The route cookie (HAProxy's `cookie SRV insert`, Tomcat's jvmRoute): when the proxy binds a
- * new session it also tells the client which worker holds it, signed for that session id. The
- * session table stays the authority; the cookie is read only when the table does not know the
- * id, e.g. a binding made in the last moments before the supervisor was killed (`kill -9`), so
- * such a session still reaches its worker instead of being sent to the newest one.
+ * new session it also tells the client which worker holds it, signed for that session id and
+ * its issue time. The session table stays the authority; the cookie is read only when the table
+ * does not know the id: a binding made in the last moments before the supervisor was killed
+ * (`kill -9`), or one the table evicted when it was full. Such a session then still reaches its
+ * worker instead of being sent to the newest one.
+ *
+ * It is honoured only within the pool's idle timeout of its issue time, so an old copy cannot
+ * revive a session that has long ended on a detached worker (nor keep that worker alive). An
+ * active session keeps a valid one: the proxy sends a fresh cookie on a response once the one it
+ * last sent for the session is older than half the idle timeout (HAProxy's `maxidle`). That costs
+ * one table read per response to a request with a session id, never a parse of the request's
+ * cookie. A session idle for longer than the timeout whose binding the table lost goes to the
+ * newest worker, which is what the idle timeout means anyway.
  */
 export interface RouteCookie {
   /** Cookie name, e.g. "handover_route". */
@@ -17,23 +26,51 @@ export interface RouteCookie {
   readonly key: Buffer;
   /** The live worker with this id, or undefined. */
   readonly upstream: (id: string) => Upstream | undefined;
+  /** Clock in ms (tests); default Date.now. */
+  readonly now?: () => number;
+}
+
+/** What a valid route cookie says. */
+export interface RouteClaim {
+  upstreamId: string;
+  /** Issue time, seconds since the epoch. */
+  issuedSec: number;
 }
 
 /** 96 bits of HMAC-SHA256, base64url: enough that guessing one is hopeless, short in a header. */
 const SIGNATURE_CHARS = 16;
+/** A cookie issued up to this far in the future is accepted (clock steps between restarts). */
+const SKEW_SEC = 60;
+/**
+ * Stamps on table bindings count seconds from 2020-01-01, so they stay small integers (V8 keeps
+ * those in the object; epoch seconds would be a boxed double per session).
+ */
+const STAMP_EPOCH_SEC = 1_577_836_800;
+const ISSUED = /^[0-9a-z]{1,8}$/;
 
-function signRoute(key: Buffer, upstreamId: string, sessionId: string): string {
-  return createHmac('sha256', key).update(upstreamId).update('\n').update(sessionId).digest('base64url').slice(0, SIGNATURE_CHARS);
+function signRoute(key: Buffer, upstreamId: string, sessionId: string, issued: string): string {
+  return createHmac('sha256', key)
+    .update(upstreamId)
+    .update('\n')
+    .update(sessionId)
+    .update('\n')
+    .update(issued)
+    .digest('base64url')
+    .slice(0, SIGNATURE_CHARS);
 }
 
-/** The cookie value: `<worker id>.<signature>` (ids are pool@generation, signatures have no dot). */
-export function routeCookieValue(key: Buffer, upstreamId: string, sessionId: string): string {
-  return `${upstreamId}.${signRoute(key, upstreamId, sessionId)}`;
+/**
+ * The cookie value: `<worker id>.<issued, seconds in base 36>.<signature>` (worker ids are
+ * pool@generation and have no dot; neither have base 36 nor base64url).
+ */
+export function routeCookieValue(key: Buffer, upstreamId: string, sessionId: string, issuedSec: number): string {
+  const issued = issuedSec.toString(36);
+  return `${upstreamId}.${issued}.${signRoute(key, upstreamId, sessionId, issued)}`;
 }
 
-/** The Set-Cookie line that tells a client its session lives on `upstreamId`. */
-export function routeSetCookie(cookie: RouteCookie, upstreamId: string, sessionId: string, secure: boolean): string {
-  return `${cookie.name}=${routeCookieValue(cookie.key, upstreamId, sessionId)}; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+/** The Set-Cookie line that tells a client its session lives on `upstreamId` (as of `issuedSec`). */
+export function routeSetCookie(cookie: RouteCookie, upstreamId: string, sessionId: string, issuedSec: number, secure: boolean): string {
+  return `${cookie.name}=${routeCookieValue(cookie.key, upstreamId, sessionId, issuedSec)}; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 }
 
 /** The Set-Cookie line that removes the route cookie (the session ended). */
@@ -41,20 +78,40 @@ export function clearRouteSetCookie(cookie: RouteCookie): string {
   return `${cookie.name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`;
 }
 
-/** The worker id a route cookie value names, when its signature matches this session id. */
-export function verifyRoute(key: Buffer, value: string, sessionId: string): string | undefined {
-  const dot = value.lastIndexOf('.');
-  if (dot <= 0 || value.length - dot - 1 !== SIGNATURE_CHARS) return undefined;
-  const upstreamId = value.slice(0, dot);
-  const expected = Buffer.from(signRoute(key, upstreamId, sessionId));
-  const given = Buffer.from(value.slice(dot + 1));
-  return given.length === expected.length && timingSafeEqual(given, expected) ? upstreamId : undefined;
+/**
+ * What a route cookie value claims, when its signature matches this session id; undefined for
+ * anything else, the old two-part format included. Its age is the caller's to judge.
+ */
+export function verifyRoute(key: Buffer, value: string, sessionId: string): RouteClaim | undefined {
+  const sigDot = value.lastIndexOf('.');
+  if (sigDot <= 0 || value.length - sigDot - 1 !== SIGNATURE_CHARS) return undefined;
+  const timeDot = value.lastIndexOf('.', sigDot - 1);
+  if (timeDot <= 0) return undefined;
+  const issued = value.slice(timeDot + 1, sigDot);
+  if (!ISSUED.test(issued)) return undefined;
+  const upstreamId = value.slice(0, timeDot);
+  const expected = Buffer.from(signRoute(key, upstreamId, sessionId, issued));
+  const given = Buffer.from(value.slice(sigDot + 1));
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  return { upstreamId, issuedSec: parseInt(issued, 36) };
+}
+
+/** Seconds since the epoch on the cookie's clock. */
+export function routeNowSec(cookie: RouteCookie): number {
+  return Math.floor((cookie.now === undefined ? Date.now() : cookie.now()) / 1000);
+}
+
+/** The table stamp for an issue time. */
+export function routeStamp(issuedSec: number): number {
+  return issuedSec - STAMP_EPOCH_SEC;
 }
 
 /**
  * The worker a request's route cookie points at for `sessionId` — only when the signature is
- * right and that worker is alive and routable. On success the binding is restored, so the next
- * request is one map lookup again. Called only when the session table missed.
+ * right, the cookie is younger than the idle timeout, and that worker is alive and routable. On
+ * success the binding is restored (stamped with the cookie's issue time, so the response renews
+ * an aging cookie), and the next request is one map lookup again. Called only when the table
+ * missed.
  */
 export function recoverFromRouteCookie(route: Route, sessionId: string, raw: readonly string[]): Upstream | undefined {
   const cookie = route.routeCookie;
@@ -63,11 +120,16 @@ export function recoverFromRouteCookie(route: Route, sessionId: string, raw: rea
     if (!nameIs(raw[i] as string, 'cookie')) continue;
     const value = findCookie(raw[i + 1] as string, cookie.name);
     if (value === undefined) continue;
-    const upstreamId = verifyRoute(cookie.key, value, sessionId);
-    if (upstreamId === undefined) return undefined;
-    const upstream = cookie.upstream(upstreamId);
+    const claim = verifyRoute(cookie.key, value, sessionId);
+    if (claim === undefined) return undefined;
+    const nowSec = routeNowSec(cookie);
+    const ageMs = (nowSec - claim.issuedSec) * 1000;
+    if (ageMs >= route.idleTimeoutMs || ageMs < -SKEW_SEC * 1000) return undefined;
+    const upstream = cookie.upstream(claim.upstreamId);
     if (upstream === undefined || !upstream.routable) return undefined;
+    // When the table is full of sessions it may not evict, this bind is refused: the cookie still routes.
     route.sessions.bind(sessionId, upstream, route.idleTimeoutMs);
+    route.sessions.stamp(sessionId, upstream, Number.POSITIVE_INFINITY, routeStamp(claim.issuedSec));
     return upstream;
   }
   return undefined;
