@@ -5,10 +5,9 @@
  * runs inside the fault guard.
  */
 import type { Socket } from 'node:net';
-import { textHead } from '../state';
 import { abort, Exchange, requestEnded, start, writeBody } from './exchange';
 import { type EntryPoint, faultProbe, recordFault } from './guard';
-import { isWebSocketUpgrade } from './heads';
+import { isWebSocketUpgrade, textHead } from './heads';
 import {
   HTTPParser,
   kOnBody,
@@ -23,9 +22,8 @@ import {
   REQUEST,
   STRICT,
 } from './llhttp';
-import { consume, type OwnedParser, startReading, stopReading } from './sockets';
+import { closeParser, consume, handOver, type OwnedParser, startReading, stopReading } from './sockets';
 import type { EngineState } from './state';
-import { startUpgrade } from './upgrade';
 
 /** Client socket pause reasons (a bit mask; the socket reads again when none is left). */
 export const PAUSE_UPSTREAM_FULL = 1; // the worker connection does not take the body fast enough
@@ -46,8 +44,8 @@ export class ClientConn {
   parsing: Exchange | undefined = undefined;
   /** Pipelined requests behind `current` (rare). */
   queue: Exchange[] | undefined = undefined;
-  /** A WebSocket upgrade head was parsed. */
-  upgrade: Exchange | undefined = undefined;
+  /** A WebSocket handshake was parsed in the read being handled: the bytes after it are kept for the tunnel. */
+  handshake: Exchange | undefined = undefined;
   /** Partial head from kOnHeaders (heads with more than 32 header lines), or trailers. */
   headers: string[] | undefined = undefined;
   url = '';
@@ -97,7 +95,7 @@ export class ClientConn {
     return ok;
   }
 
-  /** Hands the socket over (a WebSocket upgrade): the engine lets go of it. */
+  /** Hands the socket over (a WebSocket tunnel): the engine lets go of it, paused, reading into its stream. */
   detach(): void {
     const socket = this.socket;
     const state = this.state;
@@ -108,6 +106,7 @@ export class ClientConn {
     socket.removeListener('end', onClientEnd);
     socket.removeListener('close', onClientClose);
     socket.removeListener('drain', onClientDrain);
+    handOver(socket, this.parser, this.consumed);
     // Still counted per client address until the tunnel's socket closes.
     const countedAs = this.countedAs;
     if (countedAs !== undefined) socket.once('close', () => uncount(state, countedAs));
@@ -198,7 +197,13 @@ function afterClientParse(conn: ClientConn, ret: number | ParseError, chunk: Buf
   try {
     if (faultProbe !== undefined) faultProbe('client.parsed');
     if (typeof ret !== 'number') return parseFailed(conn, ret);
-    if (conn.upgrade !== undefined) return startUpgrade(conn, chunk ?? conn.parser.getCurrentBuffer(), ret);
+    const handshake = conn.handshake;
+    if (handshake !== undefined) {
+      // llhttp stopped after the handshake head: what follows is the client's first frames.
+      conn.handshake = undefined;
+      const rest = (chunk ?? conn.parser.getCurrentBuffer()).subarray(ret);
+      if (rest.length > 0) handshake.early = rest;
+    }
     const ex = conn.current;
     if (ex !== undefined && ex.upstream === undefined && !ex.local) start(ex);
   } catch (error) {
@@ -259,13 +264,17 @@ function onRequestHead(
     const http10 = versionMinor === 0;
     const ex = new Exchange(conn, METHODS[method] ?? 'GET', url, headers, keepAlive && !http10, http10);
     if (upgrade) {
-      if (isWebSocketUpgrade(headers) || ex.method === 'CONNECT') {
-        conn.upgrade = ex;
-        return 0;
+      if (ex.method === 'CONNECT') {
+        failConn(conn, 405, 'Method Not Allowed');
+        return 1;
       }
-      // Any other protocol (h2c…) is not tunnelled: the request is answered as HTTP/1.1, the
-      // bytes after it (the other protocol's) are never read, the connection closes after it.
+      // The bytes after this head are another protocol's: never parsed as HTTP/1.1, the
+      // connection serves no further request. A WebSocket handshake may become a tunnel; any
+      // other protocol (h2c…) is not tunnelled: the request is answered as plain HTTP/1.1.
       ex.keepAlive = false;
+      ex.upgrade = isWebSocketUpgrade(headers);
+      if (ex.upgrade) conn.handshake = ex;
+      conn.inMessage = false;
       pauseConn(conn, PAUSE_FOR_GOOD);
     }
     ex.active = true;
@@ -377,10 +386,6 @@ function onClientClose(this: ConnSocket): void {
   }
   if (conn.consumed) conn.parser.unconsume();
   setImmediate(closeParser, conn.parser);
-}
-
-export function closeParser(parser: OwnedParser): void {
-  parser.close();
 }
 
 function abortAll(conn: ClientConn): void {

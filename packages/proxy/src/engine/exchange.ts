@@ -4,14 +4,12 @@
  * and the proxy's own answers. In-flight accounting belongs here: `upstream.inFlight` goes up
  * once per dispatch and comes down exactly once (release), whatever ends the exchange.
  */
-import { BODY_CHUNKED, BODY_NONE, type BodyKind } from '../passes/forward-headers';
 import { fallbackUpstream } from '../passes/choose-upstream';
-import { notifyRelease } from '../state';
 import type { Upstream } from '../types';
 import { type ClientConn, endConn, pauseConn, PAUSE_CONNECTING, PAUSE_PIPELINED, PAUSE_UPSTREAM_FULL, resumeConn } from './client-connection';
-import { OUT_NONE, type OutMode } from './heads';
+import { BODY_CHUNKED, BODY_NONE, type BodyKind, OUT_NONE, type OutMode } from './heads';
 import { runRequestSteps } from './request-steps';
-import { endActive } from './state';
+import { endActive, notifyRelease } from './state';
 import { openWorkerConnection, takeIdle, type UpConn } from './worker-connection';
 
 export class Exchange {
@@ -49,6 +47,12 @@ export class Exchange {
   out: OutMode = OUT_NONE;
   /** A response head not written yet (merged with the first body bytes). */
   outHead: string | undefined = undefined;
+  /** A WebSocket handshake: never over a pooled connection, a tunnel once the worker answers 101. */
+  upgrade = false;
+  /** Bytes the client sent after its handshake head (early WebSocket frames). */
+  early: Buffer | undefined = undefined;
+  /** The worker switched protocols: the 101 head for the client, until the tunnel opens. */
+  switching: string | undefined = undefined;
   constructor(
     readonly conn: ClientConn,
     readonly method: string,
@@ -69,7 +73,7 @@ export function start(ex: Exchange): void {
 /** Sends the exchange to a worker (again, on a retry), counting it in the worker's inFlight. */
 export function dispatch(ex: Exchange, upstream: Upstream, fresh: boolean): void {
   const state = ex.conn.state;
-  const up = fresh ? undefined : takeIdle(state, upstream);
+  const up = fresh || ex.upgrade ? undefined : takeIdle(state, upstream);
   if (up === undefined && !canOpen(ex, upstream)) {
     return reply(ex, 503, 'Service Unavailable', 'The worker has too many connections; retry shortly.\n', true);
   }

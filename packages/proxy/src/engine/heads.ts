@@ -9,9 +9,14 @@
  * header-names.ts). Forwarding headers from clients are replaced unless the proxy is told it
  * sits behind a trusted one.
  */
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type BodyKind } from '../passes/forward-headers';
 import { connectionTokens, isForwarding, isHopByHop, isInternal, isListed, nameIs } from '../passes/header-names';
 import type { Upstream } from '../types';
+
+/** How the request body is framed, as the proxy frames it again upstream. */
+export const BODY_NONE = 0;
+export const BODY_LENGTH = 1;
+export const BODY_CHUNKED = 2;
+export type BodyKind = typeof BODY_NONE | typeof BODY_LENGTH | typeof BODY_CHUNKED;
 
 /** Methods that carry no body without framing (the others get an explicit Content-Length: 0). */
 function bodylessByDefault(method: string): boolean {
@@ -61,7 +66,8 @@ function isHostValue(value: string): boolean {
 /**
  * The head sent to a worker. `remote` is the client address for X-Forwarded-For; the worker's
  * host:port is used as Host when an HTTP/1.0 client sent none. `authority`, from an
- * absolute-form target, replaces whatever Host the client sent.
+ * absolute-form target, replaces whatever Host the client sent. `upgrade`: a WebSocket
+ * handshake (Connection and Upgrade are hop-by-hop, so the proxy says them again itself).
  */
 export function requestHead(
   method: string,
@@ -72,6 +78,7 @@ export function requestHead(
   upstream: Upstream,
   authority: string | undefined,
   http10: boolean,
+  upgrade: boolean,
 ): RequestHead {
   const tokens = connectionTokens(raw);
   let body: BodyKind = BODY_NONE;
@@ -128,7 +135,7 @@ export function requestHead(
   if (body === BODY_CHUNKED) head += 'Transfer-Encoding: chunked\r\n';
   else if (length !== undefined) head += `Content-Length: ${length}\r\n`;
   else if (!bodylessByDefault(method)) head += 'Content-Length: 0\r\n';
-  result.head = `${method} ${url} HTTP/1.1\r\nHost: ${host ?? `${upstream.host}:${upstream.port}`}\r\n${head}Connection: keep-alive\r\n\r\n`;
+  result.head = `${method} ${url} HTTP/1.1\r\nHost: ${host ?? `${upstream.host}:${upstream.port}`}\r\n${head}${upgrade ? 'Connection: Upgrade\r\nUpgrade: websocket' : 'Connection: keep-alive'}\r\n\r\n`;
   result.body = body;
   result.host = hostCheck;
   return result;
@@ -237,4 +244,29 @@ export function isWebSocketUpgrade(raw: readonly string[]): boolean {
     return value.length === 9 && nameIs(value, 'websocket');
   }
   return false;
+}
+
+/** A 101's head: Connection and Upgrade are the point of it; other hop-by-hop, framing and internal ones go. */
+export function switchingHead(reason: string, raw: readonly string[]): string {
+  const tokens = connectionTokens(raw);
+  let head = `HTTP/1.1 101 ${reason}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (isInternal(name) || isListed(name, tokens) || nameIs(name, 'content-length')) continue;
+    if (isHopByHop(name) && !nameIs(name, 'connection') && !nameIs(name, 'upgrade')) continue;
+    head += `${name}: ${raw[i + 1] as string}\r\n`;
+  }
+  return `${head}\r\n`;
+}
+
+/** Plain-text answers made by the proxy itself on a connection it then closes. */
+export function textHead(status: number, reason: string, body: string, retryAfter: boolean): string {
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    (retryAfter ? 'Retry-After: 1\r\n' : '') +
+    'Connection: close\r\n\r\n' +
+    body
+  );
 }

@@ -5,7 +5,8 @@
  * (request-steps.ts) and is dispatched to a worker. Heads are written as latin1 strings
  * (heads.ts); bodies stream through as the parser hands them over, never buffered beyond the
  * chunk in hand. Timeouts are one sweep (sweep.ts); every I/O entry runs in the fault guard
- * (guard.ts). WebSocket upgrades leave through upgrade.ts.
+ * (guard.ts). A WebSocket handshake is an exchange like any other until the worker answers 101;
+then both sockets leave the engine as a tunnel (tunnel.ts).
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -84,7 +85,6 @@ export function createProxy(options: ProxyOptions): ProxyServer {
         }
         for (const tunnel of [...state.tunnels]) tunnel.destroy();
         for (const pool of state.pools.values()) for (const up of pool.idle.splice(0)) up.destroy();
-        state.upgradeAgent.destroy();
         await serverClosed;
       })();
       return closed;

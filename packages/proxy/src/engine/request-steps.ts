@@ -33,6 +33,11 @@ function absoluteTargetToOriginForm(ex: Exchange): boolean {
   const url = ex.url;
   if (url.charCodeAt(0) === 47 /* / */) return false;
   if (url === '*' && ex.method === 'OPTIONS') return false;
+  // WebSocket clients send origin form; "http://h/ws" there is not worth forwarding.
+  if (ex.upgrade) {
+    reply(ex, 400, 'Bad Request', 'Bad Request\n', false, true);
+    return true;
+  }
   const lower = url.slice(0, 8).toLowerCase();
   const start = lower.startsWith('http://') ? 7 : lower.startsWith('https://') ? 8 : -1;
   let end = start;
@@ -73,7 +78,7 @@ function buildUpstreamHead(ex: Exchange): boolean {
   const conn = ex.conn;
   const state = conn.state;
   conn.remote ??= conn.socket.remoteAddress ?? '';
-  const head = requestHead(ex.method, ex.url, ex.raw, conn.remote, state.trustForwarded, ex.upstream as Upstream, ex.authority, ex.http10);
+  const head = requestHead(ex.method, ex.url, ex.raw, conn.remote, state.trustForwarded, ex.upstream as Upstream, ex.authority, ex.http10, ex.upgrade);
   if (head.host === HOST_INVALID || head.host === HOST_MISSING) {
     ex.upstream = undefined;
     reply(ex, 400, 'Bad Request', 'Bad Request\n', false, true);

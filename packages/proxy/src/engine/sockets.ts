@@ -63,3 +63,21 @@ export function startReading(socket: Socket, consumed: boolean): void {
     handle.readStart();
   }
 }
+
+/**
+ * The socket leaves the engine (a tunnel): its parser lets go of the handle and is closed once
+ * the stack has unwound (this may run inside its callback); the socket's own stream gets the
+ * bytes again, held (paused) until the tunnel pipes them.
+ */
+export function handOver(socket: Socket, parser: Parser, consumed: boolean): void {
+  socket.pause();
+  if (consumed) {
+    parser.unconsume();
+    startReading(socket, true);
+  }
+  setImmediate(closeParser, parser);
+}
+
+export function closeParser(parser: Parser): void {
+  parser.close();
+}

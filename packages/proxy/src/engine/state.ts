@@ -1,6 +1,4 @@
-import http from 'node:http';
-import type { SharedState } from '../state';
-import type { ProxyOptions, Upstream } from '../types';
+import type { ProxyOptions, Route, Upstream } from '../types';
 import type { ClientConn } from './client-connection';
 import type { UpConn } from './worker-connection';
 
@@ -62,7 +60,18 @@ export interface WorkerPool {
   open: number;
 }
 
-export interface EngineState extends SharedState {
+export interface EngineState {
+  readonly route: Route;
+  readonly onRelease: ((upstream: Upstream) => void) | undefined;
+  readonly onError: (error: unknown) => void;
+  readonly trustForwarded: boolean;
+  /** close() was called: answer with Connection: close, refuse new upgrades. */
+  closing: boolean;
+  /** Open WebSocket tunnels, destroyed by close(). */
+  readonly tunnels: Set<{ destroy(): void }>;
+  readonly connectTimeoutMs: number;
+  readonly upgradeTimeoutMs: number;
+  readonly tunnelIdleTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly bodyIdleTimeoutMs: number;
@@ -109,7 +118,6 @@ export function createState(options: ProxyOptions): EngineState {
   if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) headersTimeoutMs = requestTimeoutMs;
   return {
     route: options.route,
-    upgradeAgent: new http.Agent({ keepAlive: false }),
     onRelease: options.onRelease,
     onError: options.onError ?? ((error) => console.error('[handover proxy]', error)),
     connectTimeoutMs: pick(options.upstreamConnectTimeoutMs, DEFAULTS.upstreamConnectTimeoutMs),
@@ -148,4 +156,14 @@ export function createState(options: ProxyOptions): EngineState {
 export function endActive(state: EngineState): void {
   state.active--;
   if (state.active === 0 && state.idle !== undefined) state.idle();
+}
+
+/** Tells the supervisor a draining worker lost a request or a WebSocket; its errors never reach the socket code. */
+export function notifyRelease(state: EngineState, upstream: Upstream): void {
+  if (!upstream.draining || state.onRelease === undefined) return;
+  try {
+    state.onRelease(upstream);
+  } catch (error) {
+    state.onError(error);
+  }
 }

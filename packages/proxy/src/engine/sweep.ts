@@ -54,7 +54,8 @@ function sweepConnection(state: EngineState, conn: ClientConn, now: number): voi
   if (ex === undefined || up === undefined || !ex.headSent || ex.finished) return;
   if (!ex.responded) {
     // No answer since the request was sent (or since the last 1xx): 504.
-    if (ex.sentAt > 0 && expired(Math.max(ex.sentAt, up.lastReadAt), state.responseTimeoutMs, now)) {
+    const limit = ex.upgrade ? state.upgradeTimeoutMs : state.responseTimeoutMs;
+    if (ex.sentAt > 0 && expired(Math.max(ex.sentAt, up.lastReadAt), limit, now)) {
       state.counters.timeouts++;
       up.errorCode = 'ETIMEDOUT';
       up.destroy();

@@ -6,12 +6,13 @@
 import net, { type Socket } from 'node:net';
 import { accountResponse } from '../passes/account-response';
 import type { Upstream } from '../types';
-import { closeParser, failConn, PAUSE_CONNECTING, PAUSE_UPSTREAM_FULL, resumeConn } from './client-connection';
+import { failConn, PAUSE_CONNECTING, PAUSE_UPSTREAM_FULL, resumeConn } from './client-connection';
 import { abort, badResponse, type Exchange, finish, release, sendHead, upstreamFailed } from './exchange';
 import { type EntryPoint, faultProbe, recordFault } from './guard';
-import { informationalHead, OUT_CHUNKED, OUT_RAW, responseHead } from './heads';
+import { informationalHead, OUT_CHUNKED, OUT_RAW, responseHead, switchingHead } from './heads';
 import { HTTPParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, PARSER_RESOURCE, type ParseError, RESPONSE, STRICT } from './llhttp';
-import { consume, type OwnedParser, startReading, stopReading } from './sockets';
+import { closeParser, consume, handOver, type OwnedParser, startReading, stopReading } from './sockets';
+import { openTunnel } from './tunnel';
 import { type EngineState, MAX_IDLE_PER_UPSTREAM, type WorkerPool } from './state';
 
 const kUp = Symbol('handover.up');
@@ -72,6 +73,24 @@ export class UpConn {
   destroy(): void {
     this.dead = true;
     this.socket.destroy();
+  }
+
+  /** Hands the socket over (a WebSocket tunnel): out of the pool and its counts, paused, reading into its stream. */
+  detach(): void {
+    const socket = this.socket;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.ex = undefined;
+    socket.removeListener('connect', onUpConnect);
+    socket.removeListener('data', onUpData);
+    socket.removeListener('end', onUpEnd);
+    socket.removeListener('close', onUpClose);
+    socket.removeListener('error', onUpError);
+    socket.removeListener('drain', onUpDrain);
+    leavePool(this);
+    handOver(socket, this.parser, this.consumed);
   }
 
   /** A bug met on this connection: it ends, and so does its exchange (502 when nothing was answered yet). */
@@ -175,23 +194,25 @@ function onUpData(this: UpSocket, chunk: Buffer): void {
   const up = this[kUp] as UpConn;
   if (up.ex === undefined) return up.destroy();
   up.lastReadAt = Date.now();
-  afterUpParse(up, up.parser.execute(chunk));
+  afterUpParse(up, up.parser.execute(chunk), chunk);
 }
 
 /** The parser read and parsed a chunk from the worker socket itself (the exchange may be over by now). */
 function onUpExecute(this: OwnedParser, ret: number | ParseError): void {
   const up = this.up as UpConn;
   up.lastReadAt = Date.now();
-  afterUpParse(up, ret);
+  afterUpParse(up, ret, undefined);
 }
 
-function afterUpParse(up: UpConn, ret: number | ParseError): void {
+function afterUpParse(up: UpConn, ret: number | ParseError, chunk: Buffer | undefined): void {
   try {
     if (faultProbe !== undefined) faultProbe('worker.parsed');
     const ex = up.ex;
     // Bytes from an idle connection: nothing asked for them.
     if (up.stray) return up.destroy();
     if (typeof ret !== 'number') return ex === undefined ? up.destroy() : badResponse(up, ex);
+    // The worker switched protocols: llhttp stopped after the 101 head, the rest is WebSocket frames.
+    if (ex !== undefined && ex.switching !== undefined) return openTunnel(ex, up, (chunk ?? up.parser.getCurrentBuffer()).subarray(ret));
     // A head whose body has not come yet goes out now.
     if (ex !== undefined && ex.outHead !== undefined && !ex.finished) flushHead(ex);
   } catch (error) {
@@ -277,12 +298,18 @@ function onResponseHead(
       return 1;
     }
     if (ex.finished) return 1;
-    if (status === 101) {
-      // Plain requests never ask to switch protocols (WebSockets take another path): not a tunnel.
-      badResponse(up, ex);
-      return 1;
-    }
     const conn = ex.conn;
+    if (status === 101) {
+      // Only a WebSocket handshake may switch protocols; to a plain request it is no answer.
+      if (!ex.upgrade) {
+        badResponse(up, ex);
+        return 1;
+      }
+      accountResponse(conn.state.route, ex.upstream as Upstream, ex.sessionId, headers);
+      ex.responded = true;
+      ex.switching = switchingHead(reason ?? '', headers);
+      return 0;
+    }
     if (status < 200) {
       // 100 Continue, 103 Early Hints…: relayed; the real answer follows on the same connection.
       ex.informational = true;
@@ -290,7 +317,8 @@ function onResponseHead(
       return 1;
     }
     ex.responded = true;
-    up.keepAlive = keepAlive;
+    // A connection that carried a handshake is never reused.
+    up.keepAlive = keepAlive && !ex.upgrade;
     const state = conn.state;
     // The worker made or ended the session whether or not the client is still there.
     const routeSetCookie = accountResponse(state.route, ex.upstream as Upstream, ex.sessionId, headers);
@@ -371,7 +399,8 @@ function onResponseEnd(this: OwnedParser): void {
       ex.informational = false;
       return;
     }
-    if (ex.finished) return;
+    // A 101 ends its message at once; the tunnel opens once this read is parsed (afterUpParse).
+    if (ex.finished || ex.switching !== undefined) return;
     const conn = ex.conn;
     if (!conn.dead) {
       const head = ex.outHead;
