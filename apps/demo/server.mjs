@@ -82,8 +82,9 @@ function cookieValue(header, name) {
 
 /**
  * Works out the session of a request. Returns `{ session, reports }` where reports is the list of
- * X-Handover-Session entries this response must carry: the current session with its full TTL
- * (each request slides it) and any sessions that expired by themselves since the last report.
+ * X-Handover-Session entries this response must carry about this request's own session (its full
+ * TTL: each request slides it; login and logout add theirs). Sessions that expired by themselves
+ * are added when the response is written (`reportHeaders`), as many as the size rule allows.
  * A cookie naming a session this process does not have is not reported: the id may well belong
  * to another worker, and a worker reports only its own sessions.
  */
@@ -102,15 +103,45 @@ function sessionOf(req) {
     }
     if (session) session.expiresAt = now + TTL_MS;
   }
-  // The sweeper's expiries first, then the current session (so its entry is always last).
-  for (const expired of unreportedExpiries) reports.set(expired, 0);
-  unreportedExpiries.clear();
   if (session) reports.set(session.id, TTL_SECONDS);
   return { session, reports };
 }
 
-function reportHeader(reports) {
-  return [...reports].map(([id, ttl]) => `${id}; ttl=${Math.ceil(ttl)}`).join(', ');
+/**
+ * The protocol's size rule (packages/proxy/README.md): the X-Handover-Session lines of one
+ * response total at most 4 KiB, so a burst of expiries never makes a response head too big for
+ * the proxy (which would cost the user a 502 and the proxy every report in it). About 130 ids
+ * fit; the rest wait for the next responses.
+ */
+const REPORT_BUDGET = 4096;
+const REPORT_LINE = 'X-Handover-Session: \r\n'.length;
+const entry = (id, ttl) => `${id}; ttl=${Math.ceil(ttl)}`;
+
+/**
+ * The value of this response's X-Handover-Session line, or null: the sweeper's expiries first (as
+ * many as fit, oldest first; each is taken out of the backlog), then the request's own entries,
+ * which always go (so the current session's entry is always last). `taken` receives the expiries
+ * used, so a response that never leaves can give them back (`returnReports`).
+ */
+function reportHeader(reports, taken) {
+  const own = [...reports].map(([id, ttl]) => entry(id, ttl));
+  let size = REPORT_LINE + own.reduce((sum, e) => sum + e.length + 2, 0);
+  const parts = [];
+  for (const id of unreportedExpiries) {
+    const e = entry(id, 0);
+    if (size + e.length + 2 > REPORT_BUDGET) break;
+    size += e.length + 2;
+    parts.push(e);
+    taken.push(id);
+  }
+  for (const id of taken) unreportedExpiries.delete(id);
+  parts.push(...own);
+  return parts.length ? parts.join(', ') : null;
+}
+
+/** Expiries a response took but could not deliver go back to the backlog. */
+function returnReports(taken) {
+  for (const id of taken) unreportedExpiries.add(id);
 }
 
 const sessionCookie = (id) => `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`;
@@ -131,6 +162,14 @@ function send(res, status, headers, body) {
   const buffer = Buffer.from(body);
   res.writeHead(status, { 'Content-Length': buffer.length, 'Cache-Control': 'no-store', ...headers });
   res.end(buffer);
+}
+
+/** `send` with this request's session reports (and a share of the expiry backlog). */
+function sendReported(res, ctx, status, headers, body) {
+  const taken = [];
+  const value = reportHeader(ctx.reports, taken);
+  if (taken.length) res.on('close', () => res.writableFinished || returnReports(taken));
+  send(res, status, value === null ? headers : { ...headers, 'X-Handover-Session': value }, body);
 }
 
 function readBody(req) {
@@ -228,16 +267,12 @@ function logout(ctx) {
   return { 'Set-Cookie': clearedCookie };
 }
 
-function withReport(ctx, headers = {}) {
-  return ctx.reports.size ? { ...headers, 'X-Handover-Session': reportHeader(ctx.reports) } : headers;
-}
-
 function json(res, status, ctx, body, headers = {}) {
-  send(res, status, withReport(ctx, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }), JSON.stringify(body));
+  sendReported(res, ctx, status, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(body));
 }
 
 function redirect(res, ctx, headers = {}) {
-  send(res, 303, withReport(ctx, { ...headers, Location: '/' }), '');
+  sendReported(res, ctx, 303, { ...headers, Location: '/' }, '');
 }
 
 const server = http.createServer(async (req, res) => {
@@ -251,13 +286,13 @@ const server = http.createServer(async (req, res) => {
     const allowed = Object.keys(ROUTES)
       .filter((key) => key.endsWith(` ${url.pathname}`))
       .map((key) => key.split(' ')[0]);
-    if (allowed.length) return send(res, 405, withReport(ctx, { Allow: allowed.join(', '), 'Content-Type': 'text/plain' }), 'method not allowed');
-    send(res, 404, withReport(ctx, { 'Content-Type': 'text/plain; charset=utf-8' }), 'not found');
+    if (allowed.length) return sendReported(res, ctx, 405, { Allow: allowed.join(', '), 'Content-Type': 'text/plain' }, 'method not allowed');
+    sendReported(res, ctx, 404, { 'Content-Type': 'text/plain; charset=utf-8' }, 'not found');
   } catch (err) {
     if (res.headersSent) return res.destroy();
     const status = err.status ?? 500;
     if (status === 500) console.error(`demo ${WORKER}:`, err);
-    send(res, status, withReport(ctx, { 'Content-Type': 'text/plain; charset=utf-8' }), err.message);
+    sendReported(res, ctx, status, { 'Content-Type': 'text/plain; charset=utf-8' }, err.message);
   }
 });
 
@@ -352,7 +387,7 @@ function page(req, res, ctx) {
 </body>
 </html>
 `;
-  send(res, 200, withReport(ctx, { 'Content-Type': 'text/html; charset=utf-8' }), html);
+  sendReported(res, ctx, 200, { 'Content-Type': 'text/html; charset=utf-8' }, html);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -506,9 +541,10 @@ function parseFrame(buf) {
   return { fin, opcode, payload, length: offset + 4 + length };
 }
 
-function refuseUpgrade(socket, status, text, headers = {}) {
+function refuseUpgrade(socket, status, text, headers = {}, written = undefined) {
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${extra}\r\n${text}`);
+  socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${extra}\r\n${text}`, written);
+  socket.end();
 }
 
 server.on('upgrade', (req, socket, head) => {
@@ -521,14 +557,18 @@ server.on('upgrade', (req, socket, head) => {
   }
   if (req.headers['sec-websocket-version'] !== '13') return refuseUpgrade(socket, 426, 'WebSocket version 13 only', { 'Sec-WebSocket-Version': '13' });
   const ctx = sessionOf(req);
+  const taken = [];
+  const report = reportHeader(ctx.reports, taken);
+  // Written in one go on a live socket: a write that fails returns the expiries to the backlog.
+  const delivered = (error) => error && returnReports(taken);
   if (!ctx.session) {
-    const report = ctx.reports.size ? { 'X-Handover-Session': reportHeader(ctx.reports) } : {};
-    return refuseUpgrade(socket, 401, 'log on first: the WebSocket needs a session', report);
+    return refuseUpgrade(socket, 401, 'log on first: the WebSocket needs a session', report === null ? {} : { 'X-Handover-Session': report }, delivered);
   }
   const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
   socket.write(
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      `Sec-WebSocket-Accept: ${accept}\r\nX-Handover-Session: ${reportHeader(ctx.reports)}\r\n\r\n`,
+      `Sec-WebSocket-Accept: ${accept}\r\nX-Handover-Session: ${report}\r\n\r\n`,
+    delivered,
   );
   const ws = new WebSocket(socket, ctx.session);
   if (head && head.length) ws.onData(head);
