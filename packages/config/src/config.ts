@@ -47,6 +47,14 @@ export interface PoolConfig {
   /** The proxy's signed cookie naming the worker of a session (restores bindings lost by a kill -9); null: none. */
   routeCookie: string | null;
   idleTimeoutSeconds: number;
+  /**
+   * Most sessions the proxy keeps bound for this pool (memory and the state journal stay bounded);
+   * a new one beyond makes room by evicting the least recently used one that has no request or
+   * WebSocket under way and is not on a detached worker, or goes untracked (warned once).
+   */
+  maxSessions: number;
+  /** Which of several session cookies in one request counts, as the app decides: 'first' (PHP, Express, Tomcat) or 'last' (Django). */
+  sessionCookieDuplicates: 'first' | 'last';
   /** The revision label new workers start on. */
   revision: string;
   /** Attached instances wanted. */
@@ -86,6 +94,8 @@ export const DEFAULTS = {
     sessionPathParameter: null,
     routeCookie: 'handover_route',
     idleTimeoutSeconds: 1800,
+    maxSessions: 1_000_000,
+    sessionCookieDuplicates: 'first',
     revision: 'unversioned',
     instances: 1,
     healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
@@ -400,6 +410,8 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     sessionPathParameter: p.sessionPathParameter ?? d.sessionPathParameter,
     routeCookie: p.routeCookie === false ? null : (p.routeCookie ?? d.routeCookie),
     idleTimeoutSeconds: p.idleTimeoutSeconds ?? d.idleTimeoutSeconds,
+    maxSessions: p.maxSessions ?? d.maxSessions,
+    sessionCookieDuplicates: p.sessionCookieDuplicates ?? d.sessionCookieDuplicates,
     revision: revisionOf(p, i, dir, options, issues),
     instances: p.instances ?? d.instances,
     healthCheck: { ...d.healthCheck, ...p.healthCheck },

@@ -41,6 +41,8 @@ describe('parseConfig defaults', () => {
           sessionPathParameter: null,
           routeCookie: 'handover_route',
           idleTimeoutSeconds: 1800,
+          maxSessions: 1_000_000,
+          sessionCookieDuplicates: 'first',
           revision: 'unversioned',
           instances: 1,
           healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
