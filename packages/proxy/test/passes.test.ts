@@ -177,3 +177,12 @@ describe('header names', () => {
     expect(responseHead(204, 'No Content', [], true, false, true, undefined).head).toBe('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n');
   });
 });
+
+describe('isSafeNodeVersion', () => {
+  it('accepts 20.19.2+ and 22+, refuses older lines and 21', async () => {
+    const { isSafeNodeVersion, assertSafeNodeVersion } = await import('../src/index');
+    for (const ok of ['20.19.2', 'v20.20.2', '20.19.10', '22.0.0', '24.3.1', '26.0.0']) expect(isSafeNodeVersion(ok)).toBe(true);
+    for (const old of ['20.19.1', '20.9.0', '18.20.4', '21.7.3', 'v19.0.0']) expect(isSafeNodeVersion(old)).toBe(false);
+    expect(() => assertSafeNodeVersion('20.18.0')).toThrow(/Node\.js 20\.18\.0 is too old.*20\.19\.2/);
+  });
+});

@@ -13,12 +13,14 @@ import type { Socket } from 'node:net';
 import { listenServer } from '../listen';
 import type { ProxyOptions, ProxyServer, ProxyStats } from '../types';
 import { acceptConnection } from './client-connection';
+import { assertSafeNodeVersion } from './node-version';
 import { createState, DEFAULTS } from './state';
 import { sweep } from './sweep';
 
 export { DEFAULTS as PROXY_DEFAULTS };
 
 export function createProxy(options: ProxyOptions): ProxyServer {
+  assertSafeNodeVersion();
   const state = createState(options);
   // An http.Server for the interface (listen, 'connection', 'listening'…), with node:http's own
   // connection handling replaced by this engine's: it never emits 'request'.
