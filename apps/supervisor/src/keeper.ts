@@ -21,11 +21,51 @@ export const KEEPER_ENV = 'HANDOVER_KEEPER';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'handover.mjs');
 
-/** Restarts allowed within RESTART_WINDOW_MS before the keeper gives up (a crash loop). */
-const MAX_RESTARTS = 5;
-const RESTART_WINDOW_MS = 60_000;
-const BACKOFF_INITIAL_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
+/** From this many restarts in a row, the keeper and the new supervisor call it a crash loop. */
+export const CRASH_LOOP_AFTER = 3;
+
+/** What the keeper tells a supervisor it restarted (JSON in KEEPER_RESTART_ENV). */
+export interface KeeperRestart {
+  previousPid: number;
+  /** How the previous one ended: `SIGKILL`, `exit code 70`. */
+  cause: string;
+  /** Restarts since the last supervisor that stayed up for a healthy stretch. */
+  restartsInRow: number;
+  /** How long the keeper waited before this start. */
+  delayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * The wait before each restart: 0.1 s, doubling, capped at 30 s, like systemd's stepped
+ * RestartSec or PM2's exponential back-off (nginx's master restarts at once; a supervisor start
+ * costs about a second of CPU, so a tight loop would starve the workers). A supervisor that was
+ * ready for `healthyAfterMs` before it died starts the count again. It never gives up.
+ */
+export class RestartBackoff {
+  private inRow = 0;
+
+  constructor(readonly options = { initialMs: 100, maxMs: 30_000, healthyAfterMs: 60_000 }) {}
+
+  /** A supervisor died after `readyForMs` of being ready (0: never ready). */
+  next(readyForMs: number): { delayMs: number; restartsInRow: number } {
+    if (readyForMs >= this.options.healthyAfterMs) this.inRow = 0;
+    this.inRow++;
+    const delayMs = Math.min(this.options.initialMs * 2 ** Math.min(this.inRow - 1, 30), this.options.maxMs);
+    return { delayMs, restartsInRow: this.inRow };
+  }
+}
+
+/** The keeper's restart note, parsed; undefined when absent or not ours. */
+export function parseKeeperRestart(value: string | undefined): KeeperRestart | undefined {
+  if (value === undefined || value === '') return undefined;
+  try {
+    const note = JSON.parse(value) as KeeperRestart;
+    return Number.isInteger(note.previousPid) && typeof note.cause === 'string' && Number.isInteger(note.restartsInRow) ? note : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Parses HANDOVER_INHERITED_SOCKETS; empty when unset. Keys are `host:port` as in the config. */
 export function inheritedSockets(env: NodeJS.ProcessEnv): Map<string, number> {
@@ -94,8 +134,10 @@ export interface KeeperOptions {
 }
 
 /**
- * Runs the supervisor as a child with the proxy sockets and keeps it running; resolves with the
- * exit code to leave with. SIGINT/SIGTERM are passed on and the keeper ends with the child.
+ * Runs the supervisor as a child with the proxy sockets and keeps it running, whatever happens
+ * to it; resolves with the exit code to leave with. SIGINT/SIGTERM are passed on once the child
+ * is ready (it re-adopts the workers first, so it can stop them); during a back-off a supervisor
+ * is started at once to do so. The keeper ends with the child that handled the stop.
  */
 export async function runKeeper(options: KeeperOptions): Promise<number> {
   const stderr = options.stderr ?? process.stderr;
@@ -120,23 +162,41 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
   }
 
   let child: ChildProcess | undefined;
-  let stopSignal: NodeJS.Signals | undefined;
-  const restarts: number[] = [];
-  let restartNote: string | undefined;
-  const forward = (signal: NodeJS.Signals) => {
-    stopSignal ??= signal;
-    child?.kill(signal);
+  let childReady = false;
+  const signals: NodeJS.Signals[] = [];
+  let wake: (() => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals.push(signal);
+    if (child !== undefined && childReady) child.kill(signal);
+    else if (child !== undefined && signals.length > 1) {
+      // Twice before it is ready: stop now. Its workers (if any) are recorded for the next start.
+      say(`${signal} again: killing the starting supervisor (pid ${child.pid}); workers it re-adopted keep running: \`handover start\` re-adopts them`);
+      child.kill('SIGKILL');
+    } else if (child !== undefined) say(`${signal}: stopping once the supervisor (pid ${child.pid}) has re-adopted the workers`);
+    else if (signals.length === 1) say(`${signal}: starting a supervisor now, to stop the workers`);
+    wake?.();
   };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
+  // The keeper's own bug: say so. Its supervisor sees the IPC channel close and leaves the
+  // workers running for the next \`handover start\` (as after a \`kill -9\` of the keeper).
+  const onKeeperError = (error: Error) => {
+    say(`unexpected error: ${error.stack ?? error}`);
+    say('exiting; the supervisor leaves the workers running: `handover start` re-adopts them');
+    process.exit(70);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('uncaughtException', onKeeperError);
 
+  const backoff = new RestartBackoff();
+  let restart: KeeperRestart | undefined;
+  let everReady = false;
   try {
     for (;;) {
       const started = spawn(process.execPath, [...process.execArgv, BIN, 'start', '--config', options.configPath], {
         env: {
           ...options.env,
           [INHERITED_SOCKETS_ENV]: mapping.join(','),
-          ...(restartNote === undefined ? {} : { [KEEPER_RESTART_ENV]: restartNote }),
+          ...(restart === undefined ? {} : { [KEEPER_RESTART_ENV]: JSON.stringify(restart) }),
         },
         stdio,
         // Its own process group: Ctrl-C (or a signal to our group) reaches it once, through us;
@@ -144,34 +204,52 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
         detached: true,
       });
       child = started;
-      let ready = false;
+      childReady = false;
+      let readyAt = 0;
       started.on('message', (message: { type?: string }) => {
-        if (message?.type === 'ready') ready = true;
+        if (message?.type !== 'ready' || childReady) return;
+        childReady = true;
+        everReady = true;
+        readyAt = Date.now();
+        // A stop asked for while it started (or during the back-off): now it can stop the workers.
+        for (const signal of signals) started.kill(signal);
       });
       const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
         started.once('exit', (c, s) => resolve([c, s])),
       );
+      const wasReady = childReady;
       child = undefined;
+      childReady = false;
       const how = signal === null ? `exit code ${code}` : signal;
-      if (stopSignal !== undefined || (signal === null && code === 0)) return code ?? 0;
-      // Never ready: the configuration, the data directory or a port is wrong; it said why.
-      if (!ready) return code ?? 1;
-      const now = Date.now();
-      restarts.push(now);
-      while (restarts.length > 0 && (restarts[0] as number) < now - RESTART_WINDOW_MS) restarts.shift();
-      if (restarts.length > MAX_RESTARTS) {
-        say(`the supervisor died again (${how}): ${restarts.length} times within ${RESTART_WINDOW_MS / 1000} s, giving up. Its workers may still run: \`handover start\` re-adopts them.`);
-        return 1;
+      if (signals.length > 0) {
+        if (!wasReady) say(`the supervisor (pid ${started.pid}) ended (${how}) before it could stop the workers; any left running are re-adopted by the next \`handover start\``);
+        return code ?? 1;
       }
-      const delay = Math.min(BACKOFF_INITIAL_MS * 2 ** (restarts.length - 1), BACKOFF_MAX_MS);
-      restartNote = `the previous supervisor (pid ${started.pid}) died (${how}); restart ${restarts.length} of at most ${MAX_RESTARTS} within ${RESTART_WINDOW_MS / 1000} s`;
-      say(`the supervisor (pid ${started.pid}) died (${how}); starting a new one in ${delay} ms. The proxy port stays open: connections wait and are served by the new supervisor, which re-adopts the workers.`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      if (stopSignal !== undefined) return 0;
+      // \`handover stop\` (with or without --keep-workers): done.
+      if (signal === null && code === 0) return 0;
+      // The first start failed (configuration, data directory, port): it said why; nothing runs.
+      if (!everReady) return code ?? 1;
+      const { delayMs, restartsInRow } = backoff.next(wasReady ? Date.now() - readyAt : 0);
+      restart = { previousPid: started.pid ?? 0, cause: how, restartsInRow, delayMs, maxDelayMs: backoff.options.maxMs };
+      say(
+        `the supervisor (pid ${started.pid}) died (${how})${wasReady ? '' : ' before it was ready'}; restart ${restartsInRow} in a row` +
+          (restartsInRow >= CRASH_LOOP_AFTER ? ' — a crash loop: look at its errors above' : '') +
+          `; starting a new one in ${delayMs} ms. The proxy port stays open: connections wait and are served by the new supervisor, which re-adopts the workers. \`handover stop\` or Ctrl-C stops everything.`,
+      );
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        // A stop ends the wait: the next supervisor is needed to stop the workers.
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
     }
   } finally {
-    process.off('SIGINT', forward);
-    process.off('SIGTERM', forward);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('uncaughtException', onKeeperError);
     for (const { handle } of handles) handle.close();
   }
 }

@@ -6,7 +6,7 @@ import { startControlServer } from '@handover/control-api';
 import { type ProxyServer, createProxy } from '@handover/proxy';
 import { resolveControlToken, resolveRouteKey } from '@handover/secrets';
 import { EventLog } from './event-log';
-import { socketKey } from './keeper';
+import { type KeeperRestart, socketKey } from './keeper';
 import { StateStore } from './state-store';
 import { Supervisor } from './supervisor';
 
@@ -35,7 +35,7 @@ export interface LaunchOptions {
   /** Proxy sockets handed down by the keeper (`host:port` → fd), listened on instead of binding. */
   inheritedSockets?: Map<string, number>;
   /** Why the keeper started this supervisor again, for the `supervisor.started` event. */
-  restartedBecause?: string;
+  keeperRestart?: KeeperRestart;
 }
 
 /**
@@ -52,7 +52,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   // The process table and the sessions, beside the event log (a file of its own, written by a
   // thread of its own): a new supervisor re-adopts the workers from it.
   const store = new StateStore(join(config.dataDir, 'state.db'));
-  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey, restartedBecause: options.restartedBecause });
+  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey, keeperRestart: options.keeperRestart });
 
   // In pool order; `fd` marks a socket inherited from the keeper, listened on only after start.
   const listeners: Array<{ pool: string; proxy: ProxyServer; port: number; fd: number | undefined }> = [];

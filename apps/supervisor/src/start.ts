@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { ConfigError, formatConfigWarning, loadConfig, loadDotEnv } from '@handover/config';
 import { type AdminCredentials, resolveAdminCredentials } from '@handover/secrets';
-import { INHERITED_SOCKETS_ENV, KEEPER_ENV, KEEPER_RESTART_ENV, inheritedSockets, runKeeper } from './keeper';
+import { INHERITED_SOCKETS_ENV, KEEPER_ENV, KEEPER_RESTART_ENV, inheritedSockets, parseKeeperRestart, runKeeper } from './keeper';
 import type { RunningSupervisor } from './launch';
 
 /** How long a supervisor that hit an unexpected error under the keeper waits for the store. */
@@ -30,7 +30,7 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   const sockets = underKeeper ? inheritedSockets(env) : undefined;
   // The IPC channel to the keeper must never keep this process alive (a failed start exits).
   if (underKeeper) process.channel?.unref();
-  const restartedBecause = underKeeper ? env[KEEPER_RESTART_ENV] : undefined;
+  const keeperRestart = underKeeper ? parseKeeperRestart(env[KEEPER_RESTART_ENV]) : undefined;
   // Read once; the workers inherit this environment and have no use for them.
   delete env[INHERITED_SOCKETS_ENV];
   delete env[KEEPER_RESTART_ENV];
@@ -47,7 +47,7 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
     running = await launchSupervisor(config, {
       env,
       inheritedSockets: sockets,
-      restartedBecause,
+      keeperRestart,
       onStopRequest: (keepWorkers) => requestStop(keepWorkers),
     });
     // `npm start` runs the admin console beside us: make sure its login exists, and say where.

@@ -24,6 +24,7 @@ import type { Route, Upstream } from '@handover/proxy';
 import type { EventLog, NewEvent } from './event-log';
 import { probe, waitForHealthy } from './health-check';
 import { JournaledSessionTable } from './journaled-session-table';
+import { CRASH_LOOP_AFTER, type KeeperRestart } from './keeper';
 import { removeLogFiles } from './log-rotation';
 import type { LogFiles } from './log-tail';
 import { findFreePort } from './ports';
@@ -157,8 +158,8 @@ export interface SupervisorOptions {
    * within the store's flush interval) be restored; no route cookie without one.
    */
   routeKey?: Buffer;
-  /** Set when the keeper restarted the supervisor after it died: why, for the started event. */
-  restartedBecause?: string;
+  /** Set when the keeper restarted the supervisor after it died: why, and how often in a row. */
+  keeperRestart?: KeeperRestart;
 }
 
 /** Starts retried on another port after a worker lost its port to another process. */
@@ -197,7 +198,7 @@ export class Supervisor implements SupervisorControl {
   private readonly logsDir: string;
   /** The configuration's warnings (e.g. a basePort in the ephemeral port range), recorded at start. */
   private readonly configWarnings: string[];
-  private readonly restartedBecause: string | undefined;
+  private readonly keeperRestart: KeeperRestart | undefined;
   private stopHandler: ((keepWorkers: boolean) => void) | null = null;
   private stopRequested = false;
   /** Re-adopted detached workers whose restored sessions are still unconfirmed (see reconcileRestored). */
@@ -208,7 +209,7 @@ export class Supervisor implements SupervisorControl {
     this.store = options.store ?? null;
     this.logsDir = join(options.config.dataDir, 'logs');
     this.configWarnings = (options.config.warnings ?? []).map(formatConfigWarning);
-    this.restartedBecause = options.restartedBecause;
+    this.keeperRestart = options.keeperRestart;
     this.reloadConfig =
       options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
     this.workerEnv = withoutHandoverVariables(options.env ?? process.env);
@@ -225,22 +226,43 @@ export class Supervisor implements SupervisorControl {
    * with back-off.
    */
   async start(): Promise<void> {
+    const restart = this.keeperRestart;
+    const restartedBecause =
+      restart === undefined ? undefined : `the previous supervisor (pid ${restart.previousPid}) died (${restart.cause}); restart ${restart.restartsInRow} in a row`;
     this.record({
       type: 'supervisor.started',
       actor: SUPERVISOR,
       message:
         `supervisor started (pid ${process.pid})` +
-        (this.restartedBecause === undefined ? '' : ` by the keeper: ${this.restartedBecause}`) +
+        (restartedBecause === undefined ? '' : ` by the keeper: ${restartedBecause}`) +
         this.configWarnings.map((w) => `; configuration ${w}`).join(''),
-      ...(this.configWarnings.length > 0 || this.restartedBecause !== undefined
+      ...(this.configWarnings.length > 0 || restart !== undefined
         ? {
             data: {
               ...(this.configWarnings.length > 0 ? { warnings: this.configWarnings } : {}),
-              ...(this.restartedBecause === undefined ? {} : { restartedBecause: this.restartedBecause }),
+              ...(restart === undefined ? {} : { restartedBecause, keeperRestart: restart }),
             },
           }
         : {}),
     });
+    if (restart !== undefined && restart.restartsInRow >= CRASH_LOOP_AFTER) {
+      // Its own event, so the console and `handover events` show the loop, not just a restart.
+      this.record({
+        type: 'supervisor.crashLoop',
+        actor: SUPERVISOR,
+        message:
+          `the supervisor keeps dying: restart ${restart.restartsInRow} in a row, the last one ended by ${restart.cause} (pid ${restart.previousPid}). ` +
+          `The keeper restarts it for ever, waiting ${seconds(restart.delayMs)} this time (doubling up to ${seconds(restart.maxDelayMs)}), and keeps the ports open; ` +
+          'find the cause in its output (stderr of `handover start`). `handover stop` stops everything.',
+        data: {
+          restartsInRow: restart.restartsInRow,
+          lastPid: restart.previousPid,
+          lastCause: restart.cause,
+          delayMs: restart.delayMs,
+          maxDelayMs: restart.maxDelayMs,
+        },
+      });
+    }
     await this.restore();
     this.store?.startFlushing();
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.sweepIntervalMs);

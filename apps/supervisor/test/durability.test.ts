@@ -12,7 +12,6 @@ import type { HandoverEvent, WorkerInfo } from '@handover/process-table';
 import { Client, REPO_ROOT, waitFor } from './harness';
 import {
   Installation,
-  START_MS,
   TOKEN,
   count,
   login,
@@ -172,9 +171,9 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(second).not.toBe(first);
     // The timeline says what happened.
     const restarted = (await install.events()).findLast((e) => e.type === 'supervisor.started')!;
-    expect(restarted.message).toMatch(new RegExp(`by the keeper: the previous supervisor \\(pid ${first}\\) died \\(SIGKILL\\); restart 1 of at most 5 within 60 s`));
+    expect(restarted.message).toMatch(new RegExp(`by the keeper: the previous supervisor \\(pid ${first}\\) died \\(SIGKILL\\); restart 1 in a row`));
     expect(keeper.child.exitCode).toBeNull();
-    expect(keeper.output).toMatch(new RegExp(`the supervisor \\(pid ${first}\\) died \\(SIGKILL\\); starting a new one`));
+    expect(keeper.output).toMatch(new RegExp(`the supervisor \\(pid ${first}\\) died \\(SIGKILL\\); restart 1 in a row; starting a new one in 100 ms`));
     expect((await install.worker('web@0')).pid).toBe(web0.pid);
     expect((await install.pool()).sessionsLost).toBe(0);
     report('kill -9 under the keeper', { sessionsKept: 1, sessionsLost: 0, requestsDuringRestart: 3, failed: 0, waitedMs });
@@ -210,39 +209,6 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(events.some((e) => e.type === 'supervisor.stopping' && /unexpected error in the supervisor/.test(e.message))).toBe(true);
     expect(events.some((e) => e.type === 'worker.adopted' && e.worker === 'web@0')).toBe(true);
     report('supervisor bug under the keeper', { sessionsKept: 1, sessionsLost: 0, failed: 0 });
-  });
-
-  it('the keeper gives up after 5 restarts within 60 s (a crash loop), says what to do, and leaves the workers running', async () => {
-    install = await Installation.create();
-    const { run: keeper } = await install.start(true);
-    const web0 = await install.worker('web@0');
-    const killed = new Set<number>();
-    const newSupervisor = () =>
-      waitFor(
-        async () => {
-          try {
-            const pid = await install!.supervisorPid();
-            return killed.has(pid) ? undefined : pid;
-          } catch {
-            return undefined; // the control API is down between two supervisors
-          }
-        },
-        START_MS,
-        'a new supervisor',
-      );
-    for (let death = 1; death <= 6; death++) {
-      const pid = await newSupervisor();
-      killed.add(pid);
-      process.kill(pid, 'SIGKILL');
-      await waitFor(() => !running(pid), 10_000, `supervisor ${pid} to die`);
-    }
-    expect(await keeper.exited).toBe(1);
-    expect(keeper.output).toMatch(/the supervisor died again \(SIGKILL\): 6 times within 60 s, giving up\. Its workers may still run: `handover start` re-adopts them/);
-    expect(running(web0.pid!)).toBe(true);
-    expect(await install.proxyRefuses()).toBe(true);
-    // As promised: the next start re-adopts it.
-    await install.start();
-    expect((await install.worker('web@0')).pid).toBe(web0.pid);
   });
 
   it('the keeper killed with -9: its supervisor leaves the workers running for the next `handover start`', async () => {

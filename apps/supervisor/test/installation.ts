@@ -187,6 +187,17 @@ export class Installation {
     return Number(/pid (\d+)/.exec(started.message)![1]);
   }
 
+  /** Every supervisor pid the event log has seen start, read from its file (no supervisor needed). */
+  supervisorPids(): number[] {
+    const db = new Database(join(this.dir, 'data', 'handover.db'), { readonly: true, fileMustExist: true });
+    try {
+      const rows = db.prepare("SELECT message FROM events WHERE type = 'supervisor.started' ORDER BY id").all() as Array<{ message: string }>;
+      return rows.map((row) => Number(/pid (\d+)/.exec(row.message)![1]));
+    } finally {
+      db.close();
+    }
+  }
+
   async events(): Promise<HandoverEvent[]> {
     return this.query<HandoverEvent[]>('events.list', { limit: 1000 });
   }
@@ -234,6 +245,29 @@ export class Installation {
   async kill9(run: Run): Promise<void> {
     run.child.kill('SIGKILL');
     await run.exited;
+  }
+
+  /**
+   * Under a keeper: the pid of a supervisor that is running and not among `killed` (a new one
+   * after a kill), read from the events through the control API. Fails at once, with the
+   * keeper's output, when the keeper itself has exited.
+   */
+  async nextSupervisor(keeper: Run, killed: ReadonlySet<number>, timeoutMs = START_MS): Promise<number> {
+    return waitFor(
+      async () => {
+        if (keeper.child.exitCode !== null || keeper.child.signalCode !== null) {
+          throw new Error(`the keeper exited (${keeper.child.exitCode ?? keeper.child.signalCode}):\n${keeper.output}`);
+        }
+        try {
+          const pid = await this.supervisorPid();
+          return killed.has(pid) || !running(pid) ? undefined : pid;
+        } catch {
+          return undefined; // the control API is down between two supervisors
+        }
+      },
+      timeoutMs,
+      'a new supervisor',
+    );
   }
 
   async proxyRefuses(): Promise<boolean> {
