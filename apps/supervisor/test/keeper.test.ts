@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,6 +171,33 @@ describe('the keeper never gives up on a supervisor that keeps dying', () => {
     expect(supervisors.filter(running)).toEqual([]);
     report('keeper never gives up', { deaths: DEATHS + 1, loopMs, requestDuringBackoff: 'answered by web@0', stopDuringBackoffMs: stopMs });
   }, 180_000);
+
+  it('a restarted supervisor that cannot start (the config broke meanwhile) is retried, not given up on: the workers are re-adopted once it is fixed', async () => {
+    install = await Installation.create();
+    const { run: keeper } = await install.start(true);
+    const alice = await login(install);
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
+    const web0 = await install.worker('web@0');
+    const good = await readFile(install.configPath, 'utf8');
+    // Someone edits the file badly; the running supervisor has not re-read it, the next one will.
+    await writeFile(install.configPath, good.replace('"sessionCookie":"demo.sid"', '"sessionCookie":"not a cookie"'));
+    const first = await install.supervisorPid();
+    process.kill(first, 'SIGKILL');
+    // Before the fix the keeper exited with the failed start's code here, leaving web@0 unsupervised.
+    const failedRestarts = () => (keeper.output.match(/died \(exit code 1\) before it was ready/g) ?? []).length;
+    await waitFor(() => failedRestarts() >= 2 || keeper.child.exitCode !== null, 30_000, 'two failed restarts');
+    expect(keeper.output).toMatch(/pools\[0\]\.sessionCookie/);
+    expect(keeper.child.exitCode).toBeNull();
+    expect(running(web0.pid!)).toBe(true);
+
+    await writeFile(install.configPath, good);
+    await install.nextSupervisor(keeper, new Set([first]));
+    expect(await count(alice)).toEqual({ worker: 'web@0', counter: 2 });
+    expect((await install.worker('web@0')).pid).toBe(web0.pid);
+    keeper.child.kill('SIGTERM');
+    expect(await keeper.exited).toBe(0);
+    await waitFor(() => !running(web0.pid!), 10_000, 'web@0 to exit');
+  }, 120_000);
 
   it('`handover stop` during a back-off stops the workers too (answered by the next supervisor)', async () => {
     install = await Installation.create();
