@@ -44,7 +44,9 @@ export class JournaledSessionTable extends SessionTable<Upstream> {
 
   override bind(id: string, owner: Upstream, ttlMs: number): boolean {
     const fresh = super.bind(id, owner, ttlMs);
-    if (ttlMs > 0 && this.journal !== null) this.journal.bound(id, owner as Worker, ttlMs);
+    // A session the full table refused (maxSessions) is not stored, so not journaled either:
+    // the store stays as bounded as the table. Only a new binding needs the check.
+    if (ttlMs > 0 && this.journal !== null && (!fresh || this.peek(id) === owner)) this.journal.bound(id, owner as Worker, ttlMs);
     if (ttlMs > 0 && this.unconfirmed.size !== 0) this.confirm(id);
     return fresh;
   }
@@ -52,6 +54,7 @@ export class JournaledSessionTable extends SessionTable<Upstream> {
   /** Binds a session restored from the store, unconfirmed. */
   restore(id: string, owner: Upstream, ttlMs: number): void {
     super.bind(id, owner, ttlMs);
+    if (this.peek(id) !== owner) return; // refused by a full table: neither journaled nor awaited
     this.journal?.bound(id, owner as Worker, ttlMs);
     this.unconfirmed.set(id, owner);
     this.countsOf(owner).restored++;

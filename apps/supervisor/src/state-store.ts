@@ -198,7 +198,18 @@ export class StateStore {
 
   // ---- reading (once, at start, before anything is served) -------------------------------------
 
+  /** Everything stored, sessions included (tests and diagnostics; a restore uses readState + sessionsOf). */
   load(): StoredState {
+    const state = this.readState();
+    const sessions: StoredSession[] = [];
+    for (const worker of new Set([...state.workers.map((w) => w.id), ...this.sessionOwners()])) {
+      for (const session of this.sessionsOf(worker)) sessions.push(session);
+    }
+    return { ...state, sessions };
+  }
+
+  /** The process table, generations and flush time: everything but the (possibly millions of) sessions. */
+  readState(): Omit<StoredState, 'sessions'> {
     const db = new Database(this.file, { readonly: true });
     try {
       const nextGeneration = new Map<string, number>();
@@ -222,16 +233,36 @@ export class StateStore {
           updatedAt: row.updated_at,
         }),
       );
-      const sessions = (
-        db.prepare('SELECT id, worker, ttl_ms, expires_at FROM sessions').all() as Array<{
-          id: string;
-          worker: string;
-          ttl_ms: number;
-          expires_at: number;
-        }>
-      ).map((row) => ({ id: row.id, worker: row.worker, ttlMs: row.ttl_ms, expiresAt: row.expires_at }));
       const flushed = db.prepare("SELECT value FROM meta WHERE key = 'flushed_at'").get() as { value: string } | undefined;
-      return { nextGeneration, workers, sessions, flushedAt: flushed ? Number(flushed.value) : null };
+      return { nextGeneration, workers, flushedAt: flushed ? Number(flushed.value) : null };
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * The stored sessions of one worker, streamed row by row (`iterate`, on its index), so that a
+   * restore binds each straight into the table and never holds a second copy of them all.
+   * The read ends (and its connection closes) when the loop does, early or not.
+   */
+  *sessionsOf(worker: string): Generator<StoredSession> {
+    const db = new Database(this.file, { readonly: true });
+    let rows: IterableIterator<{ id: string; ttl_ms: number; expires_at: number }> | undefined;
+    try {
+      rows = db.prepare('SELECT id, ttl_ms, expires_at FROM sessions WHERE worker = ?').iterate(worker) as typeof rows & object;
+      for (const row of rows) yield { id: row.id, worker, ttlMs: row.ttl_ms, expiresAt: row.expires_at };
+    } finally {
+      // An iteration left early still holds the connection: end it before closing.
+      rows?.return?.();
+      db.close();
+    }
+  }
+
+  /** Workers that have session rows (a row may outlive its worker's record until the next flush). */
+  private sessionOwners(): string[] {
+    const db = new Database(this.file, { readonly: true });
+    try {
+      return (db.prepare('SELECT DISTINCT worker FROM sessions').all() as Array<{ worker: string }>).map((row) => row.worker);
     } finally {
       db.close();
     }

@@ -21,6 +21,7 @@ import {
   parseWorkerId,
 } from '@handover/process-table';
 import type { Route, Upstream } from '@handover/proxy';
+import type { SessionLimitInfo } from '@handover/session-table';
 import type { EventLog, NewEvent } from './event-log';
 import { probe, waitForHealthy } from './health-check';
 import { JournaledSessionTable } from './journaled-session-table';
@@ -65,8 +66,12 @@ class Pool {
     onRelease: (worker: Worker) => void,
     journal: StateStore | null,
     routeKey: Buffer | undefined,
+    onLimit: (pool: Pool, info: SessionLimitInfo) => void = () => {},
   ) {
     this.sessions = new JournaledSessionTable(journal, {
+      // Read at start: a sync does not resize a table.
+      maxSessions: config.maxSessions,
+      onLimit: (info) => onLimit(this, info),
       onRelease: (upstream, _reason, id) => {
         if (id !== undefined) {
           journal?.released(id);
@@ -78,6 +83,7 @@ class Pool {
     this.route = {
       sessionCookie: config.sessionCookie,
       sessionPathParameter: config.sessionPathParameter ?? undefined,
+      sessionCookieDuplicates: config.sessionCookieDuplicates,
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       sessions: this.sessions,
       target: undefined,
@@ -216,7 +222,7 @@ export class Supervisor implements SupervisorControl {
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.sampleIntervalMs = options.sampleIntervalMs ?? 2000;
     for (const poolConfig of options.config.pools) {
-      this.pools.set(poolConfig.name, new Pool(poolConfig, (worker) => this.scheduleDrainCheck(worker), this.store, options.routeKey));
+      this.pools.set(poolConfig.name, new Pool(poolConfig, (worker) => this.scheduleDrainCheck(worker), this.store, options.routeKey, (pool, info) => this.sessionLimitReached(pool, info)));
     }
   }
 
@@ -547,16 +553,10 @@ export class Supervisor implements SupervisorControl {
     const store = this.store;
     if (store === null) return;
     const began = Date.now();
-    const saved = store.load();
+    const saved = store.readState();
     for (const [name, next] of saved.nextGeneration) {
       const pool = this.pools.get(name);
       if (pool !== undefined) pool.nextGeneration = Math.max(pool.nextGeneration, next);
-    }
-    const sessionsOf = new Map<string, StoredSession[]>();
-    for (const session of saved.sessions) {
-      let list = sessionsOf.get(session.worker);
-      if (list === undefined) sessionsOf.set(session.worker, (list = []));
-      list.push(session);
     }
     const candidates: StoredWorker[] = [];
     for (const row of saved.workers) {
@@ -572,14 +572,18 @@ export class Supervisor implements SupervisorControl {
     for (const pool of this.pools.values()) store.setNextGeneration(pool.name, pool.nextGeneration);
     if (candidates.length === 0) return;
 
-    const decide = (row: StoredWorker, verdict: Awaited<ReturnType<Supervisor['assess']>>) => {
-      const sessions = sessionsOf.get(row.id) ?? [];
-      // Every stored session was alive at the last flush; its true expiry lies between then
-      // and then + ttl. One that is surely expired by now is not restored (nor counted lost).
+    // Every stored session was alive at the last flush; its true expiry lies between then
+    // and then + ttl. One that is surely expired by now is not restored (nor counted lost).
+    // Streamed from the store per worker: a million rows never sit in memory beside the table.
+    function* live(id: string): Generator<StoredSession> {
       const now = Date.now();
-      const live = sessions.filter((s) => Math.max(s.expiresAt, (saved.flushedAt ?? 0) + s.ttlMs) > now);
-      if (verdict.kind === 'adopt') this.adopt(row, live, began);
-      else this.reportLost(row, live.length, verdict.reason, verdict.killed);
+      for (const s of (store as StateStore).sessionsOf(id)) if (Math.max(s.expiresAt, (saved.flushedAt ?? 0) + s.ttlMs) > now) yield s;
+    }
+    const decide = (row: StoredWorker, verdict: Awaited<ReturnType<Supervisor['assess']>>) => {
+      if (verdict.kind === 'adopt') return this.adopt(row, live(row.id), began);
+      let lost = 0;
+      for (const _ of live(row.id)) lost++;
+      this.reportLost(row, lost, verdict.reason, verdict.killed);
     };
     // Health checks in parallel, each worker taken over as soon as it answers (a frozen one
     // does not hold up the others). Workers recorded `starting` are decided last, once the
@@ -627,7 +631,7 @@ export class Supervisor implements SupervisorControl {
     };
   }
 
-  private adopt(row: StoredWorker, sessions: StoredSession[], began: number): void {
+  private adopt(row: StoredWorker, sessions: Iterable<StoredSession>, began: number): void {
     const pool = this.pools.get(row.pool)!;
     const worker = new Worker(pool.name, row.generation, row.port, row.revision, pool.config.logLines);
     worker.adopted = true;
@@ -658,19 +662,20 @@ export class Supervisor implements SupervisorControl {
     addInGenerationOrder(pool.workers, worker);
     worker.restore(state);
     void proc.exited.then((info) => this.onExit(pool, worker, info));
-    let restored = 0;
     const unconfirmedMs = unconfirmedWindowMs(pool.config);
-    if (state === 'detached' && unconfirmedMs !== null && sessions.length > 0) {
+    // Counted as bound, not as read: a full table (maxSessions) may refuse some.
+    if (state === 'detached' && unconfirmedMs !== null) {
       // They may be phantoms (ended in the last flush interval): see reconcileRestored.
       for (const session of sessions) pool.sessions.restore(session.id, worker, session.ttlMs);
-      restored = sessions.length;
-      const timer = setTimeout(() => this.reconcileRestored(pool, worker), unconfirmedMs);
-      timer.unref();
-      this.reconcileTimers.set(worker, timer);
+      if (worker.sessions > 0) {
+        const timer = setTimeout(() => this.reconcileRestored(pool, worker), unconfirmedMs);
+        timer.unref();
+        this.reconcileTimers.set(worker, timer);
+      }
     } else if (state === 'started' || state === 'detached') {
       for (const session of sessions) pool.sessions.bind(session.id, worker, session.ttlMs);
-      restored = sessions.length;
     }
+    const restored = worker.sessions;
     pool.retarget();
 
     let drainLeftMs: number | null = null;
@@ -1366,6 +1371,20 @@ export class Supervisor implements SupervisorControl {
 
   private action(actor: string, pool: Pool, worker: Worker, what: string): void {
     this.record({ type: 'action', actor, pool: pool.name, worker: worker.id, message: `${actor}: ${what}` });
+  }
+
+  /**
+   * A pool's session table is full (pools[].maxSessions): once per crossing, an event and a
+   * warning on stderr. Called inside a bind on the request path, so the I/O waits a tick.
+   */
+  private sessionLimitReached(pool: Pool, info: SessionLimitInfo): void {
+    setImmediate(() => {
+      const message =
+        `${pool.name} holds its maximum of ${info.maxSessions} sessions (pools[].maxSessions): new sessions now take the place of ` +
+        'the least recently used ones (none with a request or WebSocket under way, none on a detached worker), or go untracked';
+      process.stderr.write(`handover: warning: ${message}\n`);
+      this.record({ type: 'sessions.limit', actor: SUPERVISOR, pool: pool.name, message, data: { ...info } });
+    });
   }
 
   private record(event: NewEvent): void {

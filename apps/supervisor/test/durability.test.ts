@@ -235,7 +235,7 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
     expect(await count(bob)).toEqual({ worker: 'web@0', counter: 1 });
     // The proxy told each client, once, which worker holds its session.
-    expect(alice.cookies.get('handover_route')).toMatch(/^web@0\.[A-Za-z0-9_-]{16}$/);
+    expect(alice.cookies.get('handover_route')).toMatch(/^web@0\.[0-9a-z]+\.[A-Za-z0-9_-]{16}$/);
     await install.mutate('workers.detachAndSync', { worker: 'web@0' });
     await install.waitForStoredSessions({ [sessionId(alice)]: 'web@0', [sessionId(bob)]: 'web@0' });
     // The detach is written at once, but by the writer thread: wait until it is on disk.

@@ -122,7 +122,8 @@ export type EventType =
  */
 export type RecoveryEventType =
   | 'supervisor.crashLoop' // the keeper restarted a supervisor that keeps dying; with the count and the last cause
-  | 'sessions.reconciled'; // restored session bindings of a re-adopted detached worker confirmed or dropped
+  | 'sessions.reconciled' // restored session bindings of a re-adopted detached worker confirmed or dropped
+  | 'sessions.limit'; // a pool's session table reached pools[].maxSessions (once until it is back under 90 %)
 
 export interface HandoverEvent {
   /** Grows by one per event; a subscriber resumes after the last id it saw. */
