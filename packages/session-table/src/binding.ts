@@ -4,8 +4,13 @@ export class Binding<O> {
   pins = 0;
   /** Used (looked up or re-bound) since the eviction hand last passed it: it gets a second chance. */
   touched = false;
-  /** A number the table's user keeps per binding (the proxy: when it last sent the route cookie). */
-  stamp = 0;
+  /**
+   * When the table's user last told the client about this binding (the proxy: sent its route
+   * cookie), in whole seconds since the table was made; NEVER when it has not. Seconds from there
+   * stay a small integer, which V8 keeps in the object (epoch milliseconds would be a boxed double
+   * per session).
+   */
+  mark = NEVER;
   constructor(
     /** The id as stored (the Map key), so the eviction queue can remove the binding. */
     readonly id: string,
@@ -16,6 +21,9 @@ export class Binding<O> {
     public bucket: number,
   ) {}
 }
+
+/** `Binding.mark` of a binding the client was never told about (the smallest small integer). */
+export const NEVER = -0x40000000;
 
 /** `bucket` of a binding no longer in the table. */
 export const REMOVED = -1;

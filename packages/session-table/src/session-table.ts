@@ -12,7 +12,7 @@
  * out). When none of the next 256 candidates may go, the new session is refused (not stored): its
  * requests still reach the pool's target, and the proxy's route cookie keeps routing it.
  */
-import { Binding, EvictionQueue, REMOVED, ownString } from './binding';
+import { Binding, EvictionQueue, NEVER, REMOVED, ownString } from './binding';
 
 /** Anything that owns sessions; the table keeps `sessions` equal to the ids bound to it. */
 export interface SessionOwner {
@@ -88,6 +88,8 @@ export class SessionTable<O extends SessionOwner> {
   private evicted = 0;
   private refused = 0;
   private limitReached = 0;
+  /** The origin of binding marks. */
+  private readonly markEpochMs: number;
 
   constructor(options: SessionTableOptions<O> = {}) {
     this.now = options.now ?? Date.now;
@@ -96,6 +98,7 @@ export class SessionTable<O extends SessionOwner> {
     this.onLimit = options.onLimit;
     this.maxSessions = Math.max(1, Math.floor(options.maxSessions ?? DEFAULT_MAX_SESSIONS));
     this.rearmBelow = Math.floor(this.maxSessions * 0.9);
+    this.markEpochMs = this.now();
   }
 
   get size(): number {
@@ -151,7 +154,7 @@ export class SessionTable<O extends SessionOwner> {
         const previous = existing.owner;
         previous.sessions--;
         existing.owner = owner;
-        existing.stamp = 0;
+        existing.mark = NEVER;
         owner.sessions++;
         this.onRelease?.(previous, 'unbind');
       }
@@ -195,15 +198,36 @@ export class SessionTable<O extends SessionOwner> {
   }
 
   /**
-   * Sets the binding's stamp to `value` when the id is bound to `owner` and its stamp is below
-   * `below`; true when it did. A new binding, or one moved to another owner, has stamp 0. One
-   * Map.get: the proxy uses it to re-send the route cookie when the client's copy is getting old.
+   * Notes that the caller told the client about this binding at `atMs` (the proxy: it sent the
+   * route cookie issued then). True when the id is bound to `owner`. A new binding, or one moved
+   * to another owner, has no mark.
    */
-  stamp(id: string, owner: O, below: number, value: number): boolean {
+  mark(id: string, owner: O, atMs: number): boolean {
     const binding = this.shardOf(id).get(id);
-    if (binding === undefined || binding.owner !== owner || !(binding.stamp < below)) return false;
-    binding.stamp = value;
+    if (binding === undefined || binding.owner !== owner) return false;
+    binding.mark = this.secondsOf(atMs);
     return true;
+  }
+
+  /**
+   * When the binding of `id` to `owner` was last used (looked up or bound), if its mark is more
+   * than `everyMs` older than that, or it has none: the mark moves there and that time (ms) is
+   * returned; otherwise 0. One Map.get and no clock read (the lookup that routed the request
+   * read it): the proxy calls it on every response to renew an aging route cookie.
+   */
+  renew(id: string, owner: O, everyMs: number): number {
+    const binding = this.shardOf(id).get(id);
+    if (binding === undefined || binding.owner !== owner) return 0;
+    const usedAt = binding.expiresAt - binding.ttlMs;
+    const used = this.secondsOf(usedAt);
+    if (binding.mark !== NEVER && (used - binding.mark) * 1000 <= everyMs) return 0;
+    binding.mark = used;
+    return usedAt;
+  }
+
+  /** A time as whole seconds since the table was made (a small integer for 34 years either way). */
+  private secondsOf(ms: number): number {
+    return Math.max(NEVER + 1, Math.floor((ms - this.markEpochMs) / 1000));
   }
 
   /** Ends a session; true when it was bound. */

@@ -192,19 +192,36 @@ describe('SessionTable: bounded size', () => {
   });
 });
 
-describe('SessionTable: stamps', () => {
-  it('keeps a number per binding that a caller sets only when it is older than a bound', () => {
-    const { table } = setup(10);
+describe('SessionTable: marks (when the client was last told about a binding)', () => {
+  it('renews a binding whose mark is older than asked, as of its last use, without reading the clock', () => {
+    const { table, clock } = setup(10);
+    const a = owner('a');
+    const b = owner('b');
+    const t0 = clock.now;
+    table.bind('s', a, 60_000);
+    // Never marked: due at once, as of the bind.
+    expect(table.renew('s', a, 30_000)).toBe(t0);
+    expect(table.renew('s', a, 30_000)).toBe(0);
+    clock.now = t0 + 20_000;
+    table.lookup('s');
+    expect(table.renew('s', a, 30_000)).toBe(0);
+    clock.now = t0 + 31_000;
+    table.lookup('s');
+    clock.now = t0 + 59_000; // later than the last use: renew reports the use, not the clock
+    expect(table.renew('s', a, 30_000)).toBe(t0 + 31_000);
+    expect(table.renew('s', b, 0)).toBe(0); // not b's
+    expect(table.renew('nope', a, 0)).toBe(0);
+  });
+
+  it('takes a mark set by the caller, and drops it when the session moves to another owner', () => {
+    const { table, clock } = setup(10);
     const a = owner('a');
     const b = owner('b');
     table.bind('s', a, 60_000);
-    expect(table.stamp('s', a, 100, 50)).toBe(true); // 0 < 100
-    expect(table.stamp('s', a, 50, 60)).toBe(false); // 50 is not below 50
-    expect(table.stamp('s', a, 51, 60)).toBe(true);
-    expect(table.stamp('s', b, Infinity, 70)).toBe(false); // not b's
-    expect(table.stamp('nope', a, Infinity, 70)).toBe(false);
-    // A session that moves to another owner starts unstamped.
+    expect(table.mark('s', a, clock.now)).toBe(true);
+    expect(table.mark('s', b, clock.now)).toBe(false);
+    expect(table.renew('s', a, 1000)).toBe(0);
     table.bind('s', b, 60_000);
-    expect(table.stamp('s', b, 1, 80)).toBe(true);
+    expect(table.renew('s', b, 1000)).toBe(clock.now);
   });
 });

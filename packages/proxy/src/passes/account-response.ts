@@ -1,6 +1,6 @@
 import type { Route, Upstream } from '../types';
 import { nameIs } from './header-names';
-import { clearRouteSetCookie, routeNowSec, routeSetCookie, routeStamp } from './route-cookie';
+import { clearRouteSetCookie, routeNow, routeSetCookie } from './route-cookie';
 
 /** What a Set-Cookie line does to the session cookie. */
 export interface SetCookieEffect {
@@ -199,23 +199,22 @@ export function accountResponse(
   return extra;
 }
 
-/** The route cookie for a session bound anew, its issue time stamped on the binding. */
+/** The route cookie for a session bound anew, its issue time marked on the binding. */
 function issueRouteCookie(route: Route, upstream: Upstream, sessionId: string, secure: boolean): string {
   const cookie = route.routeCookie as NonNullable<Route['routeCookie']>;
-  const nowSec = routeNowSec(cookie);
-  route.sessions.stamp(sessionId, upstream, Number.POSITIVE_INFINITY, routeStamp(nowSec));
-  return routeSetCookie(cookie, upstream.id, sessionId, nowSec, secure);
+  const now = routeNow(cookie);
+  route.sessions.mark(sessionId, upstream, now);
+  return routeSetCookie(cookie, upstream.id, sessionId, Math.floor(now / 1000), secure);
 }
 
 /**
- * A fresh route cookie when the one last sent for this session (its stamp; 0 when unknown, as
- * after a restart) is older than half the idle timeout: one Map.get, and a Set-Cookie line about
- * once per half idle timeout per active session.
+ * A fresh route cookie when the one last sent for this session is older than half the idle
+ * timeout (or unknown, as after a restart), issued as of the request's own lookup: one Map.get
+ * and no clock read per response, a Set-Cookie line about once per half idle timeout per session.
  */
 function renewRouteCookie(route: Route, upstream: Upstream, sessionId: string): string | undefined {
+  const at = route.sessions.renew(sessionId, upstream, route.idleTimeoutMs / 2);
+  if (at === 0) return undefined;
   const cookie = route.routeCookie as NonNullable<Route['routeCookie']>;
-  const nowSec = routeNowSec(cookie);
-  const now = routeStamp(nowSec);
-  if (!route.sessions.stamp(sessionId, upstream, now - Math.floor(route.idleTimeoutMs / 2000), now)) return undefined;
-  return routeSetCookie(cookie, upstream.id, sessionId, nowSec, (scopes.get(route) ?? DEFAULT_SCOPE).secure);
+  return routeSetCookie(cookie, upstream.id, sessionId, Math.floor(at / 1000), (scopes.get(route) ?? DEFAULT_SCOPE).secure);
 }

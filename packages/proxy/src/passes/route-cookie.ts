@@ -15,8 +15,8 @@ import { nameIs } from './header-names';
  * revive a session that has long ended on a detached worker (nor keep that worker alive). An
  * active session keeps a valid one: the proxy sends a fresh cookie on a response once the one it
  * last sent for the session is older than half the idle timeout (HAProxy's `maxidle`). That costs
- * one table read per response to a request with a session id, never a parse of the request's
- * cookie. A session idle for longer than the timeout whose binding the table lost goes to the
+ * one table read per response to a request with a session id (`SessionTable.renew`: no clock
+ * read, no parse of the request's cookies). A session idle for longer than the timeout whose binding the table lost goes to the
  * newest worker, which is what the idle timeout means anyway.
  */
 export interface RouteCookie {
@@ -41,11 +41,6 @@ export interface RouteClaim {
 const SIGNATURE_CHARS = 16;
 /** A cookie issued up to this far in the future is accepted (clock steps between restarts). */
 const SKEW_SEC = 60;
-/**
- * Stamps on table bindings count seconds from 2020-01-01, so they stay small integers (V8 keeps
- * those in the object; epoch seconds would be a boxed double per session).
- */
-const STAMP_EPOCH_SEC = 1_577_836_800;
 const ISSUED = /^[0-9a-z]{1,8}$/;
 
 function signRoute(key: Buffer, upstreamId: string, sessionId: string, issued: string): string {
@@ -96,14 +91,9 @@ export function verifyRoute(key: Buffer, value: string, sessionId: string): Rout
   return { upstreamId, issuedSec: parseInt(issued, 36) };
 }
 
-/** Seconds since the epoch on the cookie's clock. */
-export function routeNowSec(cookie: RouteCookie): number {
-  return Math.floor((cookie.now === undefined ? Date.now() : cookie.now()) / 1000);
-}
-
-/** The table stamp for an issue time. */
-export function routeStamp(issuedSec: number): number {
-  return issuedSec - STAMP_EPOCH_SEC;
+/** The cookie's clock, in ms. */
+export function routeNow(cookie: RouteCookie): number {
+  return cookie.now === undefined ? Date.now() : cookie.now();
 }
 
 /**
@@ -122,14 +112,13 @@ export function recoverFromRouteCookie(route: Route, sessionId: string, raw: rea
     if (value === undefined) continue;
     const claim = verifyRoute(cookie.key, value, sessionId);
     if (claim === undefined) return undefined;
-    const nowSec = routeNowSec(cookie);
-    const ageMs = (nowSec - claim.issuedSec) * 1000;
+    const ageMs = Math.floor(routeNow(cookie) / 1000) * 1000 - claim.issuedSec * 1000;
     if (ageMs >= route.idleTimeoutMs || ageMs < -SKEW_SEC * 1000) return undefined;
     const upstream = cookie.upstream(claim.upstreamId);
     if (upstream === undefined || !upstream.routable) return undefined;
     // When the table is full of sessions it may not evict, this bind is refused: the cookie still routes.
     route.sessions.bind(sessionId, upstream, route.idleTimeoutMs);
-    route.sessions.stamp(sessionId, upstream, Number.POSITIVE_INFINITY, routeStamp(claim.issuedSec));
+    route.sessions.mark(sessionId, upstream, claim.issuedSec * 1000);
     return upstream;
   }
   return undefined;
