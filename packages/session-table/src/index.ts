@@ -1,2 +1,3 @@
-export { SessionTable, DEFAULT_MAX_SESSIONS } from './session-table';
-export type { SessionOwner, ReleaseReason, SessionTableOptions, SessionLimitInfo, SessionPin } from './session-table';
+export { SessionTable } from './session-table';
+export { DEFAULT_MAX_SESSIONS } from './types';
+export type { SessionOwner, ReleaseReason, SessionTableOptions, SessionLimitInfo, SessionPin } from './types';

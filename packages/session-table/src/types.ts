@@ -1,0 +1,46 @@
+/** The session table's public types: what it holds, what it reports, how it is set up. */
+
+/** Anything that owns sessions; the table keeps `sessions` equal to the ids bound to it. */
+export interface SessionOwner {
+  sessions: number;
+  /** A draining owner's sessions are never evicted to make room. */
+  readonly draining?: boolean;
+}
+
+export type ReleaseReason = 'unbind' | 'expire' | 'owner-gone' | 'evict';
+
+/** What `onLimit` is told. */
+export interface SessionLimitInfo {
+  size: number;
+  maxSessions: number;
+  /** Totals since the table was made. */
+  evicted: number;
+  refused: number;
+}
+
+/** Opaque handle of a pinned binding (see `SessionTable.pin`). */
+export interface SessionPin {
+  readonly __sessionPin: never;
+}
+
+export interface SessionTableOptions<O extends SessionOwner> {
+  /** Clock in ms; injectable so tests of expiry need no waiting. */
+  now?: () => number;
+  /** Width of an expiry bucket in ms: expiry happens up to this much late. */
+  bucketMs?: number;
+  /**
+   * Called after an owner's count went down. `id` is the session that went away (an unbind or
+   * an expiry or an eviction); it is undefined for `unbindOwner` (many at once) and for a re-bind to another
+   * owner (the id is still bound).
+   */
+  onRelease?: (owner: O, reason: ReleaseReason, id?: string) => void;
+  /** Most sessions held at once (default 1,000,000); a new one beyond makes room or is refused. */
+  maxSessions?: number;
+  /**
+   * Called when a new session finds the table full, once per crossing: again only after the
+   * size fell below 90 % of the limit. Synchronous, inside `bind`: defer any I/O.
+   */
+  onLimit?: (info: SessionLimitInfo) => void;
+}
+
+export const DEFAULT_MAX_SESSIONS = 1_000_000;
