@@ -263,3 +263,25 @@ describe('only Upgrade: websocket is tunnelled', () => {
     expect(w.seen).toHaveLength(0);
   });
 });
+
+describe('found by the differential fuzzer', () => {
+  it("HEAD /healthz: the proxy's own answer has no body (it was read as the next response)", async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const { text, socket } = await readUntil(
+      port,
+      (s) => s.write('HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      (t) => t.includes('web@0'),
+    );
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Content-Length: 3\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  });
+
+  it('a transfer coding before chunked (gzip, chunked) is refused with 501, never forwarded as plain chunked', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, identity, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 501 /);
+    expect(w.seen).toHaveLength(0);
+  });
+});

@@ -44,10 +44,12 @@ export interface RequestHead {
   head: string;
   body: BodyKind;
   host: HostCheck;
+  /** A transfer coding other than plain `chunked` (e.g. `gzip, chunked`). */
+  unsupportedCoding: boolean;
 }
 
 /** Reused result object: the caller copies the fields out at once (no allocation per request). */
-const result: RequestHead = { head: '', body: BODY_NONE, host: HOST_OK };
+const result: RequestHead = { head: '', body: BODY_NONE, host: HOST_OK, unsupportedCoding: false };
 
 /** RFC 3986 host[:port] characters (reg-name, IP literal, port); no space, '/', '@', '?', '#', '\\'. */
 function isHostValue(value: string): boolean {
@@ -86,6 +88,7 @@ export function requestHead(
   let forwardedFor: string | undefined;
   let host: string | undefined;
   let hostCheck: HostCheck = HOST_OK;
+  let unsupported = false;
   let sawProto = false;
   let sawHost = false;
   let head = '';
@@ -109,6 +112,8 @@ export function requestHead(
         break;
       case 17:
         if (nameIs(name, 'transfer-encoding')) {
+          // llhttp de-chunks; a coding before chunked (gzip, chunked) would be lost: 501, as nginx.
+          if (!nameIs(value, 'chunked')) unsupported = true;
           body = BODY_CHUNKED;
           continue;
         }
@@ -138,6 +143,7 @@ export function requestHead(
   result.head = `${method} ${url} HTTP/1.1\r\nHost: ${host ?? `${upstream.host}:${upstream.port}`}\r\n${head}${upgrade ? 'Connection: Upgrade\r\nUpgrade: websocket' : 'Connection: keep-alive'}\r\n\r\n`;
   result.body = body;
   result.host = hostCheck;
+  result.unsupportedCoding = unsupported;
   return result;
 }
 

@@ -84,6 +84,11 @@ function buildUpstreamHead(ex: Exchange): boolean {
     reply(ex, 400, 'Bad Request', 'Bad Request\n', false, true);
     return true;
   }
+  if (head.unsupportedCoding) {
+    ex.upstream = undefined;
+    reply(ex, 501, 'Not Implemented', 'Transfer codings other than chunked are not supported\n', false, true);
+    return true;
+  }
   ex.head = head.head;
   ex.body = head.body;
   return false;
