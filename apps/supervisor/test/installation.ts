@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-table';
+import { checkProcess, processStartTime } from '../src/proc-identity';
 import { Client, DEMO_SERVER, REPO_ROOT, randomBasePort, waitFor } from './harness';
 
 export const TOKEN = 'durability-test-token-0123456789abcdef';
@@ -64,8 +65,12 @@ export interface Run {
 /** A config, a data directory, and the supervisors run on them one after the other. */
 export class Installation {
   readonly runs: Run[] = [];
-  /** Every worker pid ever seen, for the cleanup. */
-  readonly workerPids = new Set<number>();
+  /**
+   * Every worker process ever seen, pid → its start time, for the cleanup: pids are reused fast
+   * (pid_max 32768 on the CI machine) and tests run side by side, so a pid alone could name
+   * another test's worker by then.
+   */
+  readonly workerPids = new Map<number, string | null>();
   private constructor(
     readonly dir: string,
     readonly configPath: string,
@@ -167,7 +172,7 @@ export class Installation {
 
   async workers(): Promise<WorkerInfo[]> {
     const workers = await this.query<WorkerInfo[]>('workers.list');
-    for (const w of workers) if (w.pid !== null) this.workerPids.add(w.pid);
+    for (const w of workers) if (w.pid !== null && !this.workerPids.has(w.pid)) this.workerPids.set(w.pid, processStartTime(w.pid));
     return workers;
   }
 
@@ -220,11 +225,16 @@ export class Installation {
     }
   }
 
-  storedWorkers(): Array<{ id: string; state: string; pid: number | null }> {
+  storedWorkers(): Array<{ id: string; state: string; pid: number | null; pidStartTime: string | null }> {
     if (!existsSync(this.dbFile)) return [];
     const db = new Database(this.dbFile, { readonly: true, fileMustExist: true });
     try {
-      return db.prepare('SELECT id, state, pid FROM workers').all() as Array<{ id: string; state: string; pid: number | null }>;
+      return db.prepare('SELECT id, state, pid, pid_start_time AS pidStartTime FROM workers').all() as Array<{
+        id: string;
+        state: string;
+        pid: number | null;
+        pidStartTime: string | null;
+      }>;
     } catch {
       return [];
     } finally {
@@ -283,16 +293,17 @@ export class Installation {
   async cleanup(): Promise<void> {
     for (const run of this.runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     await Promise.all(this.runs.map((r) => r.exited));
-    for (const w of this.storedWorkers()) if (w.pid !== null) this.workerPids.add(w.pid);
-    for (const pid of this.workerPids) {
-      if (!isOurWorker(pid)) continue;
+    for (const w of this.storedWorkers()) if (w.pid !== null && !this.workerPids.has(w.pid)) this.workerPids.set(w.pid, w.pidStartTime);
+    const ours = (pid: number, startTime: string | null) => isOurWorker(pid) && checkProcess({ pid, startTime }) === 'alive';
+    for (const [pid, startTime] of this.workerPids) {
+      if (!ours(pid, startTime)) continue;
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {
         // gone already
       }
     }
-    await waitFor(() => [...this.workerPids].every((pid) => !isOurWorker(pid)), 10_000, 'every worker to be gone');
+    await waitFor(() => [...this.workerPids].every(([pid, startTime]) => !ours(pid, startTime)), 10_000, 'every worker to be gone');
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -134,7 +134,7 @@ describe('the keeper never gives up on a supervisor that keeps dying', () => {
     // kernel's queue and is answered by the next supervisor, on the same worker.
     const cookie = [...alice.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const during = await postOnNewConnection(install.proxyPort, '/api/count', cookie);
-    expect(during.status).toBe(200);
+    expect(during.status, `${during.body}\n${keeper.output}`).toBe(200);
     expect(JSON.parse(during.body)).toMatchObject({ worker: 'web@0', session: { counter: 2 } });
     const loopMs = Date.now() - began;
     expect(keeper.child.exitCode).toBeNull();
@@ -146,7 +146,7 @@ describe('the keeper never gives up on a supervisor that keeps dying', () => {
     expect(keeper.output).toMatch(/restart 7 in a row.*crash loop/);
     const events = await install.events();
     const started = events.findLast((e) => e.type === 'supervisor.started')!;
-    expect(started.message).toMatch(/by the keeper: the previous supervisor \(pid \d+\) died \(SIGKILL\); restart 7 in a row/);
+    expect(started.message, keeper.output).toMatch(/by the keeper: the previous supervisor \(pid \d+\) died \(SIGKILL\); restart 7 in a row/);
     const loop = events.findLast((e) => e.type === 'supervisor.crashLoop')!;
     expect(loop).toBeDefined();
     expect(loop.data).toMatchObject({ restartsInRow: 7, lastCause: 'SIGKILL', delayMs: 6_400, maxDelayMs: 30_000 });

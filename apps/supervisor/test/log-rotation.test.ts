@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type HandoverConfig, loadConfig } from '@handover/config';
 import type { HandoverEvent, WorkerInfo } from '@handover/process-table';
 import { runCli } from '../src/cli/run';
+import { checkProcess, processStartTime } from '../src/proc-identity';
 import { copyTruncate } from '../src/log-rotation';
 import { type RunningSupervisor, launchSupervisor } from '../src/launch';
 import { FIXTURES, TestSupervisor, isProcessAlive, randomBasePort, waitFor } from './harness';
@@ -214,7 +215,8 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
       }),
     );
     const env = { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN };
-    const workerPids = new Set<number>();
+    // pid → start time: a pid alone may name another test's process by the cleanup (pids are reused fast).
+    const workerPids = new Map<number, string | null>();
     const launch = async (): Promise<{ running: RunningSupervisor; events: HandoverEvent[] }> => {
       const load = async (): Promise<HandoverConfig> => {
         const config = await loadConfig({ path: configPath, env });
@@ -230,11 +232,11 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
     };
     // Whatever happens, no worker of ours is left behind.
     cleanups.push(async () => {
-      for (const pid of workerPids) if (isProcessAlive(pid)) process.kill(-pid, 'SIGKILL');
+      for (const [pid, startTime] of workerPids) if (checkProcess({ pid, startTime }) === 'alive') process.kill(-pid, 'SIGKILL');
     });
     const started = async (running: RunningSupervisor, id: string): Promise<WorkerInfo> => {
       const found = await waitFor(() => running.supervisor.listWorkers().find((w) => w.id === id && w.state === 'started'), 20_000, `${id} started`);
-      if (found.pid !== null) workerPids.add(found.pid);
+      if (found.pid !== null && !workerPids.has(found.pid)) workerPids.set(found.pid, processStartTime(found.pid));
       return found;
     };
     const out = join(dir, 'data', 'logs', 'web@0.out.log');
