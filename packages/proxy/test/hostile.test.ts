@@ -285,3 +285,56 @@ describe('found by the differential fuzzer', () => {
     expect(w.seen).toHaveLength(0);
   });
 });
+
+describe('a refused request among pipelined ones (found by the fuzzer)', () => {
+  it('the requests before it are answered in order, then its 400, then the close', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(port, 'HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET\t/bad HTTP/1.1\r\nHost: x\r\n\r\n');
+    const statuses = answer.match(/HTTP\/1\.1 \d{3}/g);
+    expect(statuses).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(answer).toMatch(/web@0HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(w.seen.map((r) => r.url)).toEqual(['/a', '/b']);
+  });
+
+  it('bytes after a Connection: close request are never read: its answer, then the close', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(port, 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET\t/bad HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
+    expect(w.seen.map((r) => r.url)).toEqual(['/a']);
+  });
+});
+
+describe('methods and upgrades with bodies (found by the fuzzer)', () => {
+  it('QUERY reaches the worker as QUERY (it went as GET: llhttp and node index methods differently)', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(port, 'QUERY /search HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nq=abc');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(w.seen.map((r) => r.method)).toEqual(['QUERY']);
+  });
+
+  it('a non-WebSocket Upgrade with a body: the whole body reaches the worker, no tunnel', async () => {
+    let body = '';
+    const w = await startUpstream('web@0', (req, res) => {
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => res.end('web@0'));
+    });
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nUpgrade: TLS/1.2\r\nConnection: Upgrade\r\nContent-Length: 11\r\n\r\nhello world');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(body).toBe('hello world');
+  });
+
+  it('a WebSocket handshake with a body is refused (400)', async () => {
+    const w = await startUpstream('web@0', answerWith('web@0'));
+    const { port } = await startProxy(makeRoute(w.upstream));
+    const answer = await rawExchange(
+      port,
+      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 4\r\n\r\nbody',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(w.seen).toHaveLength(0);
+  });
+});

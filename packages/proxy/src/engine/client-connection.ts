@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { abort, Exchange, requestEnded, start, writeBody } from './exchange';
 import { type EntryPoint, faultProbe, recordFault } from './guard';
 import { isWebSocketUpgrade, textHead } from './heads';
+import { nameIs } from '../passes/header-names';
 import {
   HTTPParser,
   kOnBody,
@@ -63,6 +64,10 @@ export class ClientConn {
   ended = false;
   /** No more requests are read (parse error, timeout, upgrade, closing). */
   broken = false;
+  /** The last request this connection serves was parsed (Connection: close, HTTP/1.0, an upgrade, a refused one). */
+  lastRequest = false;
+  /** The proxy's own answer to write once the requests before it are answered (a refused pipelined request). */
+  finalAnswer: string | undefined = undefined;
   dead = false;
   remote: string | undefined = undefined;
   /** The parser reads the socket's handle directly. */
@@ -196,9 +201,13 @@ function onClientExecute(this: OwnedParser, ret: number | ParseError): void {
 function afterClientParse(conn: ClientConn, ret: number | ParseError, chunk: Buffer | undefined): void {
   try {
     if (faultProbe !== undefined) faultProbe('client.parsed');
-    if (typeof ret !== 'number') return parseFailed(conn, ret);
+    if (typeof ret !== 'number') {
+      parseFailed(conn, ret);
+      // Refused at once, or after the requests before it (which may still need starting).
+      if (conn.broken) return;
+    }
     const handshake = conn.handshake;
-    if (handshake !== undefined) {
+    if (handshake !== undefined && typeof ret === 'number') {
       // llhttp stopped after the handshake head: what follows is the client's first frames.
       conn.handshake = undefined;
       const rest = (chunk ?? conn.parser.getCurrentBuffer()).subarray(ret);
@@ -249,34 +258,48 @@ function onRequestHead(
       url = conn.url;
       conn.url = '';
     }
-    // After a fault or a close the connection takes no more requests.
-    if (conn.broken) return 1;
+    // After a fault, a close or the connection's last request no more requests are taken.
+    if (conn.broken || conn.lastRequest) return 1;
     // HTTP/1.0 and 1.1 only: an explicit "HTTP/0.9" or "HTTP/2.0" line is not relabelled 1.1.
     if (versionMajor !== 1 || versionMinor > 1) {
-      failConn(conn, 505, 'HTTP Version Not Supported');
+      refuseRequest(conn, 505, 'HTTP Version Not Supported');
       return 1;
     }
     const state = conn.state;
     if (state.maxHeaderCount > 0 && headers.length > state.maxHeaderCount * 2) {
-      failConn(conn, 431, 'Request Header Fields Too Large');
+      refuseRequest(conn, 431, 'Request Header Fields Too Large');
       return 1;
     }
     const http10 = versionMinor === 0;
-    const ex = new Exchange(conn, METHODS[method] ?? 'GET', url, headers, keepAlive && !http10, http10);
+    const name = METHODS[method];
+    if (name === undefined) {
+      refuseRequest(conn, 501, 'Not Implemented');
+      return 1;
+    }
+    const ex = new Exchange(conn, name, url, headers, keepAlive && !http10, http10);
     if (upgrade) {
-      if (ex.method === 'CONNECT') {
-        failConn(conn, 405, 'Method Not Allowed');
+      if (name === 'CONNECT') {
+        refuseRequest(conn, 405, 'Method Not Allowed');
         return 1;
       }
-      // The bytes after this head are another protocol's: never parsed as HTTP/1.1, the
-      // connection serves no further request. A WebSocket handshake may become a tunnel; any
+      // The connection serves no further request. A WebSocket handshake may become a tunnel; any
       // other protocol (h2c…) is not tunnelled: the request is answered as plain HTTP/1.1.
       ex.keepAlive = false;
-      ex.upgrade = isWebSocketUpgrade(headers);
-      if (ex.upgrade) conn.handshake = ex;
-      conn.inMessage = false;
-      pauseConn(conn, PAUSE_FOR_GOOD);
+      const body = hasBody(headers);
+      if (isWebSocketUpgrade(headers)) {
+        if (body) {
+          refuseRequest(conn, 400, 'Bad Request');
+          return 1;
+        }
+        ex.upgrade = true;
+        conn.handshake = ex;
+        conn.inMessage = false;
+      }
+      // Without a body llhttp stops after the head: the bytes after it are the other protocol's, never read.
+      if (!body) pauseConn(conn, PAUSE_FOR_GOOD);
     }
+    // Bytes after a request that ends the connection are not read (they may be anything).
+    if (!ex.keepAlive) conn.lastRequest = true;
     ex.active = true;
     state.active++;
     conn.parsing = ex;
@@ -291,6 +314,15 @@ function onRequestHead(
     conn.fault('client.head', error);
     return 1;
   }
+}
+
+/** The head announces a body (llhttp treats an upgrade with a body as a plain request). */
+function hasBody(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (nameIs(name, 'transfer-encoding') || (nameIs(name, 'content-length') && (raw[i + 1] as string) !== '0')) return true;
+  }
+  return false;
 }
 
 function onRequestBody(this: OwnedParser, chunk: Buffer): void {
@@ -397,7 +429,29 @@ function abortAll(conn: ClientConn): void {
 /** llhttp rejected the bytes: 400 (431 for a head too large), never forwarded, then close. */
 function parseFailed(conn: ClientConn, error: ParseError): void {
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  failConn(conn, status, status === 431 ? 'Request Header Fields Too Large' : 'Bad Request');
+  refuseRequest(conn, status, status === 431 ? 'Request Header Fields Too Large' : 'Bad Request');
+}
+
+/**
+ * A request that cannot be served (malformed, too large, another version). Requests before it
+ * on the connection are still answered in order; then this answer, then the close (as nginx).
+ * After a request that ends the connection (Connection: close…) the rest is not read at all.
+ */
+function refuseRequest(conn: ClientConn, status: number, reason: string): void {
+  pauseConn(conn, PAUSE_FOR_GOOD);
+  if (conn.lastRequest && conn.parsing === undefined) return;
+  const bad = conn.parsing;
+  if (bad !== undefined && bad !== conn.current) {
+    // A pipelined request broke in its body: it goes; the ones before it are answered.
+    conn.parsing = undefined;
+    const at = conn.queue?.indexOf(bad) ?? -1;
+    if (at !== -1) conn.queue?.splice(at, 1);
+    abort(bad);
+  }
+  const current = conn.current;
+  if (current === undefined || current === bad) return failConn(conn, status, reason);
+  conn.lastRequest = true;
+  conn.finalAnswer = textHead(status, reason, `${reason}\n`, false);
 }
 
 /** Ends the connection with an answer of the proxy's own, when nothing was answered yet. */

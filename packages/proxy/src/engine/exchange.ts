@@ -191,6 +191,11 @@ export function finish(ex: Exchange): void {
     resumeConn(conn, PAUSE_PIPELINED);
     // Not from inside the worker's parser callback that got us here.
     process.nextTick(startNext, next);
+  } else if (conn.finalAnswer !== undefined) {
+    // The requests before a refused one are answered: now its answer, then the close.
+    if (!conn.dead) conn.write(conn.finalAnswer);
+    conn.finalAnswer = undefined;
+    endConn(conn);
   } else if (state.closing || conn.ended) {
     endConn(conn);
   } else {
