@@ -338,3 +338,24 @@ describe('methods and upgrades with bodies (found by the fuzzer)', () => {
     expect(w.seen).toHaveLength(0);
   });
 });
+
+it('a non-WebSocket Upgrade with a chunked body arriving in pieces: the body is not cut at the first read (found by the fuzzer)', async () => {
+  let body = '';
+  const w = await startUpstream('web@0', (req, res) => {
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => res.end('web@0'));
+  });
+  const { port } = await startProxy(makeRoute(w.upstream));
+  const { text, socket } = await readUntil(
+    port,
+    (s) => {
+      s.write('POST / HTTP/1.1\r\nHost: x\r\nUpgrade: TLS/1.2\r\nConnection: keep-alive, upgrade\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      // The rest only once the worker has the first piece.
+      void waitFor(() => body === 'hello', 'the first piece at the worker').then(() => s.write('6\r\n world\r\n0\r\n\r\n'));
+    },
+    (t) => t.includes('web@0'),
+  );
+  socket.destroy();
+  expect(text).toMatch(/^HTTP\/1\.1 200 /);
+  expect(body).toBe('hello world');
+});

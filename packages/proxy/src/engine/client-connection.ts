@@ -308,7 +308,6 @@ function onRequestHead(
       (conn.queue ??= []).push(ex);
       pauseConn(conn, PAUSE_PIPELINED);
     }
-    if (upgrade) ex.requestDone = true;
     return 0;
   } catch (error) {
     conn.fault('client.head', error);
