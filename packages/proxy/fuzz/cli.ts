@@ -6,8 +6,9 @@
  * fuzz/regressions/ (replayed by test/fuzz.test.ts). Exit code 1 when anything was found.
  */
 import { generateStream } from './generate';
-import { fuzz, inspect } from './harness';
-import { describe, literal, saveRegression } from './saved';
+import { fuzz, inspect, replayAll } from './harness';
+import fs from 'node:fs';
+import { describe, fromJson, literal, loadRegressions, saveRegression } from './saved';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -16,10 +17,22 @@ function arg(name: string, fallback: number): number {
 }
 
 const seed = arg('seed', Math.floor(Math.random() * 2 ** 31));
-if (process.argv.includes('--only')) {
-  // --only N[,M…]: replay those streams of the seed one after the other and show everything.
-  const list = String(process.argv[process.argv.indexOf('--only') + 1]).split(',').map(Number);
-  const streams = list.map((n) => generateStream(seed, n));
+if (process.argv.includes('--regressions')) {
+  // Replays every saved reproduction (what test/fuzz.test.ts does) and says which still fail.
+  const saved = loadRegressions();
+  const results = await replayAll(saved.map((s) => s.regression.streams));
+  results.forEach((findings, i) => {
+    const name = saved[i]?.file ?? '?';
+    console.log(`${findings.length === 0 ? 'ok  ' : 'FAIL'} ${name}${findings.map((f) => `\n       ${f.kind} ${f.request ?? ''}: ${f.detail}`).join('')}`);
+  });
+  process.exit(results.some((f) => f.length > 0) ? 1 : 0);
+}
+if (process.argv.includes('--only') || process.argv.includes('--replay')) {
+  // --only N[,M…]: replay those streams of the seed one after the other and show everything;
+  // --replay FILE: the same for a saved reproduction.
+  const file = process.argv.includes('--replay') ? String(process.argv[process.argv.indexOf('--replay') + 1]) : undefined;
+  const list = file ? [] : String(process.argv[process.argv.indexOf('--only') + 1]).split(',').map(Number);
+  const streams = file ? fromJson(fs.readFileSync(file, 'utf8')).streams : list.map((n) => generateStream(seed, n));
   for (const s of streams) {
     console.log(`stream ${s.name}: splits ${s.splits.length}, waits ${JSON.stringify(s.waits)}, cut ${JSON.stringify(s.cut)}`);
     for (const r of s.requests) {

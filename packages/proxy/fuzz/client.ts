@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import type { GenStream } from './generate';
-import { bodyOf, type Header, type Message, WireParser } from './wire';
+import { bodyOf, type Header, headerValues, type Message, WireParser } from './wire';
 
 export interface ClientResponse {
   status: number;
@@ -102,13 +102,26 @@ export function runStream(port: number, stream: GenStream): Promise<StreamResult
         socket.destroy();
       },
     },
-    () => stream.requests[result.responses.length]?.method === 'HEAD',
+    // A refusal by the proxy (no X-Fuzz-Id, 4xx/5xx) may stand for a pipelined request that came
+    // before the bad bytes: read its body as framed, whatever that request's method.
+    (msg) => stream.requests[result.responses.length]?.method === 'HEAD' && (msg.status < 400 || headerValues(msg.headers, 'x-fuzz-id').length > 0),
   );
   socket.on('data', (chunk: Buffer) => {
     if ((receivedBytes += chunk.length) < 1 << 20) result.received.push(chunk);
     parser.feed(chunk);
   });
-  socket.on('end', () => parser.end());
+  socket.on('end', () => {
+    // A refusal of a HEAD request may or may not carry its body; closed after its head, it is complete.
+    const msg = parser.current;
+    const head = stream.requests[result.responses.length]?.method === 'HEAD';
+    if (msg !== undefined && head && msg.status >= 400 && msg.bodyLength === 0 && headerValues(msg.headers, 'x-fuzz-id').length === 0) {
+      result.responses.push({ status: msg.status, version: msg.version, headers: msg.headers, trailers: [], body: Buffer.alloc(0), framing: 'none' });
+      parser.stop();
+      changed();
+      return;
+    }
+    parser.end();
+  });
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) =>
     socket.on('close', () => {

@@ -49,20 +49,22 @@ export interface Draft {
   codings: string | undefined;
   /** Answered by the proxy itself (/healthz): never reaches the worker. */
   local: boolean;
+  /** Bodies are cut to this many bytes (the shrinker's smaller variant of the same stream). */
+  maxBody: number;
 }
 
 export const TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const PCHAR = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@%";
 const VCHAR_LIKE = 'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ0123456789!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 
-export function newDraft(rng: Rng, id: string): Draft {
+export function newDraft(rng: Rng, id: string, maxBody = Infinity): Draft {
   const method = rng.weighted<string>([[6, 'GET'], [4, 'POST'], [1, 'PUT'], [1, 'PATCH'], [1, 'DELETE'], [1, 'HEAD'], [1, 'OPTIONS']]);
   const target = randomTarget(rng);
   const host = rng.pick(['example.test', 'app.local:8080', 'x', '127.0.0.1']);
   const d: Draft = {
     id, kind: 'valid', why: [], method, target, expectTarget: target, version: 'HTTP/1.1', lines: [], expect: [], host,
     body: Buffer.alloc(0), framing: 'none', chunks: [], exts: [], trailers: [], pre: '', headEdits: [], rawBody: undefined,
-    directives: [], closes: false, expectContinue: false, early: false, codings: undefined, local: false,
+    directives: [], closes: false, expectContinue: false, early: false, codings: undefined, local: false, maxBody,
   };
   d.lines.push(`Host: ${host}`);
   addHeader(d, 'X-Fuzz-Id', id);
@@ -109,12 +111,14 @@ export function randomValue(rng: Rng): string {
 /** A random body, framed by Content-Length or chunked (with extensions and trailers sometimes). */
 export function setBody(d: Draft, rng: Rng, framing = rng.chance(0.5) ? 'cl' : 'chunked'): void {
   const size = rng.weighted([[5, rng.int(1, 64)], [3, rng.int(65, 3000)], [1, rng.int(20_000, 120_000)], [1, 0]]);
-  d.body = rng.bytes(size);
+  let full = rng.bytes(size);
   if (rng.chance(0.1) && size > 0) {
     // A complete request inside the body: if the proxy ever drops the framing, the worker parses it.
     const smuggled = Buffer.from(`GET /smuggled HTTP/1.1\r\nHost: x\r\nX-Fuzz-Id: smuggled.${d.id}\r\n\r\n`, 'latin1');
-    d.body = Buffer.concat([smuggled, d.body.subarray(0, Math.max(0, size - smuggled.length))]);
+    full = Buffer.concat([smuggled, full.subarray(0, Math.max(0, size - smuggled.length))]);
   }
+  // Drawn at full size then cut, so a capped stream draws the same numbers as the original.
+  d.body = full.subarray(0, d.maxBody);
   if (framing === 'cl') {
     d.framing = 'cl';
     d.chunks = [];
@@ -123,10 +127,15 @@ export function setBody(d: Draft, rng: Rng, framing = rng.chance(0.5) ? 'cl' : '
   d.framing = 'chunked';
   d.chunks = [];
   d.exts = [];
-  for (let left = d.body.length; left > 0; ) {
+  let kept = d.body.length;
+  for (let left = full.length; left > 0; ) {
     const n = Math.min(left, rng.weighted([[4, rng.int(1, 16)], [3, rng.int(17, 4096)], [1, left]]));
-    d.chunks.push(n);
-    d.exts.push(rng.chance(0.1) ? rng.pick([';a=b', ';x', ';q="v w"', ';a=1;b=2']) : '');
+    const ext = rng.chance(0.1) ? rng.pick([';a=b', ';x', ';q="v w"', ';a=1;b=2']) : '';
+    if (kept > 0) {
+      d.chunks.push(Math.min(n, kept));
+      d.exts.push(ext);
+      kept -= n;
+    }
     left -= n;
   }
   if (rng.chance(0.25)) d.trailers.push(`X-Fuzz-Trailer-Req: ${d.id}`, `X-Fuzz-Trailer-Two: t`);

@@ -38,6 +38,8 @@ export interface Wait {
 export interface GenStream {
   /** "seed/index": how to regenerate it. */
   name: string;
+  /** Where it came from: generateStream(seed, index, maxBody) gives it again (before any rebuild). */
+  origin: { seed: number; index: number; maxBody: number };
   requests: GenRequest[];
   bytes: Buffer;
   /** Offsets where a new write starts. */
@@ -64,7 +66,7 @@ function directives(rng: Rng, d: Draft): void {
   out.push(`pad${rng.weighted([[6, rng.int(0, 200)], [3, rng.int(200, 5000)], [1, rng.int(30_000, 150_000)]])}`);
 }
 
-export function generateStream(seed: number, index: number): GenStream {
+export function generateStream(seed: number, index: number, maxBody = Infinity): GenStream {
   const rng = new Rng(streamSeed(seed, index));
   const count = rng.weighted([[4, 1], [4, rng.int(2, 3)], [2, rng.int(4, 8)]]);
   const requests: GenRequest[] = [];
@@ -73,10 +75,12 @@ export function generateStream(seed: number, index: number): GenStream {
   const sequential = rng.chance(0.5);
   let offset = 0;
   for (let i = 0; i < count; i++) {
-    const d = newDraft(rng, `f${index}.${i}`);
-    directives(rng, d);
-    mutate(d, rng);
-    const { bytes, headEnd } = serialize(d, rng);
+    // Each request draws from its own generator, so a smaller variant of one leaves the others alone.
+    const rq = new Rng(streamSeed(streamSeed(seed, index), i + 1));
+    const d = newDraft(rq, `f${index}.${i}`, maxBody);
+    directives(rq, d);
+    mutate(d, rq);
+    const { bytes, headEnd } = serialize(d, rq);
     // A head near the size limit may or may not fit (the parser counts differently): either answer is fine.
     if (headEnd > 12_000 && d.kind === 'valid') d.kind = 'ambiguous';
     if (sequential && i > 0) waits.push({ at: offset, index: i - 1, what: 'response' });
@@ -98,7 +102,8 @@ export function generateStream(seed: number, index: number): GenStream {
   splits.delete(0);
   const cut = rng.chance(0.15) ? { at: rng.int(1, bytes.length), how: rng.pick(['end', 'destroy'] as const) } : undefined;
   return {
-    name: `${seed}/${index}`,
+    name: maxBody === Infinity ? `${seed}/${index}` : `${seed}/${index} (bodies ≤ ${maxBody} B)`,
+    origin: { seed, index, maxBody },
     requests,
     bytes,
     splits: [...splits].sort((a, b) => a - b),

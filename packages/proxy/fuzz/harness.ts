@@ -119,12 +119,16 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
     options.log(`finding ${first.kind} in ${first.stream}: ${first.detail}`);
     const victim = batch.find((s) => s.name === first.stream);
     const cause = first.related === undefined ? undefined : batch.find((s) => s.requests.some((r) => r.id === first.related));
-    const candidates = first.kind === 'PROXY_DIED' ? batch.map((s) => [s]) : victim === undefined ? [] : cause === undefined || cause === victim ? [[victim]] : [[victim], [cause, victim]];
+    let candidates = victim === undefined ? [] : cause === undefined || cause === victim ? [[victim]] : [[victim], [cause, victim]];
+    if (first.kind === 'PROXY_DIED') {
+      const culprit = options.minimize > 0 ? await lab.culprit(batch, sig) : undefined;
+      candidates = culprit === undefined ? [] : [[culprit]];
+    }
     // Reproducing is bounded per finding, so one slow finding cannot eat the run.
     if (options.minimize > 0) entry.repro = await lab.reproduce(candidates, sig, options.minimize, Math.min(deadline, Date.now() + 5000));
-    if (entry.repro !== undefined && first.kind === 'PROXY_DIED') entry.stream = entry.repro.map((s) => s.name).join(' ');
     entry.reproduced = entry.repro !== undefined;
-    entry.repro ??= first.kind === 'PROXY_DIED' ? undefined : candidates[candidates.length - 1];
+    entry.repro ??= candidates[candidates.length - 1];
+    if (entry.repro !== undefined && first.kind === 'PROXY_DIED') entry.stream = entry.repro.map((s) => s.name).join(' ');
   };
 
   let next = 0;

@@ -16,13 +16,24 @@ const workerPort = Number(process.argv[2]);
 const upstream: Upstream = { id: 'echo@0', host: '127.0.0.1', port: workerPort, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
 const route: Route = { sessionCookie: 'sid', idleTimeoutMs: 60_000, sessions: new SessionTable<Upstream>(), target: upstream };
 const errors: string[] = [];
+// Every timeout short (all below the client's 8 s answer deadline), so a stuck exchange ends and
+// shows as a finding within the batch. Options an older engine does not know are ignored.
+const timeouts: Record<string, number> = {
+  headersTimeoutMs: 3000,
+  requestTimeoutMs: 6000,
+  bodyIdleTimeoutMs: 4000,
+  keepAliveTimeoutMs: 3000,
+  sendTimeoutMs: 4000,
+  responseTimeoutMs: 4000,
+  upstreamIdleTimeoutMs: 4000,
+  upgradeTimeoutMs: 3000,
+  tunnelIdleTimeoutMs: 4000,
+  connectionsCheckingIntervalMs: 250,
+};
 const proxy = createProxy({
   route,
   onError: (error) => errors.push(error instanceof Error ? (error.stack ?? error.message) : String(error)),
-  headersTimeoutMs: 3000,
-  requestTimeoutMs: 5000,
-  connectionsCheckingIntervalMs: 250,
-  keepAliveTimeoutMs: 3000,
+  ...timeouts,
 });
 const port = await proxy.listen(0);
 

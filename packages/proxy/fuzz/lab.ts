@@ -4,7 +4,7 @@
  * finding again on their own, and shrink them (drop requests, then the fragmentation).
  */
 import type { Finding } from './check';
-import type { GenStream } from './generate';
+import { type GenStream, generateStream } from './generate';
 import { ProxyHost } from './proc';
 import { type BatchOutcome, rebuild, runBatch } from './replay';
 import { EchoWorker } from './worker';
@@ -34,6 +34,9 @@ export class Lab {
       const detail = this.host.crashSummary();
       out.findings = [{ kind: 'PROXY_DIED', stream: streams.map((s) => s.name).join(' '), request: undefined, related: undefined, why: [], detail }];
       await this.restart();
+    } else if (out.findings.some((f) => f.kind === 'COUNTERS')) {
+      // Counters that did not come back would be blamed on every later batch.
+      await this.restart();
     }
     return out;
   }
@@ -54,6 +57,13 @@ export class Lab {
     return out.findings.some((f) => signature(f) === sig);
   }
 
+  /** Which stream of a batch kills the proxy when they are played one after the other (its own death's signature). */
+  async culprit(batch: readonly GenStream[], sig: string): Promise<GenStream | undefined> {
+    const out = await this.play(batch, true);
+    const f = out.findings[0];
+    return out.culprit !== undefined && f !== undefined && signature(f) === sig ? batch[out.culprit] : undefined;
+  }
+
   /** The first candidate that shows `sig` again, shrunk within `budget` replays; undefined if none does. */
   async reproduce(candidates: readonly GenStream[][], sig: string, budget: number, deadline: number): Promise<GenStream[] | undefined> {
     for (const c of candidates) {
@@ -66,6 +76,9 @@ export class Lab {
   private async shrink(streams: GenStream[], sig: string, budget: number, deadline: number): Promise<GenStream[]> {
     let best = streams;
     const more = () => budget-- > 0 && Date.now() < deadline;
+    // The same streams with small bodies: a reproduction one can read.
+    const small = best.map((s) => generateStream(s.origin.seed, s.origin.index, 64));
+    if (best.some((s) => s.bytes.length > 4096) && more() && (await this.shows(small, sig))) best = small;
     // The earlier connection (the cause, when there is one) may not be needed after all.
     if (best.length > 1 && more() && (await this.shows(best.slice(-1), sig))) best = best.slice(-1);
     for (let i = (best[best.length - 1] as GenStream).requests.length - 1; i >= 0; i--) {

@@ -188,10 +188,10 @@ export const AMBIGUOUS: readonly Mutation[] = [
       d.chunks = [d.body.length];
       d.exts = [''];
     }
-    const token = d.framing === 'cl' ? rng.pick(['content-length', 'Content-Length', 'keep-alive, content-length', 'X-A, CONTENT-LENGTH']) : rng.pick(['transfer-encoding', 'Transfer-Encoding, x-b']);
+    const token = d.framing === 'cl' ? rng.pick(['content-length', 'Content-Length', 'keep-alive, content-length', 'Fuzz-Hop-A, CONTENT-LENGTH']) : rng.pick(['transfer-encoding', 'Transfer-Encoding, fuzz-hop-b']);
     addHop(d, 'Connection', token);
   }],
-  [1, 'Connection names Host', (d, rng) => addHop(d, 'Connection', rng.pick(['host', 'Host, x-a']))],
+  [1, 'Connection names Host', (d, rng) => addHop(d, 'Connection', rng.pick(['host', 'Host, Fuzz-Hop-A']))],
   [3, 'Upgrade other than websocket', (d, rng) => {
     const token = rng.pick(['h2c', 'foo/1', 'TLS/1.2', 'h2c, websocket']);
     const connection = rng.pick(['Upgrade', 'Upgrade, HTTP2-Settings', 'keep-alive, upgrade']);

@@ -19,6 +19,8 @@ export class ProxyHost {
   port = 0;
   debugPort = 0;
   exit: string | undefined;
+  /** Exited and its stdio closed. */
+  closed = false;
   stderr = '';
   private constructor(readonly child: ChildProcess) {}
 
@@ -51,7 +53,22 @@ export class ProxyHost {
       child.on('exit', (code, signal) => {
         host.exit = `exit code ${code}${signal ? ` signal ${signal}` : ''}`;
       });
+      child.on('close', () => {
+        host.closed = true;
+      });
       return host;
+    });
+  }
+
+  /** Whether the process is gone within the deadline (its stderr then complete): a death just noticed. */
+  exited(deadlineMs = 3000): Promise<boolean> {
+    if (this.closed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), deadlineMs);
+      this.child.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
     });
   }
 
@@ -99,7 +116,7 @@ export class ProxyHost {
   }
 
   /** Polls until the upstream's counters are back to 0, or the deadline; returns the last state. */
-  async quiet(deadlineMs = 5000): Promise<HostState> {
+  async quiet(deadlineMs = 6000): Promise<HostState> {
     const until = Date.now() + deadlineMs;
     const errors: string[] = [];
     for (;;) {

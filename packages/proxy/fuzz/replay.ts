@@ -13,6 +13,8 @@ export interface BatchOutcome {
   findings: Finding[];
   /** The proxy process died during the batch (stream findings are then meaningless). */
   died: boolean;
+  /** Played one after the other: the stream during which it died. */
+  culprit?: number;
 }
 
 /** The stream ("seed/index") a request id belongs to, among `streams`. */
@@ -35,21 +37,27 @@ export async function runBatch(host: ProxyHost, worker: EchoWorker, streams: rea
   worker.records.length = 0;
   worker.errors.length = 0;
   const results: StreamResult[] = [];
-  if (sequential) for (const s of streams) results.push(await runStream(host.port, s));
-  else results.push(...(await Promise.all(streams.map((s) => runStream(host.port, s)))));
-  if (!host.alive()) return { results, findings: [], died: true };
+  if (sequential) {
+    for (const [i, s] of streams.entries()) {
+      results.push(await runStream(host.port, s));
+      // A round trip through the proxy: a death caused by this stream shows before the next starts.
+      if (!(await host.healthz()) && (await host.exited(1000))) return { results, findings: [], died: true, culprit: i };
+    }
+  } else results.push(...(await Promise.all(streams.map((s) => runStream(host.port, s)))));
+  const healthy = await host.healthz();
+  if (!healthy && (await host.exited(1000))) return { results, findings: [], died: true };
   const findings: Finding[] = [];
   const state = await host.quiet().catch(() => undefined);
   if (!host.alive() || state === undefined) return { results, findings: [], died: true };
   await workerSettled(worker);
   const first = streams[0]?.name ?? '?';
   if (state.inFlight !== 0 || state.webSockets !== 0) {
-    findings.push({ kind: 'COUNTERS', stream: first, request: undefined, related: undefined, why: [], detail: `inFlight ${state.inFlight}, webSockets ${state.webSockets} 5 s after the batch` });
+    findings.push({ kind: 'COUNTERS', stream: first, request: undefined, related: undefined, why: [], detail: `inFlight ${state.inFlight}, webSockets ${state.webSockets} 6 s after the batch's clients were done` });
   }
   for (const e of state.errors) {
     findings.push({ kind: 'ON_ERROR', stream: first, request: undefined, related: undefined, why: [], detail: e.split('\n').slice(0, 3).join(' | ') });
   }
-  if (!(await host.healthz())) findings.push({ kind: 'HEALTHZ', stream: first, request: undefined, related: undefined, why: [], detail: '/healthz did not answer 200 ok' });
+  if (!healthy) findings.push({ kind: 'HEALTHZ', stream: first, request: undefined, related: undefined, why: [], detail: '/healthz did not answer 200 ok' });
 
   const known = new Map<string, GenRequest>();
   for (const s of streams) for (const r of s.requests) known.set(r.id, r);
@@ -92,6 +100,7 @@ export function rebuild(stream: GenStream, keep: readonly number[], splits = tru
   const cutAt = stream.cut === undefined ? undefined : moved(stream.cut.at);
   return {
     name: `${stream.name}[${keep.join(',')}]${splits ? '' : ' unsplit'}`,
+    origin: stream.origin,
     requests,
     bytes: Buffer.concat(parts),
     splits: splits ? stream.splits.flatMap((s) => moved(s) ?? []).filter((s) => s > 0) : requests.map((r) => r.start).filter((s) => s > 0),

@@ -54,8 +54,8 @@ export class WireParser {
   constructor(
     private readonly kind: 'request' | 'response',
     private readonly events: WireEvents,
-    /** Responses: whether the next final response has no body (it answers a HEAD). */
-    private readonly bodylessNext: () => boolean = () => false,
+    /** Responses: whether this final response has no body (it answers a HEAD). */
+    private readonly bodylessNext: (msg: Message) => boolean = () => false,
   ) {}
 
   /** No message under way and nothing buffered. */
@@ -232,7 +232,7 @@ export class WireParser {
     if (cl.length === 1 && !/^\d{1,15}$/.test(cl[0] as string)) return this.fail(`bad Content-Length ${JSON.stringify(cl[0])}`);
     this.msg = msg;
     const informational = this.kind === 'response' && msg.status < 200;
-    const bodyless = this.kind === 'response' && (informational || msg.status === 204 || msg.status === 304 || this.bodylessNext());
+    const bodyless = this.kind === 'response' && (informational || msg.status === 204 || msg.status === 304 || this.bodylessNext(msg));
     if (bodyless) msg.framing = 'none';
     else if (te.length === 1) {
       const codings = (te[0] as string).toLowerCase().split(',').map((s) => s.trim());
