@@ -60,12 +60,13 @@ describe('malformed cookies: routed by the one well-formed session cookie, or to
   });
 });
 
-describe('duplicated cookies: the first non-empty one wins, consistently', () => {
+describe('duplicated cookies: the first one wins (as PHP, Express and Tomcat read them), consistently', () => {
   const cases: Array<[string, string, 'web@0' | 'web@1']> = [
     ['twice the same', 'Cookie: demo.sid=abc; demo.sid=abc\r\n', 'web@1'],
     ['known first, unknown second', 'Cookie: demo.sid=abc; demo.sid=other\r\n', 'web@1'],
     ['unknown first, known second', 'Cookie: demo.sid=other; demo.sid=abc\r\n', 'web@0'],
-    ['empty first, known second', 'Cookie: demo.sid=; demo.sid=abc\r\n', 'web@1'],
+    // The first is empty: no session, as the app will see it (the route cookie's Route.sessionCookieDuplicates can say 'last').
+    ['empty first, known second', 'Cookie: demo.sid=; demo.sid=abc\r\n', 'web@0'],
     ['two Cookie header lines, known first', 'Cookie: a=1\r\nCookie: demo.sid=abc\r\n', 'web@1'],
     ['two Cookie header lines, unknown first', 'Cookie: demo.sid=other\r\nCookie: demo.sid=abc\r\n', 'web@0'],
   ];

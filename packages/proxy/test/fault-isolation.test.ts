@@ -167,6 +167,8 @@ describe('a throw inside any engine entry point costs one connection, never the 
       const next = await get(port, '/echo');
       expect(next.status).toBe(200);
       expect(next.body).toBe('echo');
+      // Nothing left behind (and no late 'close' of this test's sockets meets the next test's probe).
+      await waitFor(() => proxy.stats().clientConnections === 0 && proxy.stats().workerConnections <= 1, 'connections closed');
     }, 15_000);
   }
 });

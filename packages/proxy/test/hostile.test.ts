@@ -359,3 +359,29 @@ it('a non-WebSocket Upgrade with a chunked body arriving in pieces: the body is 
   expect(text).toMatch(/^HTTP\/1\.1 200 /);
   expect(body).toBe('hello world');
 });
+
+it('a refused request followed by a large upload: the upload is read and dropped, the answer read without a reset (lingering close, RFC 9112 §9.6)', async () => {
+  const w = await startUpstream('web@0', answerWith('web@0'));
+  const { port } = await startProxy(makeRoute(w.upstream), { maxHeaderSize: 4096 });
+  const answer = await new Promise<string>((resolve) => {
+    let text = '';
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.pause();
+      socket.write(`PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 64000000\r\nX-Big: ${'b'.repeat(8000)}\r\n\r\n`);
+      // Like a client that reads its answer once its upload is written: the proxy must keep
+      // reading (and dropping) it, or the close resets the connection and the answer is lost.
+      socket.write(Buffer.alloc(64_000_000, 97), (error) => {
+        if (error !== undefined && error !== null) text += '<write failed>';
+        socket.end();
+        socket.resume();
+      });
+    });
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', () => resolve(`${text}<reset>`));
+    socket.on('close', () => resolve(text));
+  });
+  expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+  expect(answer).not.toMatch(/<write failed>|<reset>/);
+  expect(w.seen).toHaveLength(0);
+});

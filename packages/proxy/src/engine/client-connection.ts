@@ -57,6 +57,8 @@ export class ClientConn {
   /** Last bytes from the client (body idle timeout). */
   lastReadAt: number;
   idleSince: number;
+  /** Since when the connection is closing: our FIN sent, the client's bytes dropped (0: not closing). */
+  lingerSince = 0;
   /** Since when a write to the client has waited for 'drain' (0: none waits). */
   stalledSince = 0;
   paused = 0;
@@ -384,7 +386,21 @@ export function resumeConn(conn: ClientConn, reason: number): void {
 export function endConn(conn: ClientConn): void {
   conn.broken = true;
   if (conn.queue !== undefined) for (const queued of conn.queue.splice(0)) abort(queued);
-  if (!conn.dead) conn.socket.destroySoon();
+  if (!conn.dead) linger(conn);
+}
+
+/**
+ * Lingering close (nginx's lingering_close): FIN once the answer is written, and what the client
+ * still sends is read and dropped until its own FIN or LINGER_MS. Closing with unread bytes
+ * would make the kernel send a reset, which can destroy the answer before the client reads it
+ * (the fuzzer saw 431s lost behind a large body).
+ */
+function linger(conn: ClientConn): void {
+  if (conn.lingerSince !== 0) return;
+  conn.lingerSince = Date.now();
+  conn.paused = 0;
+  startReading(conn.socket, conn.consumed);
+  conn.socket.end();
 }
 
 function onClientEnd(this: ConnSocket): void {
@@ -465,7 +481,6 @@ export function failConn(conn: ClientConn, status: number, reason: string): void
     return;
   }
   conn.write(textHead(status, reason, `${reason}\n`, false));
-  // A half-open client must not keep the socket: closed once the answer is flushed.
-  socket.destroySoon();
+  linger(conn);
 }
 

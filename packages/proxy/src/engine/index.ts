@@ -82,8 +82,9 @@ export function createProxy(options: ProxyOptions): ProxyServer {
         }
         clearInterval(interval);
         for (const conn of [...state.conns]) {
-          // Ones ending after a Connection: close answer are left to flush it.
-          if (!conn.socket.writableEnded) conn.socket.destroy();
+          // Ones ending after a Connection: close answer flush it first (and linger no longer).
+          if (conn.socket.writableEnded) conn.socket.destroySoon();
+          else conn.socket.destroy();
         }
         for (const tunnel of [...state.tunnels]) tunnel.destroy();
         for (const pool of state.pools.values()) for (const up of pool.idle.splice(0)) up.destroy();

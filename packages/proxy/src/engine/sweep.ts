@@ -9,6 +9,9 @@ import { abort } from './exchange';
 import { faultProbe } from './guard';
 import type { EngineState, WorkerPool } from './state';
 
+/** How long a closing connection waits for the client's FIN (nginx lingering_timeout 5 s). */
+const LINGER_MS = 5_000;
+
 export function sweep(state: EngineState): void {
   const now = Date.now();
   for (const conn of state.conns) {
@@ -33,6 +36,11 @@ function sweepConnection(state: EngineState, conn: ClientConn, now: number): voi
     if (conn.current !== undefined) abort(conn.current);
     conn.broken = true;
     conn.socket.destroy();
+    return;
+  }
+  // A closing connection whose client neither reads to its end nor closes (lingering close).
+  if (conn.lingerSince !== 0) {
+    if (expired(conn.lingerSince, LINGER_MS, now)) conn.socket.destroy();
     return;
   }
   if (conn.broken) return;
