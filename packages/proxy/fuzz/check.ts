@@ -129,7 +129,8 @@ export function checkStream(stream: GenStream, result: StreamResult, byId: Map<s
     if (resp === undefined) {
       const excused = cut || !sent(req) || trouble(i) || afterEarly(i) || req.kind !== 'valid' || result.upgradedAt !== undefined || result.parseError !== undefined;
       if (!excused) add('MISSING_RESPONSE', req, `no answer${result.timedOut ? ' (the client waited 8 s: a hang)' : result.closed ? ', the proxy closed the connection' : ''}`);
-      else if (req.kind === 'invalid' && sent(req) && !cut && !result.parseError && result.responses.length === i) {
+      // (Not after a reset: a proxy that closes while the client still sends may lose its 400 that way.)
+      else if (req.kind === 'invalid' && sent(req) && !cut && !result.parseError && !result.reset && result.responses.length === i) {
         add('MISSING_REFUSAL', req, `an invalid request got no 4xx${result.timedOut ? ' (the client waited 8 s)' : ''}`);
       }
       answering = false;

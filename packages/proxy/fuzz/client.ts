@@ -24,6 +24,8 @@ export interface StreamResult {
   parseError: string | undefined;
   /** The proxy closed (or reset) the connection. */
   closed: boolean;
+  /** A TCP reset: what the proxy wrote last may be lost (closing with unread bytes resets). */
+  reset: boolean;
   timedOut: boolean;
   /** A wait (early answer, 100 Continue, previous response) gave up: the client was slow. */
   waitExpired: boolean;
@@ -51,7 +53,7 @@ export function expectedAnswers(stream: GenStream): number {
 export function runStream(port: number, stream: GenStream): Promise<StreamResult> {
   const began = Date.now();
   const result: StreamResult = {
-    responses: [], informational: new Set(), written: 0, parseError: undefined, closed: false, timedOut: false, waitExpired: false,
+    responses: [], informational: new Set(), written: 0, parseError: undefined, closed: false, reset: false, timedOut: false, waitExpired: false,
     upgradedAt: undefined, ms: 0, received: [],
   };
   let receivedBytes = 0;
@@ -88,6 +90,8 @@ export function runStream(port: number, stream: GenStream): Promise<StreamResult
           parser.stop();
           socket.destroy();
         }
+        // A head is in: a 'started' wait may go on (once the parser holds it, after this call).
+        setImmediate(changed);
       },
       onMessage: (msg) => {
         if (msg.status === 101) return;
@@ -122,7 +126,9 @@ export function runStream(port: number, stream: GenStream): Promise<StreamResult
     }
     parser.end();
   });
-  socket.on('error', () => {});
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ECONNRESET' || error.code === 'EPIPE') result.reset = true;
+  });
   const closed = new Promise<void>((resolve) =>
     socket.on('close', () => {
       result.closed = true;
@@ -146,7 +152,10 @@ export function runStream(port: number, stream: GenStream): Promise<StreamResult
       for (const w of stream.waits) {
         // After one wait gave up the proxy is not answering; waiting again would only add time.
         if (w.at !== at || result.waitExpired) continue;
-        const answered = () => result.responses.length > w.index || (w.what === 'continue' && result.informational.has(w.index));
+        const answered = () =>
+          result.responses.length > w.index ||
+          (w.what === 'continue' && result.informational.has(w.index)) ||
+          (w.what === 'started' && result.responses.length === w.index && parser.current !== undefined);
         if (!(await until(answered, WAIT_DEADLINE_MS))) result.waitExpired = true;
       }
       if (result.closed) break;

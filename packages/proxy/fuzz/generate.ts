@@ -28,11 +28,14 @@ export interface GenRequest {
   end: number;
 }
 
-/** Before writing byte `at`, wait until request `index` has its answer (or a 1xx, for 'continue'). */
+/**
+ * Before writing byte `at`, wait until request `index` has its answer ('response'), a 1xx
+ * ('continue'), or the first bytes of its answer ('started': more bytes while it streams).
+ */
 export interface Wait {
   at: number;
   index: number;
-  what: 'response' | 'continue';
+  what: 'response' | 'continue' | 'started';
 }
 
 export interface GenStream {
@@ -84,6 +87,7 @@ export function generateStream(seed: number, index: number, maxBody = Infinity):
     // A head near the size limit may or may not fit (the parser counts differently): either answer is fine.
     if (headEnd > 12_000 && d.kind === 'valid') d.kind = 'ambiguous';
     if (sequential && i > 0) waits.push({ at: offset, index: i - 1, what: 'response' });
+    else if (i > 0 && (requests[i - 1] as GenRequest).closes && rng.chance(0.5)) waits.push({ at: offset, index: i - 1, what: 'started' });
     if (d.expectContinue) waits.push({ at: offset + headEnd, index: i, what: 'continue' });
     if (d.early) waits.push({ at: offset + headEnd + rng.int(0, Math.min(8, bytes.length - headEnd - 1)), index: i, what: 'response' });
     requests.push({

@@ -10,15 +10,15 @@ import { loadRegressions } from '../fuzz/saved';
 const SEED = 9;
 
 describe('differential fuzzer', () => {
-  it(`seed ${SEED}: 300 streams through the proxy child process, no finding`, async () => {
-    const report = await fuzz({ seed: SEED, streams: 300, seconds: 20, concurrency: 16, minimize: 0, log: () => {} });
+  it(`seed ${SEED}: 1000 streams through the proxy child process, no finding`, async () => {
+    const report = await fuzz({ seed: SEED, streams: 1000, seconds: 20, concurrency: 16, minimize: 0, log: () => {} });
     const found = report.findings.map((f) => `${f.kind} ×${f.count} in ${f.stream} ${f.request ?? ''}: ${f.detail} [${f.why.join(', ')}]`);
     expect(found).toEqual([]);
     expect(report.deaths).toBe(0);
-    // The time budget went on streams, not on waiting: a hang would show here too.
-    expect(report.streams).toBe(300);
-    expect(report.answered).toBeGreaterThan(200);
-    expect(report.refused).toBeGreaterThan(30);
+    // The time budget went on streams, not on waiting (a loaded machine may not do all 1000).
+    expect(report.streams).toBeGreaterThanOrEqual(300);
+    expect(report.answered).toBeGreaterThan(report.streams * 0.6);
+    expect(report.refused).toBeGreaterThan(report.streams * 0.1);
   }, 60_000);
 
   const saved = loadRegressions();
