@@ -5,6 +5,7 @@
  * once per dispatch and comes down exactly once (release), whatever ends the exchange.
  */
 import { fallbackUpstream } from '../passes/choose-upstream';
+import type { SessionPin } from '@handover/session-table';
 import type { Upstream } from '../types';
 import { type ClientConn, endConn, pauseConn, PAUSE_CONNECTING, PAUSE_PIPELINED, PAUSE_UPSTREAM_FULL, resumeConn } from './client-connection';
 import { BODY_CHUNKED, BODY_NONE, type BodyKind, OUT_NONE, type OutMode } from './heads';
@@ -19,6 +20,8 @@ export class Exchange {
   authority: string | undefined = undefined;
   /** Holds one unit of upstream.inFlight. */
   counted = false;
+  /** Keeps the request's session from eviction while it is under way (released with inFlight). */
+  pin: SessionPin | undefined = undefined;
   /** Counted in state.active. */
   active = false;
   up: UpConn | undefined = undefined;
@@ -80,6 +83,7 @@ export function dispatch(ex: Exchange, upstream: Upstream, fresh: boolean): void
   ex.upstream = upstream;
   upstream.inFlight++;
   ex.counted = true;
+  if (ex.sessionId !== undefined) ex.pin = state.route.sessions.pin(ex.sessionId, upstream);
   ex.connected = false;
   ex.reused = false;
   if (up !== undefined) {
@@ -220,6 +224,10 @@ function startNext(ex: Exchange): void {
 export function release(ex: Exchange): void {
   if (!ex.counted) return;
   ex.counted = false;
+  if (ex.pin !== undefined) {
+    ex.conn.state.route.sessions.unpin(ex.pin);
+    ex.pin = undefined;
+  }
   const upstream = ex.upstream as Upstream;
   upstream.inFlight--;
   notifyRelease(ex.conn.state, upstream);

@@ -253,7 +253,7 @@ export function isWebSocketUpgrade(raw: readonly string[]): boolean {
 }
 
 /** A 101's head: Connection and Upgrade are the point of it; other hop-by-hop, framing and internal ones go. */
-export function switchingHead(reason: string, raw: readonly string[]): string {
+export function switchingHead(reason: string, raw: readonly string[], setCookie: string | undefined): string {
   const tokens = connectionTokens(raw);
   let head = `HTTP/1.1 101 ${reason}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
@@ -262,6 +262,8 @@ export function switchingHead(reason: string, raw: readonly string[]): string {
     if (isHopByHop(name) && !nameIs(name, 'connection') && !nameIs(name, 'upgrade')) continue;
     head += `${name}: ${raw[i + 1] as string}\r\n`;
   }
+  // The route cookie when the handshake bound or renewed the session (as on any response).
+  if (setCookie !== undefined) head += `Set-Cookie: ${setCookie}\r\n`;
   return `${head}\r\n`;
 }
 

@@ -5,6 +5,7 @@
  * side closes, or after tunnelIdleTimeoutMs with no bytes either way.
  */
 import type { Socket } from 'node:net';
+import type { SessionPin } from '@handover/session-table';
 import type { Upstream } from '../types';
 import { type Exchange, finish } from './exchange';
 import { type EngineState, notifyRelease } from './state';
@@ -17,6 +18,8 @@ class Tunnel {
     readonly client: Socket,
     readonly worker: Socket,
     readonly upstream: Upstream,
+    /** An open WebSocket keeps its session from eviction. */
+    readonly pin: SessionPin | undefined,
   ) {}
 
   /** Ends both sides; gives back the webSockets count once. */
@@ -26,6 +29,7 @@ class Tunnel {
     this.state.tunnels.delete(this);
     this.client.destroy();
     this.worker.destroy();
+    if (this.pin !== undefined) this.state.route.sessions.unpin(this.pin);
     this.upstream.webSockets--;
     notifyRelease(this.state, this.upstream);
   }
@@ -45,10 +49,11 @@ export function openTunnel(ex: Exchange, up: UpConn, fromWorker: Buffer): void {
   conn.detach();
   // The handshake is over: its in-flight unit goes back as the tunnel's webSockets unit comes.
   upstream.webSockets++;
+  const pin = ex.sessionId === undefined ? undefined : state.route.sessions.pin(ex.sessionId, upstream);
   ex.responseDone = true;
   ex.requestDone = true;
   finish(ex);
-  const tunnel = new Tunnel(state, client, worker, upstream);
+  const tunnel = new Tunnel(state, client, worker, upstream, pin);
   state.tunnels.add(tunnel);
   const end = () => tunnel.destroy();
   client.on('error', end);

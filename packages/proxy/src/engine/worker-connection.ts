@@ -305,9 +305,9 @@ function onResponseHead(
         badResponse(up, ex);
         return 1;
       }
-      accountResponse(conn.state.route, ex.upstream as Upstream, ex.sessionId, headers);
+      const routeSetCookie = accountResponse(conn.state.route, ex.upstream as Upstream, ex.sessionId, headers);
       ex.responded = true;
-      ex.switching = switchingHead(reason ?? '', headers);
+      ex.switching = switchingHead(reason ?? '', headers, routeSetCookie);
       return 0;
     }
     if (status < 200) {
