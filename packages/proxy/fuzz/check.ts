@@ -52,8 +52,10 @@ export function compareAtWorker(req: GenRequest, rec: WorkerRecord): string[] {
   const hosts = headerValues(rec.headers, 'host');
   if (hosts.length !== 1) out.push(`worker got ${hosts.length} Host headers (${short(JSON.stringify(hosts))})`);
   else if (req.host !== undefined && hosts[0] !== req.host) out.push(`Host ${JSON.stringify(req.host)} reached the worker as ${JSON.stringify(hosts[0])}`);
-  const got = rec.headers.filter(([n]) => !PROXY_OWNED.has(n.toLowerCase())).map(([n, v]) => `${n.toLowerCase()}: ${v}`);
-  const want = req.expect.filter(([n]) => !PROXY_OWNED.has(n.toLowerCase())).map(([n, v]) => `${n.toLowerCase()}: ${v}`);
+  // (Upgrade tokens are case-insensitive: a proxy may write "websocket" for "WebSocket".)
+  const line = ([n, v]: [string, string]) => `${n.toLowerCase()}: ${n.toLowerCase() === 'upgrade' ? v.toLowerCase() : v}`;
+  const got = rec.headers.filter(([n]) => !PROXY_OWNED.has(n.toLowerCase())).map(line);
+  const want = req.expect.filter(([n]) => !PROXY_OWNED.has(n.toLowerCase())).map(line);
   const extra = multisetDiff(got, want);
   const missing = multisetDiff(want, got);
   if (extra.length > 0) out.push(`headers the worker must not see reached it: ${short(extra.join(' | '), 200)}`);
@@ -62,7 +64,7 @@ export function compareAtWorker(req: GenRequest, rec: WorkerRecord): string[] {
     const te = headerValues(rec.headers, 'transfer-encoding').join(',').toLowerCase().replace(/\s/g, '');
     if (te !== req.codings.toLowerCase().replace(/\s/g, '')) out.push(`transfer codings ${JSON.stringify(req.codings)} reached the worker as ${JSON.stringify(te)}`);
   }
-  if (rec.upgraded) out.push(`upgrade ${JSON.stringify(headerValues(rec.headers, 'upgrade')[0])} was tunnelled to the worker`);
+  if (rec.upgraded && !req.websocket) out.push(`upgrade ${JSON.stringify(headerValues(rec.headers, 'upgrade')[0])} was tunnelled to the worker`);
   return out;
 }
 
@@ -145,6 +147,10 @@ export function checkStream(stream: GenStream, result: StreamResult, byId: Map<s
     if (req.local && id === undefined && resp.status === 200) {
       const want = req.method === 'HEAD' ? '' : 'ok\n';
       if (resp.body.toString('latin1') !== want) add('BAD_RESPONSE', req, `the proxy's own answer to ${req.method} ${req.expectTarget} has body ${JSON.stringify(short(resp.body.toString('latin1')))}`);
+    } else if (resp.status === 101 && req.websocket && id === req.id) {
+      const t = result.tunnel;
+      if (t !== undefined && t.echoed !== t.sent && !cut) add('TUNNEL', req, `through the WebSocket tunnel the client sent ${JSON.stringify(t.sent)} and got back ${JSON.stringify(short(t.echoed))}`);
+      open = false;
     } else if (resp.status === 101) {
       add('TUNNELLED', req, `101 for ${JSON.stringify(req.why)}: the connection became a tunnel`);
       open = false;

@@ -31,6 +31,8 @@ export interface StreamResult {
   waitExpired: boolean;
   /** Request index answered with 101 (the connection became a tunnel). */
   upgradedAt: number | undefined;
+  /** Through a WebSocket tunnel: what the client sent and what came back. */
+  tunnel: { sent: string; echoed: string } | undefined;
   ms: number;
   /** Everything the proxy sent back (the first MiB), for --only. */
   received: Buffer[];
@@ -54,7 +56,7 @@ export function runStream(port: number, stream: GenStream): Promise<StreamResult
   const began = Date.now();
   const result: StreamResult = {
     responses: [], informational: new Set(), written: 0, parseError: undefined, closed: false, reset: false, timedOut: false, waitExpired: false,
-    upgradedAt: undefined, ms: 0, received: [],
+    upgradedAt: undefined, tunnel: undefined, ms: 0, received: [],
   };
   let receivedBytes = 0;
   const socket = net.connect(port, '127.0.0.1');
@@ -85,10 +87,18 @@ export function runStream(port: number, stream: GenStream): Promise<StreamResult
     {
       onHead: (msg) => {
         if (msg.status === 101) {
+          const req = stream.requests[result.responses.length];
           result.upgradedAt = result.responses.length;
           result.responses.push({ status: 101, version: msg.version, headers: msg.headers, trailers: [], body: Buffer.alloc(0), framing: 'none' });
-          parser.stop();
-          socket.destroy();
+          if (req?.websocket !== true) {
+            parser.stop();
+            socket.destroy();
+            return;
+          }
+          // A tunnel to the echo worker: what goes in must come back, byte for byte.
+          const tunnel = { sent: `ws-ping ${req.id} \x00\xff\r\n\r\n`, echoed: parser.stop().toString('latin1') };
+          result.tunnel = tunnel;
+          socket.write(tunnel.sent, 'latin1');
         }
         // A head is in: a 'started' wait may go on (once the parser holds it, after this call).
         setImmediate(changed);
@@ -112,7 +122,10 @@ export function runStream(port: number, stream: GenStream): Promise<StreamResult
   );
   socket.on('data', (chunk: Buffer) => {
     if ((receivedBytes += chunk.length) < 1 << 20) result.received.push(chunk);
-    parser.feed(chunk);
+    if (result.tunnel !== undefined) {
+      result.tunnel.echoed += chunk.toString('latin1');
+      changed();
+    } else parser.feed(chunk);
   });
   socket.on('end', () => {
     // A refusal of a HEAD request may or may not carry its body; closed after its head, it is complete.
@@ -172,8 +185,11 @@ export function runStream(port: number, stream: GenStream): Promise<StreamResult
     const wanted = expectedAnswers(stream);
     const done = await until(() => stream.cut === undefined && result.responses.length >= wanted, ANSWER_DEADLINE_MS);
     if (!done) result.timedOut = true;
+    const tunnel = result.tunnel;
+    if (tunnel !== undefined) await until(() => tunnel.echoed.length >= tunnel.sent.length, WAIT_DEADLINE_MS);
     // A connection the proxy should close (HTTP/1.0, Connection: close, a refusal) gets a chance to; others go now.
-    if (!result.closed && stream.requests.some((r) => r.closes && r.kind !== 'invalid')) await until(() => false, 300);
+    const closer = stream.requests.findIndex((r) => r.closes && !r.websocket && r.kind !== 'invalid');
+    if (!result.closed && closer !== -1 && result.responses.length > closer) await until(() => false, 300);
     socket.destroy();
     await closed;
   };

@@ -51,6 +51,8 @@ export interface Draft {
   local: boolean;
   /** Bodies are cut to this many bytes (the shrinker's smaller variant of the same stream). */
   maxBody: number;
+  /** A WebSocket handshake: a 101 and an echoing tunnel are expected; nothing after it is HTTP. */
+  websocket: boolean;
 }
 
 export const TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -64,7 +66,7 @@ export function newDraft(rng: Rng, id: string, maxBody = Infinity): Draft {
   const d: Draft = {
     id, kind: 'valid', why: [], method, target, expectTarget: target, version: 'HTTP/1.1', lines: [], expect: [], host,
     body: Buffer.alloc(0), framing: 'none', chunks: [], exts: [], trailers: [], pre: '', headEdits: [], rawBody: undefined,
-    directives: [], closes: false, expectContinue: false, early: false, codings: undefined, local: false, maxBody,
+    directives: [], closes: false, expectContinue: false, early: false, codings: undefined, local: false, maxBody, websocket: false,
   };
   d.lines.push(`Host: ${host}`);
   addHeader(d, 'X-Fuzz-Id', id);

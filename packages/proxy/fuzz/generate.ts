@@ -23,6 +23,7 @@ export interface GenRequest {
   early: boolean;
   codings: string | undefined;
   local: boolean;
+  websocket: boolean;
   /** Offsets of this request's bytes in the stream. */
   start: number;
   end: number;
@@ -93,10 +94,12 @@ export function generateStream(seed: number, index: number, maxBody = Infinity):
     requests.push({
       id: d.id, kind: d.kind, why: d.why, method: d.method, version: d.version, expectTarget: d.expectTarget,
       expect: d.expect, host: d.host, body: d.body, directives: d.directives, closes: d.closes, early: d.early,
-      codings: d.codings, local: d.local, start: offset, end: offset + bytes.length,
+      codings: d.codings, local: d.local, websocket: d.websocket, start: offset, end: offset + bytes.length,
     });
     parts.push(bytes);
     offset += bytes.length;
+    // After a WebSocket handshake the connection is a tunnel: no more HTTP on it.
+    if (d.websocket && d.kind === 'valid') break;
   }
   const bytes = Buffer.concat(parts);
   const splits = new Set<number>();

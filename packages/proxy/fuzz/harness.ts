@@ -82,6 +82,7 @@ export async function inspect(streams: GenStream[], log: (line: string) => void)
         const line = resp.body.toString('latin1', 0, Math.min(120, resp.body.length)).split('\n')[0];
         log(`  answer ${resp.status} ${resp.headers.map(([n, v]) => `${n}: ${v.slice(0, 30)}`).join(' | ')} :: ${JSON.stringify(line)}`);
       }
+      if (r.tunnel) log(`  tunnel: sent ${JSON.stringify(r.tunnel.sent)}, got back ${JSON.stringify(r.tunnel.echoed)}`);
       log(`  received (start): ${literal(Buffer.concat(r.received).subarray(0, 300), 600)}`);
     });
     for (const rec of worker.records) {

@@ -113,6 +113,17 @@ export const VALID: readonly Mutation[] = [
     d.lines.push(`transfer-encoding: ${rng.pick(['Chunked', 'CHUNKED', ' chunked '])}`);
   }],
   [1, 'session cookie', sessionCookie],
+  [2, 'WebSocket handshake', (d, rng) => {
+    d.method = 'GET';
+    d.framing = 'none';
+    d.body = Buffer.alloc(0);
+    addHeader(d, 'Upgrade', rng.pick(['websocket', 'WebSocket']));
+    addHop(d, 'Connection', rng.pick(['Upgrade', 'keep-alive, Upgrade']));
+    addHeader(d, 'Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ==');
+    addHeader(d, 'Sec-WebSocket-Version', '13');
+    d.websocket = true;
+    d.closes = true;
+  }],
   [1, 'health check', (d, rng) => {
     d.method = rng.pick(['GET', 'HEAD']);
     d.target = d.expectTarget = rng.pick(['/healthz', '/healthz?probe=1']);

@@ -44,12 +44,16 @@ export async function runBatch(host: ProxyHost, worker: EchoWorker, streams: rea
       if (!(await host.healthz()) && (await host.exited(1000))) return { results, findings: [], died: true, culprit: i };
     }
   } else results.push(...(await Promise.all(streams.map((s) => runStream(host.port, s)))));
+  const t0 = Date.now();
   const healthy = await host.healthz();
+  const t1 = Date.now();
   if (!healthy && (await host.exited(1000))) return { results, findings: [], died: true };
   const findings: Finding[] = [];
   const state = await host.quiet().catch(() => undefined);
   if (!host.alive() || state === undefined) return { results, findings: [], died: true };
+  const t2 = Date.now();
   await workerSettled(worker);
+  if (process.env.FUZZ_DEBUG) console.log(`batch ${streams[0]?.name}: streams ${Math.max(...results.map((r) => r.ms))} ms, healthz ${t1 - t0} ms, quiet ${t2 - t1} ms, settle ${Date.now() - t2} ms`);
   const first = streams[0]?.name ?? '?';
   if (state.inFlight !== 0 || state.webSockets !== 0) {
     findings.push({ kind: 'COUNTERS', stream: first, request: undefined, related: undefined, why: [], detail: `inFlight ${state.inFlight}, webSockets ${state.webSockets} 6 s after the batch's clients were done` });
