@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type HandoverConfig, poolProxyPort } from '@handover/config';
 import { startControlServer } from '@handover/control-api';
 import { type ProxyServer, createProxy } from '@handover/proxy';
+import { proxyOptions } from './proxy-options';
 import { resolveControlToken, resolveRouteKey } from '@handover/secrets';
 import { EventLog } from './event-log';
 import { type KeeperRestart, socketKey } from './keeper';
@@ -63,7 +64,12 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   try {
     store.claim();
     for (const [index, pool] of config.pools.entries()) {
-      const proxy = createProxy({ route: supervisor.routeOf(pool.name), onRelease: supervisor.onProxyRelease });
+      const proxy = createProxy({
+        ...proxyOptions(config.proxy),
+        route: supervisor.routeOf(pool.name),
+        onRelease: supervisor.onProxyRelease,
+        onError: (error) => supervisor.onProxyError(pool.name, error),
+      });
       const wanted = poolProxyPort(config, index);
       if (wanted === undefined) {
         throw new Error(`pools[${index}].proxyPort: pool ${pool.name} needs a proxyPort of its own (only the first pool uses proxy.port)`);

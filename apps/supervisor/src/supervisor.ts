@@ -1387,6 +1387,17 @@ export class Supervisor implements SupervisorControl {
     });
   }
 
+  /**
+   * Something unexpected in a pool's proxy: a fault its guard caught (it cost one connection;
+   * reported once per kind), or an error from a callback. Logged with the stack and recorded.
+   */
+  readonly onProxyError = (pool: string, error: unknown): void => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`handover: proxy of pool ${pool}: ${error instanceof Error ? (error.stack ?? message) : message}\n`);
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.stack : undefined;
+    this.record({ type: 'proxy.fault', actor: SUPERVISOR, pool, message, data: cause === undefined ? null : { stack: cause } });
+  };
+
   private record(event: NewEvent): void {
     this.events.record(event);
   }

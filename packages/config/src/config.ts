@@ -9,8 +9,36 @@ export interface ListenConfig {
   port: number;
 }
 
+/** The proxy's own settings; unset timeouts and limits keep the proxy's defaults (packages/proxy README). */
+export interface ProxyConfig extends ListenConfig {
+  /** A trusted proxy in front: its Forwarded / X-Forwarded-* / X-Real-IP are kept. */
+  trustForwarded: boolean;
+  timeouts: Partial<Record<ProxyTimeout, number>>;
+  limits: Partial<Record<ProxyLimit, number>>;
+}
+
+export type ProxyTimeout =
+  | 'headerSeconds'
+  | 'requestSeconds'
+  | 'bodyIdleSeconds'
+  | 'keepAliveSeconds'
+  | 'sendSeconds'
+  | 'connectSeconds'
+  | 'responseSeconds'
+  | 'upstreamIdleSeconds'
+  | 'upgradeSeconds'
+  | 'tunnelIdleSeconds';
+
+export type ProxyLimit =
+  | 'maxConnections'
+  | 'maxConnectionsPerClient'
+  | 'maxConnectionsPerWorker'
+  | 'maxHeaderBytes'
+  | 'maxHeaderCount'
+  | 'maxResponseHeaderBytes';
+
 export interface HandoverConfig {
-  proxy: ListenConfig;
+  proxy: ProxyConfig;
   control: ListenConfig;
   /** Absolute. */
   dataDir: string;
@@ -394,7 +422,13 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     throw new ConfigError(configPath, issues);
   }
   const file = result.data;
-  const proxy = { ...DEFAULTS.proxy, ...file.proxy };
+  const proxy: ProxyConfig = {
+    host: file.proxy?.host ?? DEFAULTS.proxy.host,
+    port: file.proxy?.port ?? DEFAULTS.proxy.port,
+    trustForwarded: file.proxy?.trustForwarded ?? false,
+    timeouts: { ...file.proxy?.timeouts },
+    limits: { ...file.proxy?.limits },
+  };
   const control = { ...DEFAULTS.control, ...file.control };
   issues.push(...crossChecks(file, proxy.port, control.port, overridden.sources));
 

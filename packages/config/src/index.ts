@@ -3,7 +3,7 @@ export type { ConfigIssue, ConfigWarning } from './errors';
 export { DEFAULT_EPHEMERAL_PORTS, GENERATIONS_AHEAD, parseEphemeralPorts, readEphemeralPorts } from './ephemeral-ports';
 export type { EphemeralPorts } from './ephemeral-ports';
 export { DEFAULTS, parseConfig, poolBasePortEnvVar, poolProxyPort, poolProxyPortEnvVar } from './config';
-export type { HandoverConfig, ListenConfig, ParseConfigOptions, PoolConfig } from './config';
+export type { HandoverConfig, ListenConfig, ParseConfigOptions, PoolConfig, ProxyConfig, ProxyLimit, ProxyTimeout } from './config';
 export { CONFIG_FILE_NAME, loadConfig } from './load';
 export type { LoadConfigOptions } from './load';
 export { loadDotEnv, parseDotEnv } from './dotenv';

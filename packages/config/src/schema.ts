@@ -56,6 +56,44 @@ export const listenSchema = z.strictObject({
   port: port().optional(),
 });
 
+/** The proxy's timeouts in seconds (0 = off); unset ones keep the proxy's defaults. */
+const proxyTimeoutsSchema = z.strictObject(
+  {
+    headerSeconds: amount(0, 3600, 'seconds').optional(),
+    requestSeconds: amount(0, 86_400, 'seconds').optional(),
+    bodyIdleSeconds: amount(0, 3600, 'seconds').optional(),
+    keepAliveSeconds: amount(0, 3600, 'seconds').optional(),
+    sendSeconds: amount(0, 3600, 'seconds').optional(),
+    connectSeconds: amount(0, 600, 'seconds').optional(),
+    responseSeconds: amount(0, 86_400, 'seconds').optional(),
+    upstreamIdleSeconds: amount(0, 86_400, 'seconds').optional(),
+    upgradeSeconds: amount(0, 600, 'seconds').optional(),
+    tunnelIdleSeconds: amount(0, 604_800, 'seconds').optional(),
+  },
+  { error: 'expected an object like { "responseSeconds": 60 }' },
+);
+
+/** The proxy's resource limits (0 = none); unset ones keep the proxy's defaults. */
+const proxyLimitsSchema = z.strictObject(
+  {
+    maxConnections: int(0, 10_000_000).optional(),
+    maxConnectionsPerClient: int(0, 10_000_000).optional(),
+    maxConnectionsPerWorker: int(0, 10_000_000).optional(),
+    maxHeaderBytes: int(1024, 1_048_576).optional(),
+    maxHeaderCount: int(0, 10_000).optional(),
+    maxResponseHeaderBytes: int(1024, 16_777_216).optional(),
+  },
+  { error: 'expected an object like { "maxConnections": 10000 }' },
+);
+
+export const proxySchema = z.strictObject({
+  host: host().optional(),
+  port: port().optional(),
+  trustForwarded: z.boolean({ error: 'expected true (a trusted proxy in front sets Forwarded/X-Forwarded-*) or false' }).optional(),
+  timeouts: proxyTimeoutsSchema.optional(),
+  limits: proxyLimitsSchema.optional(),
+});
+
 export const poolSchema = z.strictObject({
   name: z
     .string({ error: 'expected a pool name: lowercase letters, digits and "-", starting with a letter, at most 32 characters' })
@@ -148,7 +186,7 @@ export const poolSchema = z.strictObject({
 export const fileSchema = z.strictObject({
   /** Lets editors find a JSON schema; ignored. */
   $schema: z.string().optional(),
-  proxy: listenSchema.optional(),
+  proxy: proxySchema.optional(),
   control: listenSchema.optional(),
   dataDir: text('a directory (relative to the config file, or absolute)').optional(),
   pools: z

@@ -31,7 +31,7 @@ describe('loadConfig', () => {
   it('accepts the repository root handover.config.json', async () => {
     const config = await loadConfig({ cwd: repoRoot, env: {} });
     expect(config.configPath).toBe(path.join(repoRoot, 'handover.config.json'));
-    expect(config.proxy).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.proxy).toEqual({ host: '127.0.0.1', port: 8080, trustForwarded: false, timeouts: {}, limits: {} });
     expect(config.control).toEqual({ host: '127.0.0.1', port: 8090 });
     expect(config.dataDir).toBe(path.join(repoRoot, '.handover'));
     expect(config.pools).toHaveLength(1);

@@ -25,7 +25,7 @@ describe('parseConfig defaults', () => {
   it('fills in every default for a minimal config', () => {
     const config = parse(minimal());
     expect(config).toEqual({
-      proxy: { host: '127.0.0.1', port: 8080 },
+      proxy: { host: '127.0.0.1', port: 8080, trustForwarded: false, timeouts: {}, limits: {} },
       control: { host: '127.0.0.1', port: 8090 },
       dataDir: '/srv/app/.handover',
       configPath,
@@ -81,7 +81,7 @@ describe('parseConfig defaults', () => {
         { name: 'api-2', command: 'java -jar x.jar', basePort: 9100, proxyPort: 3001, sessionCookie: 'connect.sid', cwd: '/opt/api' },
       ],
     });
-    expect(config.proxy).toEqual({ host: '127.0.0.1', port: 3000 });
+    expect(config.proxy).toEqual({ host: '127.0.0.1', port: 3000, trustForwarded: false, timeouts: {}, limits: {} });
     expect(config.control).toEqual({ host: 'localhost', port: 8090 });
     expect(config.dataDir).toBe('/var/lib/handover');
     const [web, api] = config.pools;
@@ -132,7 +132,7 @@ describe('environment overrides', () => {
       HANDOVER_DATA_DIR: 'state',
       HANDOVER_POOL_MY_APP_BASE_PORT: '9500',
     });
-    expect(config.proxy).toEqual({ host: '0.0.0.0', port: 8181 });
+    expect(config.proxy).toEqual({ host: '0.0.0.0', port: 8181, trustForwarded: false, timeouts: {}, limits: {} });
     expect(config.control).toEqual({ host: 'localhost', port: 8191 });
     expect(config.dataDir).toBe('/srv/app/state');
     expect(config.pools[0]!.basePort).toBe(9500);
@@ -426,5 +426,24 @@ describe('revision and revisionFile', () => {
 
   it('rejects a multi-line revision', () => {
     expect(issuesOf({ pools: [pool({ revision: 'a\nb' })] })[0]!.message).toContain('single line');
+  });
+});
+
+describe('proxy settings', () => {
+  it('takes trustForwarded, timeouts and limits; what is unset keeps the proxy’s defaults', () => {
+    const config = parse(minimal({ proxy: { port: 8080, trustForwarded: true, timeouts: { responseSeconds: 120, bodyIdleSeconds: 0 }, limits: { maxConnectionsPerClient: 0 } } }));
+    expect(config.proxy).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      trustForwarded: true,
+      timeouts: { responseSeconds: 120, bodyIdleSeconds: 0 },
+      limits: { maxConnectionsPerClient: 0 },
+    });
+  });
+
+  it('names a bad or unknown field', () => {
+    expect(issuesOf(minimal({ proxy: { timeouts: { responseSecs: 5 } } })).map((i) => i.path)).toEqual(['proxy.timeouts.responseSecs']);
+    expect(issuesOf(minimal({ proxy: { limits: { maxConnections: -1 } } }))[0]?.path).toBe('proxy.limits.maxConnections');
+    expect(issuesOf(minimal({ proxy: { trustForwarded: 'yes' } }))[0]?.path).toBe('proxy.trustForwarded');
   });
 });

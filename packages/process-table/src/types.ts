@@ -123,7 +123,8 @@ export type EventType =
 export type RecoveryEventType =
   | 'supervisor.crashLoop' // the keeper restarted a supervisor that keeps dying; with the count and the last cause
   | 'sessions.reconciled' // restored session bindings of a re-adopted detached worker confirmed or dropped
-  | 'sessions.limit'; // a pool's session table reached pools[].maxSessions (once until it is back under 90 %)
+  | 'sessions.limit' // a pool's session table reached pools[].maxSessions (once until it is back under 90 %)
+  | 'proxy.fault'; // the proxy caught an unexpected error on one connection (that connection ended; once per kind)
 
 export interface HandoverEvent {
   /** Grows by one per event; a subscriber resumes after the last id it saw. */
