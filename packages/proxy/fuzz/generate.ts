@@ -99,7 +99,7 @@ export function generateStream(seed: number, index: number, maxBody = Infinity):
     parts.push(bytes);
     offset += bytes.length;
     // After a WebSocket handshake the connection is a tunnel: no more HTTP on it.
-    if (d.websocket && d.kind === 'valid') break;
+    if (d.websocket) break;
   }
   const bytes = Buffer.concat(parts);
   const splits = new Set<number>();
