@@ -126,30 +126,20 @@ describe('timeouts', () => {
 });
 
 describe('limits', () => {
-  it('maxConnections: one more connection gets 503 and is closed; a freed slot serves again', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { proxy, port } = await startProxy(makeRoute(w.upstream), { maxConnections: 2 });
-    const a = await openSocket(port);
-    await openSocket(port);
-    await waitFor(() => proxy.stats().clientConnections === 2, 'two connections');
-    expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 503 /);
-    a.destroy();
-    await waitFor(() => proxy.stats().clientConnections === 1, 'one connection');
-    expect((await get(port, '/')).body).toBe('web@0');
-    expect(proxy.stats().refusedConnections).toBe(1);
-  });
-
-  it('maxConnectionsPerClient: the same address cannot take them all', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { proxy, port } = await startProxy(makeRoute(w.upstream), { maxConnectionsPerClient: 2 });
-    const a = await openSocket(port);
-    await openSocket(port);
-    await waitFor(() => proxy.stats().clientConnections === 2, 'two connections');
-    expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 503 /);
-    a.destroy();
-    await waitFor(() => proxy.stats().clientConnections === 1, 'one connection');
-    expect((await get(port, '/')).body).toBe('web@0');
-  });
+  for (const option of ['maxConnections', 'maxConnectionsPerClient'] as const) {
+    it(`${option}: one more connection gets 503 and is closed; a freed slot serves again`, async () => {
+      const w = await startUpstream('web@0', answerWith('web@0'));
+      const { proxy, port } = await startProxy(makeRoute(w.upstream), { [option]: 2 });
+      const a = await openSocket(port);
+      await openSocket(port);
+      await waitFor(() => proxy.stats().clientConnections === 2, 'two connections');
+      expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 503 /);
+      a.destroy();
+      await waitFor(() => proxy.stats().clientConnections === 1, 'one connection');
+      expect((await get(port, '/')).body).toBe('web@0');
+      expect(proxy.stats().refusedConnections).toBe(1);
+    });
+  }
 
   it('maxConnectionsPerWorker: a request that would need one more worker connection gets 503', async () => {
     let hold: (() => void) | undefined;

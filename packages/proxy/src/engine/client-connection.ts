@@ -11,7 +11,7 @@ import { type EntryPoint, faultProbe, recordFault } from './guard';
 import { textHead } from './heads';
 import { HTTPParser, PARSER_RESOURCE, REQUEST, STRICT } from './llhttp';
 import { afterClientParse, listenToRequests } from './request-parser';
-import { closeParser, consume, handOver, type OwnedParser, startReading, stopReading } from './sockets';
+import { closeParser, consume, handOver, listenTo, type OwnedParser, type SocketHandlers, startReading, stopListening, stopReading } from './sockets';
 import type { EngineState } from './state';
 
 /** Client socket pause reasons (a bit mask; the socket reads again when none is left). */
@@ -21,6 +21,12 @@ export const PAUSE_PIPELINED = 4; // a pipelined request waits for the one befor
 export const PAUSE_FOR_GOOD = 8; // the bytes after this request are not HTTP/1.1 (an upgrade not taken)
 
 const kConn = Symbol('handover.conn');
+const CLIENT_SOCKET_HANDLERS: SocketHandlers = [
+  ['data', onClientData],
+  ['end', onClientEnd],
+  ['close', onClientClose],
+  ['drain', onClientDrain],
+];
 interface ConnSocket extends Socket {
   [kConn]?: ClientConn;
 }
@@ -92,10 +98,8 @@ export class ClientConn {
     this.broken = true;
     this.dead = true;
     state.conns.delete(this);
-    socket.removeListener('data', onClientData);
-    socket.removeListener('end', onClientEnd);
-    socket.removeListener('close', onClientClose);
-    socket.removeListener('drain', onClientDrain);
+    // The no-op 'error' handler stays: the tunnel adds its own beside it.
+    stopListening(socket, CLIENT_SOCKET_HANDLERS);
     handOver(socket, this.parser, this.consumed);
     // Still counted per client address until the tunnel's socket closes.
     const countedAs = this.countedAs;
@@ -135,11 +139,8 @@ export function acceptConnection(state: EngineState, socket: Socket): void {
     const conn = new ClientConn(state, socket, countedAs);
     (socket as ConnSocket)[kConn] = conn;
     state.conns.add(conn);
-    socket.on('data', onClientData);
-    socket.on('end', onClientEnd);
-    socket.on('close', onClientClose);
     socket.on('error', onSocketError);
-    socket.on('drain', onClientDrain);
+    listenTo(socket, CLIENT_SOCKET_HANDLERS);
   } catch (error) {
     recordFault(state, 'client.connection', error);
     socket.destroy();

@@ -81,3 +81,14 @@ export function handOver(socket: Socket, parser: Parser, consumed: boolean): voi
 export function closeParser(parser: Parser): void {
   parser.close();
 }
+
+/** A connection's socket event handlers, added and removed as one list. */
+export type SocketHandlers = ReadonlyArray<readonly [event: string, handler: (...args: never[]) => void]>;
+
+export function listenTo(socket: Socket, handlers: SocketHandlers): void {
+  for (const [event, handler] of handlers) socket.on(event, handler as (...args: unknown[]) => void);
+}
+
+export function stopListening(socket: Socket, handlers: SocketHandlers): void {
+  for (const [event, handler] of handlers) socket.removeListener(event, handler as (...args: unknown[]) => void);
+}

@@ -10,10 +10,18 @@ import { abort, type Exchange, sendHead, upstreamFailed } from './exchange';
 import { type EntryPoint, faultProbe, recordFault } from './guard';
 import { HTTPParser, PARSER_RESOURCE, RESPONSE, STRICT } from './llhttp';
 import { afterUpParse, flushHead, listenToResponses } from './response-parser';
-import { closeParser, consume, handOver, type OwnedParser, startReading } from './sockets';
+import { closeParser, consume, handOver, listenTo, type OwnedParser, type SocketHandlers, startReading, stopListening } from './sockets';
 import { type EngineState, MAX_IDLE_PER_UPSTREAM, type WorkerPool } from './state';
 
 const kUp = Symbol('handover.up');
+const WORKER_SOCKET_HANDLERS: SocketHandlers = [
+  ['connect', onUpConnect],
+  ['data', onUpData],
+  ['end', onUpEnd],
+  ['close', onUpClose],
+  ['error', onUpError],
+  ['drain', onUpDrain],
+];
 interface UpSocket extends Socket {
   [kUp]?: UpConn;
 }
@@ -54,12 +62,7 @@ export class UpConn {
     const socket = net.connect({ host: upstream.host, port: upstream.port, noDelay: true }) as UpSocket;
     this.consumed = consume(parser, socket);
     socket[kUp] = this;
-    socket.on('connect', onUpConnect);
-    socket.on('data', onUpData);
-    socket.on('end', onUpEnd);
-    socket.on('close', onUpClose);
-    socket.on('error', onUpError);
-    socket.on('drain', onUpDrain);
+    listenTo(socket, WORKER_SOCKET_HANDLERS);
     this.socket = socket;
     this.timer = setTimeout(onConnectTimeout, state.connectTimeoutMs, this);
   }
@@ -77,12 +80,7 @@ export class UpConn {
       this.timer = undefined;
     }
     this.ex = undefined;
-    socket.removeListener('connect', onUpConnect);
-    socket.removeListener('data', onUpData);
-    socket.removeListener('end', onUpEnd);
-    socket.removeListener('close', onUpClose);
-    socket.removeListener('error', onUpError);
-    socket.removeListener('drain', onUpDrain);
+    stopListening(socket, WORKER_SOCKET_HANDLERS);
     leavePool(this);
     handOver(socket, this.parser, this.consumed);
   }
