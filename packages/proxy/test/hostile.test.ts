@@ -385,3 +385,32 @@ it('a refused request followed by a large upload: the upload is read and dropped
   expect(answer).not.toMatch(/<write failed>|<reset>/);
   expect(w.seen).toHaveLength(0);
 });
+
+it('an HTTP/1.0 answer framed by the close is not cut short by more bytes from the client (found by the fuzzer)', async () => {
+  const big = 'x'.repeat(80_000);
+  let sentMore: () => void = () => {};
+  const more = new Promise<void>((resolve) => (sentMore = resolve));
+  const w = await startUpstream('web@0', (_req, res) => {
+    // No length: chunked to the proxy, which sends it to the HTTP/1.0 client framed by the close;
+    // the rest only after the client's extra bytes went out.
+    res.write(big.slice(0, 1000));
+    void more.then(() => res.end(big.slice(1000)));
+  });
+  const { port } = await startProxy(makeRoute(w.upstream));
+  const text = await new Promise<string>((resolve) => {
+    let out = '';
+    let first = true;
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /big HTTP/1.0\r\nHost: x\r\n\r\n'));
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      out += chunk;
+      // Once the answer has started, the client sends more (another request).
+      if (first) socket.write('GET /2 HTTP/1.1\r\nHost: x\r\n\r\n', () => sentMore());
+      first = false;
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(out));
+  });
+  expect(text.slice(text.indexOf('\r\n\r\n') + 4)).toBe(big);
+  expect(w.seen.map((r) => r.url)).toEqual(['/big']);
+});
