@@ -55,6 +55,8 @@ test('an operator upgrades the demo app without logging anyone out', async ({ pa
     await expect(page.getByTestId('worker-revision-web@1')).toHaveText('v2');
     await expect(page.getByTestId('feedback-web@0')).toContainText('web@1 started on revision v2');
     await expect(page.getByTestId('drain-left-web@0')).toHaveText('1 session');
+    // The drain's deadline (drain.maxSeconds, a day by default) is shown with it.
+    await expect(page.getByTestId('drain-deadline-web@0')).toContainText(/in (23h|1d 0h)/);
     await expect(page.getByTestId('events')).toContainText('detach and sync web@0');
     await expect(page.getByTestId('events')).toContainText('console:admin');
     await snap(page, testInfo, 'dashboard-web0-detached-web1-started');

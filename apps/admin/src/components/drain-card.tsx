@@ -15,6 +15,7 @@ const H = 40;
 export function DrainCard({ worker, samples }: { worker: WorkerInfo; samples: SessionSample[] }) {
   const now = useNow();
   const detachedAt = worker.detachedAt === null ? null : Date.parse(worker.detachedAt);
+  const deadline = worker.drainDeadline == null ? null : Date.parse(worker.drainDeadline);
   const since = detachedAt ?? now;
   const points = (seriesByWorker(samples).get(worker.id) ?? []).flat().filter((p) => p.t >= since - 2000);
   const max = Math.max(1, ...points.map((p) => p.v), worker.sessions);
@@ -43,6 +44,17 @@ export function DrainCard({ worker, samples }: { worker: WorkerInfo; samples: Se
             </time>
           )}
           ; stops by itself when nothing is left
+          {deadline === null ? (
+            '; no deadline (drain.maxSeconds is null)'
+          ) : (
+            <>
+              , at the latest{' '}
+              <time dateTime={worker.drainDeadline ?? undefined} title={formatAbsolute(deadline)} data-testid={`drain-deadline-${worker.id}`}>
+                in {formatDuration(Math.max(0, deadline - now))}
+              </time>{' '}
+              (drain.maxSeconds)
+            </>
+          )}
         </span>
       </div>
       <div className="drain-chart">
