@@ -17,6 +17,7 @@ export function proxyOptions(config: ProxyConfig): Partial<ProxyOptions> {
     upstreamIdleTimeoutMs: ms(t.upstreamIdleSeconds),
     upgradeTimeoutMs: ms(t.upgradeSeconds),
     tunnelIdleTimeoutMs: ms(t.tunnelIdleSeconds),
+    queueTimeoutMs: ms(t.queueSeconds),
     maxConnections: l.maxConnections,
     maxConnectionsPerClient: l.maxConnectionsPerClient,
     maxConnectionsPerWorker: l.maxConnectionsPerWorker,

@@ -27,7 +27,8 @@ export type ProxyTimeout =
   | 'responseSeconds'
   | 'upstreamIdleSeconds'
   | 'upgradeSeconds'
-  | 'tunnelIdleSeconds';
+  | 'tunnelIdleSeconds'
+  | 'queueSeconds';
 
 export type ProxyLimit =
   | 'maxConnections'

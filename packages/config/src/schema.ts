@@ -69,6 +69,7 @@ const proxyTimeoutsSchema = z.strictObject(
     upstreamIdleSeconds: amount(0, 86_400, 'seconds').optional(),
     upgradeSeconds: amount(0, 600, 'seconds').optional(),
     tunnelIdleSeconds: amount(0, 604_800, 'seconds').optional(),
+    queueSeconds: amount(0, 3600, 'seconds').optional(),
   },
   { error: 'expected an object like { "responseSeconds": 60 }' },
 );

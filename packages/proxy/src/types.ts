@@ -62,8 +62,10 @@ export interface ProxyOptions {
   maxConnections?: number;
   /** Open client connections from one address; more → 503. Default 1,000. */
   maxConnectionsPerClient?: number;
-  /** Open connections to one worker; a request that would need another → 503. Default 1,024. */
+  /** Open connections to one worker; a request that would need another waits for one. Default 1,024. */
   maxConnectionsPerWorker?: number;
+  /** Time a request may wait for one of those connections → 503. Default 10 s. */
+  queueTimeoutMs?: number;
   /** Time allowed to open a TCP connection to a worker. Default 5 s. */
   upstreamConnectTimeoutMs?: number;
   /** Time allowed for the worker's response head once the request is sent → 504. Default 60 s. */

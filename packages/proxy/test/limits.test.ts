@@ -141,7 +141,7 @@ describe('limits', () => {
     });
   }
 
-  it('maxConnectionsPerWorker: a request that would need one more worker connection gets 503', async () => {
+  it('maxConnectionsPerWorker: a request that would need one more worker connection waits for one (counted in inFlight)', async () => {
     let hold: (() => void) | undefined;
     const w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/slow') hold = () => res.end('slow');
@@ -150,9 +150,30 @@ describe('limits', () => {
     const { port } = await startProxy(makeRoute(w.upstream), { maxConnectionsPerWorker: 1 });
     const slow = get(port, '/slow');
     await waitFor(() => hold !== undefined, 'the slow request at the worker');
-    const refused = await get(port, '/');
+    const queued = get(port, '/queued');
+    // Waiting for the worker's only connection: a unit of inFlight, so a draining worker waits too.
+    await waitFor(() => w.upstream.inFlight === 2, 'the second request counted');
+    expect(w.seen.map((r) => r.url)).toEqual(['/slow']);
+    hold?.();
+    expect((await slow).body).toBe('slow');
+    expect((await queued).body).toBe('web@0');
+    expect(w.connections).toBe(1);
+    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+  });
+
+  it('a request that waits longer than queueTimeoutMs for a worker connection gets 503, the worker released', async () => {
+    let hold: (() => void) | undefined;
+    const w = await startUpstream('web@0', (req, res) => {
+      if (req.url === '/slow') hold = () => res.end('slow');
+      else answerWith('web@0')(req, res);
+    });
+    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, maxConnectionsPerWorker: 1, queueTimeoutMs: 200 });
+    const slow = get(port, '/slow');
+    await waitFor(() => hold !== undefined, 'the slow request at the worker');
+    const refused = await get(port, '/queued');
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
+    expect(w.upstream.inFlight).toBe(1);
     hold?.();
     expect((await slow).body).toBe('slow');
     expect((await get(port, '/')).body).toBe('web@0');

@@ -10,7 +10,7 @@ import type { Upstream } from '../types';
 import { type ClientConn, endConn, pauseConn, PAUSE_CONNECTING, PAUSE_PIPELINED, PAUSE_UPSTREAM_FULL, resumeConn } from './client-connection';
 import { BODY_CHUNKED, BODY_NONE, type BodyKind, OUT_NONE, type OutMode } from './heads';
 import { runRequestSteps } from './request-steps';
-import { endActive, notifyRelease } from './state';
+import { endActive, type EngineState, notifyRelease, type WorkerPool } from './state';
 import { openWorkerConnection, takeIdle, type UpConn } from './worker-connection';
 
 export class Exchange {
@@ -39,6 +39,8 @@ export class Exchange {
   retried = false;
   /** When the whole request reached the worker's socket (the response timeout runs from here). */
   sentAt = 0;
+  /** Since when it waits in its worker's queue for a connection (0: not waiting). */
+  queuedAt = 0;
   /** A response head went (or is going) to the client. */
   responded = false;
   responseDone = false;
@@ -73,38 +75,84 @@ export function start(ex: Exchange): void {
   if (upstream !== undefined) dispatch(ex, upstream, false);
 }
 
-/** Sends the exchange to a worker (again, on a retry), counting it in the worker's inFlight. */
+/**
+ * Sends the exchange to a worker (again, on a retry), counting it in the worker's inFlight. When
+ * the worker has maxConnectionsPerWorker open and none idle, the exchange waits in the worker's
+ * queue (HAProxy's server maxconn + timeout queue) for the next connection that frees up.
+ */
 export function dispatch(ex: Exchange, upstream: Upstream, fresh: boolean): void {
   const state = ex.conn.state;
   const up = fresh || ex.upgrade ? undefined : takeIdle(state, upstream);
-  if (up === undefined && !canOpen(ex, upstream)) {
-    return reply(ex, 503, 'Service Unavailable', 'The worker has too many connections; retry shortly.\n', true);
-  }
+  const full = up === undefined && !canOpen(state, upstream);
+  // A handshake needs a connection of its own, never a freed one: no queue for it.
+  if (full && ex.upgrade) return reply(ex, 503, 'Service Unavailable', 'The worker has too many connections; retry shortly.\n', true);
   ex.upstream = upstream;
   upstream.inFlight++;
   ex.counted = true;
   if (ex.sessionId !== undefined) ex.pin = state.route.sessions.pin(ex.sessionId, upstream);
   ex.connected = false;
   ex.reused = false;
-  if (up !== undefined) {
-    up.ex = ex;
-    ex.up = up;
-    ex.reused = true;
-    ex.connected = true;
-    sendHead(ex, up);
+  if (up !== undefined) return sendOn(ex, up);
+  // Hold the body back until the connection is up, so a refused connection can be retried.
+  if (!ex.requestDone) pauseConn(ex.conn, PAUSE_CONNECTING);
+  if (full) {
+    ex.queuedAt = Date.now();
+    (state.pools.get(upstream) as WorkerPool).waiting.push(ex);
     return;
   }
   const created = openWorkerConnection(state, upstream);
   created.ex = ex;
   ex.up = created;
-  // Hold the body back until the connection is up, so a refused connection can be retried.
-  if (!ex.requestDone) pauseConn(ex.conn, PAUSE_CONNECTING);
 }
 
-function canOpen(ex: Exchange, upstream: Upstream): boolean {
-  const state = ex.conn.state;
+function sendOn(ex: Exchange, up: UpConn): void {
+  up.ex = ex;
+  ex.up = up;
+  ex.reused = true;
+  ex.connected = true;
+  sendHead(ex, up);
+}
+
+function canOpen(state: EngineState, upstream: Upstream): boolean {
   const limit = state.maxConnectionsPerWorker;
   return limit === 0 || (state.pools.get(upstream)?.open ?? 0) < limit;
+}
+
+/** The next exchange waiting for this worker that is still wanted (aborted ones are skipped). */
+function nextWaiting(pool: WorkerPool): Exchange | undefined {
+  const waiting = pool.waiting;
+  while (waiting.length > 0) {
+    const ex = waiting.shift() as Exchange;
+    ex.queuedAt = 0;
+    if (!ex.finished && !ex.conn.dead) return ex;
+  }
+  return undefined;
+}
+
+/** A worker connection came free: the oldest waiting exchange takes it. True when one did. */
+export function handToWaiting(up: UpConn): boolean {
+  const ex = nextWaiting(up.pool);
+  if (ex === undefined) return false;
+  sendOn(ex, up);
+  return true;
+}
+
+/** A worker connection closed: the oldest waiting exchange gets a new one. */
+export function openForWaiting(state: EngineState, pool: WorkerPool, upstream: Upstream): void {
+  if (pool.waiting.length === 0 || !canOpen(state, upstream)) return;
+  const ex = nextWaiting(pool);
+  if (ex === undefined) return;
+  const created = openWorkerConnection(state, upstream);
+  created.ex = ex;
+  ex.up = created;
+}
+
+/** Waited longer than queueTimeoutMs for a connection: 503. */
+export function queueTimedOut(ex: Exchange): void {
+  ex.queuedAt = 0;
+  if (ex.finished) return;
+  release(ex);
+  reply(ex, 503, 'Service Unavailable', 'The worker is busy (all its connections in use); retry shortly.\n', true);
 }
 
 export function sendHead(ex: Exchange, up: UpConn): void {

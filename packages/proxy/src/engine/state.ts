@@ -1,5 +1,6 @@
 import type { ProxyOptions, Route, Upstream } from '../types';
 import type { ClientConn } from './client-connection';
+import type { Exchange } from './exchange';
 import type { UpConn } from './worker-connection';
 
 /**
@@ -39,8 +40,10 @@ export const DEFAULTS = {
   maxConnections: 10_000,
   /** Open client connections from one address (nginx limit_conn; behind a front proxy raise it or 0). */
   maxConnectionsPerClient: 1_000,
-  /** Open connections to one worker (HAProxy server maxconn; nginx max_conns). */
+  /** Open connections to one worker (HAProxy server maxconn; nginx max_conns); more requests wait. */
   maxConnectionsPerWorker: 1_024,
+  /** A request waiting for one of those connections → 503 (HAProxy timeout queue). */
+  queueTimeoutMs: 10_000,
   /** Idle limit of a pooled worker connection when the worker announces no keep-alive timeout. */
   upstreamKeepAliveMs: 4_000,
   /**
@@ -58,6 +61,8 @@ export const MAX_IDLE_PER_UPSTREAM = 256;
 export interface WorkerPool {
   readonly idle: UpConn[];
   open: number;
+  /** Exchanges waiting for a connection while `open` is at maxConnectionsPerWorker, oldest first. */
+  readonly waiting: Exchange[];
 }
 
 export interface EngineState {
@@ -85,6 +90,7 @@ export interface EngineState {
   readonly maxConnections: number;
   readonly maxConnectionsPerClient: number;
   readonly maxConnectionsPerWorker: number;
+  readonly queueTimeoutMs: number;
   readonly upstreamKeepAliveMs: number;
   /** The most a worker's Keep-Alive hint may keep a pooled connection idle. */
   readonly upstreamKeepAliveHintedMaxMs: number;
@@ -139,6 +145,7 @@ export function createState(options: ProxyOptions): EngineState {
     maxConnections: pick(options.maxConnections, DEFAULTS.maxConnections),
     maxConnectionsPerClient: pick(options.maxConnectionsPerClient, DEFAULTS.maxConnectionsPerClient),
     maxConnectionsPerWorker: pick(options.maxConnectionsPerWorker, DEFAULTS.maxConnectionsPerWorker),
+    queueTimeoutMs: pick(options.queueTimeoutMs, DEFAULTS.queueTimeoutMs),
     upstreamKeepAliveMs: pick(options.upstreamKeepAliveMs, DEFAULTS.upstreamKeepAliveMs),
     // An explicit upstreamKeepAliveMs caps the hinted limit too.
     upstreamKeepAliveHintedMaxMs: pick(options.upstreamKeepAliveMs, DEFAULTS.upstreamKeepAliveHintedMaxMs),

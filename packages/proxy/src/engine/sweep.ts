@@ -5,7 +5,7 @@
  * client or worker can never keep a detached worker from draining.
  */
 import { type ClientConn, failConn } from './client-connection';
-import { abort } from './exchange';
+import { abort, type Exchange, queueTimedOut } from './exchange';
 import { faultProbe } from './guard';
 import type { EngineState, WorkerPool } from './state';
 
@@ -21,7 +21,10 @@ export function sweep(state: EngineState): void {
       conn.fault('sweep', error);
     }
   }
-  for (const pool of state.pools.values()) closeExpiredIdle(pool, now);
+  for (const pool of state.pools.values()) {
+    closeExpiredIdle(pool, now);
+    expireWaiting(state, pool, now);
+  }
 }
 
 function expired(since: number, limitMs: number, now: number): boolean {
@@ -73,6 +76,22 @@ function sweepConnection(state: EngineState, conn: ClientConn, now: number): voi
     state.counters.timeouts++;
     abort(ex);
     conn.socket.destroy();
+  }
+}
+
+/** Requests that waited longer than queueTimeoutMs for a worker connection, oldest first. */
+function expireWaiting(state: EngineState, pool: WorkerPool, now: number): void {
+  const waiting = pool.waiting;
+  while (waiting.length > 0) {
+    const ex = waiting[0] as Exchange;
+    if (!ex.finished && !expired(ex.queuedAt, state.queueTimeoutMs, now)) break;
+    waiting.shift();
+    if (!ex.finished) state.counters.timeouts++;
+    try {
+      queueTimedOut(ex);
+    } catch (error) {
+      ex.conn.fault('sweep', error);
+    }
   }
 }
 

@@ -6,7 +6,7 @@
 import net, { type Socket } from 'node:net';
 import type { Upstream } from '../types';
 import { failConn, PAUSE_UPSTREAM_FULL, resumeConn } from './client-connection';
-import { abort, type Exchange, sendHead, upstreamFailed } from './exchange';
+import { abort, type Exchange, handToWaiting, openForWaiting, sendHead, upstreamFailed } from './exchange';
 import { type EntryPoint, faultProbe, recordFault } from './guard';
 import { HTTPParser, PARSER_RESOURCE, RESPONSE, STRICT } from './llhttp';
 import { afterUpParse, flushHead, listenToResponses } from './response-parser';
@@ -100,7 +100,7 @@ export class UpConn {
 
 export function openWorkerConnection(state: EngineState, upstream: Upstream): UpConn {
   let pool = state.pools.get(upstream);
-  if (pool === undefined) state.pools.set(upstream, (pool = { idle: [], open: 0 }));
+  if (pool === undefined) state.pools.set(upstream, (pool = { idle: [], open: 0, waiting: [] }));
   pool.open++;
   return new UpConn(state, upstream, pool);
 }
@@ -119,13 +119,14 @@ export function takeIdle(state: EngineState, upstream: Upstream): UpConn | undef
 
 export function toPool(up: UpConn): void {
   up.ex = undefined;
+  startReading(up.socket, up.consumed);
+  if (!up.state.closing && !up.dead && handToWaiting(up)) return;
   const list = up.pool.idle;
   if (up.state.closing || up.dead || list.length >= MAX_IDLE_PER_UPSTREAM) {
     up.destroy();
     return;
   }
   up.idleSince = Date.now();
-  startReading(up.socket, up.consumed);
   list.push(up);
 }
 
@@ -136,6 +137,7 @@ function leavePool(up: UpConn): void {
   if (up.counted) {
     up.counted = false;
     pool.open--;
+    openForWaiting(up.state, pool, up.upstream);
   }
   if (pool.open === 0 && up.state.pools.get(up.upstream) === pool) up.state.pools.delete(up.upstream);
 }
