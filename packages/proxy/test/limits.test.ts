@@ -228,3 +228,33 @@ describe('request lines and Host as nginx checks them', () => {
     expect(w.seen[0]?.headers.host).toBe(`127.0.0.1:${w.upstream.port}`);
   });
 });
+
+describe('connect timeout', () => {
+  it('a worker whose accept queue is full: the connect times out after upstreamConnectTimeoutMs, the request goes to the target', async () => {
+    // A listener that never accepts (python3, backlog 0): once its queue holds a connection,
+    // further SYNs are dropped and a connect hangs, as to a stuck or firewalled worker.
+    const { spawn } = await import('node:child_process');
+    const child = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    defer(() => void child.kill('SIGKILL'));
+    const stuckPort = await new Promise<number>((resolve) => child.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+    const fillers: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect(stuckPort, '127.0.0.1');
+      s.on('error', () => {});
+      fillers.push(s);
+      defer(() => void s.destroy());
+    }
+    const target = await startUpstream('web@1', answerWith('web@1'));
+    const stuck = { id: 'web@0', host: '127.0.0.1', port: stuckPort, routable: true, draining: true, inFlight: 0, webSockets: 0, sessions: 0 };
+    const route = makeRoute(target.upstream);
+    route.sessions.bind('S0', stuck, 60_000);
+    const { port } = await startProxy(route, { upstreamConnectTimeoutMs: 300 });
+    const started = Date.now();
+    const answer = await get(port, '/', { Cookie: 'demo.sid=S0' });
+    expect(answer.body).toBe('web@1');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(stuck.inFlight).toBe(0);
+  });
+});
