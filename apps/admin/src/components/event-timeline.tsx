@@ -1,11 +1,11 @@
 'use client';
 
-import type { EventType, HandoverEvent } from '@handover/process-table';
+import type { EventType, HandoverEvent, RecoveryEventType } from '@handover/process-table';
 import { formatAbsolute, formatRelative } from '@/lib/format';
 import { useNow } from '@/hooks/use-now';
 
 /** How each kind of event looks: a short label and a tone for its marker. */
-const KINDS: Record<EventType, { label: string; tone: 'info' | 'good' | 'warn' | 'bad' | 'action' }> = {
+const KINDS: Record<EventType | RecoveryEventType, { label: string; tone: 'info' | 'good' | 'warn' | 'bad' | 'action' }> = {
   'supervisor.started': { label: 'supervisor', tone: 'info' },
   'supervisor.stopping': { label: 'supervisor', tone: 'warn' },
   'supervisor.stopped': { label: 'supervisor', tone: 'info' },
@@ -30,10 +30,14 @@ const KINDS: Record<EventType, { label: string; tone: 'info' | 'good' | 'warn' |
   'config.reloaded': { label: 'config', tone: 'info' },
   'config.rejected': { label: 'config rejected', tone: 'bad' },
   action: { label: 'action', tone: 'action' },
+  'supervisor.crashLoop': { label: 'crash loop', tone: 'bad' },
+  'sessions.reconciled': { label: 'sessions reconciled', tone: 'info' },
+  'sessions.limit': { label: 'session limit', tone: 'warn' },
+  'proxy.fault': { label: 'proxy fault', tone: 'bad' },
 };
 
 function kindOf(type: string): { label: string; tone: string } {
-  return KINDS[type as EventType] ?? { label: type, tone: 'info' };
+  return KINDS[type as EventType | RecoveryEventType] ?? { label: type, tone: 'info' };
 }
 
 /** Who did what, when: newest first, relative time with the exact time on hover. */
