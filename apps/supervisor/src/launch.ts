@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type HandoverConfig, poolProxyPort } from '@handover/config';
+import { type HandoverConfig, poolProxyPort, urlHost } from '@handover/config';
 import { startControlServer } from '@handover/control-api';
 import { type ProxyServer, createProxy } from '@handover/proxy';
 import { proxyOptions } from './proxy-options';
@@ -101,7 +101,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   const running: RunningSupervisor = {
     supervisor,
     config,
-    proxies: listeners.map((l) => ({ pool: l.pool, port: l.port, url: `http://${hostForUrl(config.proxy.host)}:${l.port}/` })),
+    proxies: listeners.map((l) => ({ pool: l.pool, port: l.port, url: `http://${urlHost(config.proxy.host)}:${l.port}/` })),
     control: { port: controlServer.port, url: controlServer.url },
     token: { value: token.token, source: token.source, file: token.file },
     stop(graceMs = 10_000, stopOptions = {}) {
@@ -158,7 +158,3 @@ function expectPort(actual: number, wanted: number): void {
   if (actual !== wanted) throw new Error(`the socket handed down for port ${wanted} listens on port ${actual}; restart \`handover start\``);
 }
 
-function hostForUrl(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
-}

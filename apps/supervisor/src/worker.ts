@@ -5,6 +5,7 @@ import {
   assertTransition,
   isAttached,
   isRoutable,
+  workerId,
 } from '@handover/process-table';
 import type { Upstream } from '@handover/proxy';
 import { LogBuffer } from './log-buffer';
@@ -58,7 +59,7 @@ export class Worker implements Upstream {
     readonly revision: string,
     logLines: number,
   ) {
-    this.id = `${pool}@${generation}`;
+    this.id = workerId(pool, generation);
     this.logs = new LogBuffer(logLines);
   }
 

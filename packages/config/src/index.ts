@@ -8,3 +8,4 @@ export { CONFIG_FILE_NAME, loadConfig } from './load';
 export type { LoadConfigOptions } from './load';
 export { loadDotEnv, parseDotEnv } from './dotenv';
 export { locateJsonError } from './json';
+export { urlHost } from './url-host';

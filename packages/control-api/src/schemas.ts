@@ -1,9 +1,10 @@
+import { POOL_NAME_PATTERN, WORKER_ID_PATTERN } from '@handover/process-table';
 import { z } from 'zod';
 
-/** `<pool>@<generation>`, e.g. `web@3`. */
-export const WORKER_ID = /^[a-z][a-z0-9-]{0,31}@\d+$/;
+/** `<pool>@<generation>`, e.g. `web@3` (the process table's own rule). */
+export const WORKER_ID = WORKER_ID_PATTERN;
 /** A pool name, e.g. `web`. */
-export const POOL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+export const POOL_NAME = POOL_NAME_PATTERN;
 
 export const workerIdSchema = z
   .string()

@@ -1,5 +1,5 @@
 import 'server-only';
-import type { HandoverConfig } from '@handover/config';
+import { type HandoverConfig, urlHost } from '@handover/config';
 import { readControlToken } from '@handover/secrets';
 import { type EnvironmentOptions, handoverConfig, loadHandoverConfig } from './environment';
 
@@ -28,10 +28,7 @@ export class ControlUnavailableError extends Error {
 }
 
 function controlUrl(config: HandoverConfig): string {
-  const { host, port } = config.control;
-  // A wildcard bind is reachable on loopback; an IPv6 literal needs brackets in a URL.
-  const reach = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}/`;
+  return `http://${urlHost(config.control.host)}:${config.control.port}/`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { TRPCClientError } from '@trpc/client';
-import { ConfigError, loadConfig, loadDotEnv } from '@handover/config';
+import { ConfigError, loadConfig, loadDotEnv, urlHost } from '@handover/config';
 import { WORKER_ID, POOL_NAME, createControlClient } from '@handover/control-api';
 import type { ControlClient } from '@handover/control-api';
 import type { HandoverEvent } from '@handover/process-table';
@@ -362,12 +362,6 @@ function resolveConfigPath(io: CliIO, flag: string | undefined): string {
   return path.resolve(io.cwd, flag ?? (io.env.HANDOVER_CONFIG?.trim() || 'handover.config.json'));
 }
 
-function connectHost(host: string): string {
-  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '::1';
-  return host;
-}
-
 async function connect(io: CliIO, configFlag: string | undefined): Promise<{ client: ControlClient; url: string }> {
   const configPath = resolveConfigPath(io, configFlag);
   // .env next to the configuration may move the control port or set the token; never
@@ -377,8 +371,7 @@ async function connect(io: CliIO, configFlag: string | undefined): Promise<{ cli
   // Only pass the path when the user chose one, so loadConfig's not-found message says where it looked and why.
   const config = await loadConfig({ ...(configFlag !== undefined ? { path: configFlag } : {}), env, cwd: io.cwd });
   const { token } = await readControlToken({ dataDir: config.dataDir, env });
-  const host = connectHost(config.control.host);
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.control.port}`;
+  const url = `http://${urlHost(config.control.host)}:${config.control.port}`;
   const username = io.username ?? safeUsername(env);
   return { client: createControlClient({ url, token, actor: `cli:${username}` }), url };
 }
