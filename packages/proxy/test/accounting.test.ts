@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionTable } from '@handover/session-table';
 import type { Upstream } from '../src/index';
-import { cleanup, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
+import { answerWith, cleanup, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
 
 afterEach(cleanup);
 
@@ -59,6 +59,25 @@ describe('session accounting from Set-Cookie', () => {
     expect(route.sessions.peek('OLD')).toBeUndefined();
     expect(route.sessions.peek('NEW')).toBe(w.upstream);
     expect(w.upstream.sessions).toBe(1);
+  });
+
+  it("keeps another worker's binding when the target sets a new id for a client carrying it", async () => {
+    // A's id reaches B (A is not routable, so B as the target answers); B starts a session of
+    // its own. That is no rotation of A's id: A's binding must stay (A may become routable again).
+    const a = await startUpstream('web@0', answerWith('web@0'));
+    const b = await startUpstream('web@1', (_req, res) => {
+      res.setHeader('Set-Cookie', 'demo.sid=FROM-B; Path=/');
+      res.end('web@1');
+    });
+    const route = makeRoute(b.upstream);
+    route.sessions.bind('OF-A', a.upstream, 60_000);
+    a.upstream.routable = false;
+    const { port } = await startProxy(route);
+    expect((await get(port, '/', { Cookie: 'demo.sid=OF-A' })).body).toBe('web@1');
+    expect(route.sessions.peek('FROM-B')).toBe(b.upstream);
+    expect(route.sessions.peek('OF-A')).toBe(a.upstream);
+    expect(a.upstream.sessions).toBe(1);
+    expect(a.seen).toHaveLength(0);
   });
 
   it('unbinds the id the request carried when the target clears a stale cookie', async () => {

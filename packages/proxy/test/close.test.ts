@@ -1,6 +1,7 @@
 import http, { type ServerResponse } from 'node:http';
+import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { answerWith, cleanup, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
+import { answerWith, cleanup, defer, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
 
 afterEach(cleanup);
 
@@ -46,14 +47,33 @@ describe('close(graceMs)', () => {
     await waitFor(() => w.upstream.inFlight === 0, 'inFlight 0');
   });
 
-  it('closes idle keep-alive connections at once', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
+  it('closes idle keep-alive connections at once, while a busy one still has its grace', async () => {
+    const pending: ServerResponse[] = [];
+    const w = await startUpstream('web@0', (req, res) => {
+      if (req.url === '/slow') pending.push(res);
+      else res.end('web@0');
+    });
     const { proxy, port } = await startProxy(makeRoute(w.upstream));
     const agent = new http.Agent({ keepAlive: true });
-    await new Promise<void>((resolve) => http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().on('end', resolve)));
-    const started = Date.now();
-    await proxy.close(10_000);
-    expect(Date.now() - started).toBeLessThan(1000);
-    agent.destroy();
+    defer(() => agent.destroy());
+    const idle = await new Promise<net.Socket>((resolve) =>
+      http.get({ host: '127.0.0.1', port, agent }, (res) => {
+        const s = res.socket as net.Socket;
+        res.resume().on('end', () => resolve(s));
+      }),
+    );
+    let ended = false;
+    idle.on('end', () => (ended = true));
+    const slow = get(port, '/slow');
+    await waitFor(() => pending.length === 1, 'the slow request at the worker');
+    let closed = false;
+    const closing = proxy.close(60_000).then(() => (closed = true));
+    // The idle connection is ended by the proxy while the busy one is still within its grace.
+    await waitFor(() => ended, 'the proxy ending the idle client connection');
+    expect(closed).toBe(false);
+    pending[0]?.end('slow done');
+    expect((await slow).body).toBe('slow done');
+    await closing;
+    expect(closed).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { answerWith, cleanup, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
 
 afterEach(cleanup);
@@ -48,26 +48,42 @@ describe('engine details', () => {
   });
 
   it("keeps a pooled worker connection as long as the worker's Keep-Alive hint allows", async () => {
-    // Keep-Alive: timeout=6 → idle up to 5 s, past the 4 s used without a hint (nothing set explicitly).
+    // Keep-Alive: timeout=6 → idle up to 5 s, past the 4 s used without a hint (nothing set
+    // explicitly). The proxy's clock (Date) is moved on instead of sleeping; sockets stay real.
     const w = await startUpstream('web@0', answerWith('web@0'));
     w.server.keepAliveTimeout = 6_500;
     const { port } = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
-    await get(port, '/a');
-    await new Promise((resolve) => setTimeout(resolve, 4_300));
-    await get(port, '/b');
-    expect(w.connections).toBe(1);
-  }, 10_000);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      await get(port, '/a');
+      vi.setSystemTime(Date.now() + 4_300); // past the unhinted 4 s, within the hinted 5 s
+      await get(port, '/b');
+      expect(w.connections).toBe(1);
+      vi.setSystemTime(Date.now() + 5_100); // past the hinted 5 s
+      await get(port, '/c');
+      expect(w.connections).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it("closes a pooled worker connection once the worker's shorter Keep-Alive hint runs out", async () => {
-    // Keep-Alive: timeout=2 → idle up to 1 s.
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    w.server.keepAliveTimeout = 2_500;
+    // Keep-Alive: timeout=2 → idle up to 1 s. The worker itself would keep the connection a
+    // minute, so whoever closes it within the test is the proxy.
+    const w = await startUpstream('web@0', answerWith('web@0', (_req, res) => {
+      res.setHeader('Connection', 'keep-alive');
+      res.setHeader('Keep-Alive', 'timeout=2');
+    }));
+    w.server.keepAliveTimeout = 60_000;
+    const closedAt: number[] = [];
+    w.server.on('connection', (socket) => socket.on('close', () => closedAt.push(Date.now())));
     const { port } = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
     await get(port, '/a');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const idleFrom = Date.now();
     await get(port, '/b');
     expect(w.connections).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await waitFor(() => closedAt.length === 1, 'the proxy closing the idle worker connection');
+    expect(closedAt[0]! - idleFrom).toBeGreaterThanOrEqual(1_000); // not before the hinted limit
     await get(port, '/c');
     expect(w.connections).toBe(2);
   });

@@ -17,16 +17,19 @@ describe('routing', () => {
     expect((await get(port, '/', { Cookie: 'demo.sid=unknown' })).body).toBe('web@1');
   });
 
-  it('sends a cookie bound to a dead (non-routable) worker to the target, never a 502', async () => {
+  it('sends a cookie bound to a non-routable worker to the target (never to that worker), never a 502', async () => {
+    // The owner still listens: were it chosen, it would answer (no retry to hide the mistake).
+    const w0 = await startUpstream('web@0', answerWith('web@0'));
     const w1 = await startUpstream('web@1', answerWith('web@1'));
-    const dead = deadUpstream('web@0', await deadPort());
-    dead.routable = false;
+    w0.upstream.routable = false;
     const route = makeRoute(w1.upstream);
-    route.sessions.bind('s-dead', dead, 60_000);
+    route.sessions.bind('s-dead', w0.upstream, 60_000);
     const { port } = await startProxy(route);
     const reply = await get(port, '/', { Cookie: 'demo.sid=s-dead' });
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('web@1');
+    expect(w0.connections).toBe(0);
+    expect(w0.seen).toHaveLength(0);
   });
 
   it('reads the session from a ;jsessionid= path parameter when configured', async () => {

@@ -146,6 +146,28 @@ describe('websockets', () => {
     expect(route.sessions.peek('WS1')).toBe(w0.upstream);
   });
 
+  it('replaces forged forwarding headers on the handshake as on plain requests', async () => {
+    const w0 = await wsWorker('web@0');
+    const { port } = await startProxy(makeRoute(w0.upstream));
+    const { first } = await open(port, '/ws', {
+      Host: 'app.example',
+      Forwarded: 'for=6.6.6.6;host=evil.example;proto=https',
+      'X-Real-IP': '6.6.6.6',
+      'X-Forwarded-Host': 'evil.example',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Port': '443',
+    });
+    expect(first).toBe('hello from web@0');
+    const h = (w0.upgrades[0] as IncomingMessage).headers;
+    expect(h.host).toBe('app.example');
+    expect(h.forwarded).toBeUndefined();
+    expect(h['x-real-ip']).toBeUndefined();
+    expect(h['x-forwarded-port']).toBeUndefined();
+    expect(h['x-forwarded-host']).toBe('app.example');
+    expect(h['x-forwarded-proto']).toBe('http');
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
   it('passes a refused upgrade (non-101) to the client and closes the connection', async () => {
     const w0 = await startUpstream('web@0', (_req, res) => {
       res.writeHead(401, { 'Content-Type': 'text/plain', 'X-Handover-Secret': 'no' });
