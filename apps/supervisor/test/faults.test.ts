@@ -15,6 +15,47 @@ import { Client, DEMO_SERVER, FIXTURES, REPO_ROOT, TestSupervisor, demoPool, isP
 
 const figures = (what: string, data: Record<string, unknown>) => console.log(`[figures] ${what}: ${JSON.stringify(data)}`);
 
+/**
+ * What a test sent through the proxy and what came back wrong, counted as it happens: the
+ * printed figures are these counts, never numbers written in the test. An error is any answer
+ * but the expected status (200 unless told), or no answer at all.
+ */
+class Tally {
+  requests = 0;
+  errors = 0;
+
+  /** A browser-like client whose every request is counted here. */
+  client(base: string): Client {
+    const client = new Client(base);
+    const send = client.request.bind(client);
+    client.request = async (method, path, body) => {
+      this.requests++;
+      try {
+        const answer = await send(method, path, body);
+        if (answer.status !== 200) this.errors++;
+        return answer;
+      } catch (error) {
+        this.errors++;
+        throw error;
+      }
+    };
+    return client;
+  }
+
+  /** `fetch`, counted; `expected` is the status that is not an error. */
+  async fetch(url: string, init: RequestInit = {}, expected = 200): Promise<Response> {
+    this.requests++;
+    try {
+      const res = await fetch(url, init);
+      if (res.status !== expected) this.errors++;
+      return res;
+    } catch (error) {
+      this.errors++;
+      throw error;
+    }
+  }
+}
+
 /** A liveness check fast enough for a test: every 0.2 s, unhealthy after 3 failures in a row. */
 const FAST_LIVENESS = { path: '/healthz', timeoutSeconds: 20, intervalMs: 50, everySeconds: 0.2, failuresBeforeUnhealthy: 3 };
 
@@ -36,10 +77,12 @@ describe('a worker that hangs (stops answering its health check)', () => {
         restart: { minUptimeSeconds: 0, maxRestarts: 3, backoffInitialMs: 50, backoffMaxMs: 200 },
       }),
     );
-    const alice = new Client(harness.proxyUrl);
+    const tally = new Tally();
+    const alice = tally.client(harness.proxyUrl);
     expect((await alice.post('/api/login')).status).toBe(200);
-    let requests = 1;
-    for (let i = 0; i < 5; i++, requests++) expect((await alice.post('/api/count')).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await alice.post('/api/count')).status).toBe(200);
+    const sessionsBefore = harness.worker('web@0').sessions;
+    expect(sessionsBefore).toBe(1);
     // Healthy while it answers: several probes have passed by now.
     await waitFor(() => harness!.events.length > 0 && harness!.worker('web@0').health === 'ok');
     expect(harness.worker('web@0').health).toBe('ok');
@@ -70,20 +113,26 @@ describe('a worker that hangs (stops answering its health check)', () => {
 
     // The session was on the hung worker (the app lost it): the cookie lands on web@1, no error.
     const after = await alice.get('/api/state');
-    requests++;
     expect(after.status).toBe(200);
     expect(after.json).toMatchObject({ worker: 'web@1', session: null });
-    const bob = new Client(harness.proxyUrl);
+    const bob = tally.client(harness.proxyUrl);
     expect((await bob.post('/api/login')).json).toMatchObject({ worker: 'web@1' });
-    requests++;
-    figures('hung attached worker', { requests, errors: 0, sessionsKept: 0, sessionsLost: 1, detectedMs, replacedMs });
+    // Kept: what the hung worker still holds; lost: what the supervisor counted.
+    const sessionsKept = harness.worker('web@0').sessions;
+    const { sessionsLost } = harness.supervisor.listPools()[0]!;
+    expect(tally.errors).toBe(0);
+    expect(sessionsKept + sessionsLost).toBe(sessionsBefore);
+    figures('hung attached worker', { requests: tally.requests, errors: tally.errors, sessionsKept, sessionsLost, detectedMs, replacedMs });
   });
 
   it('a detached worker that hangs is shown unhealthy but left to its drain, and is ok again when it answers', async () => {
     harness = await TestSupervisor.launch(demoPool('v1', { healthCheck: FAST_LIVENESS, stop: { graceSeconds: 1 } }));
-    const alice = new Client(harness.proxyUrl);
-    await alice.post('/api/login');
+    const tally = new Tally();
+    const alice = tally.client(harness.proxyUrl);
+    expect((await alice.post('/api/login')).json).toMatchObject({ worker: 'web@0', session: { counter: 0 } });
     await harness.supervisor.detachAndSync('web@0', 'test');
+    const sessionsBefore = harness.worker('web@0').sessions;
+    expect(sessionsBefore).toBe(1);
     const pid = harness.worker('web@0').pid!;
     frozen = pid;
     process.kill(-pid, 'SIGSTOP');
@@ -91,7 +140,7 @@ describe('a worker that hangs (stops answering its health check)', () => {
     expect(unhealthy.data).toMatchObject({ state: 'detached' });
     expect(harness.worker('web@0')).toMatchObject({ state: 'detached', health: 'unhealthy', sessions: 1 });
     // New visitors are not affected: they go to web@1.
-    expect((await new Client(harness.proxyUrl).get('/api/state')).json).toMatchObject({ worker: 'web@1' });
+    expect((await tally.client(harness.proxyUrl).get('/api/state')).json).toMatchObject({ worker: 'web@1' });
 
     process.kill(-pid, 'SIGCONT');
     frozen = undefined;
@@ -99,8 +148,13 @@ describe('a worker that hangs (stops answering its health check)', () => {
     expect(harness.worker('web@0')).toMatchObject({ state: 'detached', health: 'ok', sessions: 1 });
     // Its session was kept all along.
     const count = await alice.post('/api/count');
-    expect(count.json).toMatchObject({ worker: 'web@0' });
-    figures('hung detached worker', { requests: 4, errors: 0, sessionsKept: 1, sessionsLost: 0 });
+    expect(count.json).toMatchObject({ worker: 'web@0', session: { counter: 1 } });
+    const sessionsKept = harness.worker('web@0').sessions;
+    const { sessionsLost } = harness.supervisor.listPools()[0]!;
+    expect(tally.errors).toBe(0);
+    expect(sessionsLost).toBe(0);
+    expect(sessionsKept).toBe(sessionsBefore);
+    figures('hung detached worker', { requests: tally.requests, errors: tally.errors, sessionsKept, sessionsLost });
   });
 });
 
@@ -116,8 +170,9 @@ describe('the port of a new generation already taken', () => {
 
   it('detach-and-sync starts web@1 on the next free port and says which', async () => {
     harness = await TestSupervisor.launch(demoPool('v1'));
-    const alice = new Client(harness.proxyUrl);
-    await alice.post('/api/login');
+    const tally = new Tally();
+    const alice = tally.client(harness.proxyUrl);
+    expect((await alice.post('/api/login')).json).toMatchObject({ worker: 'web@0' });
     const wanted = harness.worker('web@0').port + 1; // basePort + 1 (web@0 got basePort)
     squatter = createServer();
     await new Promise<void>((resolve, reject) => {
@@ -135,9 +190,14 @@ describe('the port of a new generation already taken', () => {
     expect(starting.data).toMatchObject({ port: result.started.port, preferredPort: wanted });
 
     // Both sessions are right: the old one on web@0, a new one on web@1.
-    expect((await alice.post('/api/count')).json).toMatchObject({ worker: 'web@0' });
-    expect((await new Client(harness.proxyUrl).post('/api/login')).json).toMatchObject({ worker: 'web@1' });
-    figures('port taken', { requests: 3, errors: 0, sessionsKept: 1, sessionsLost: 0, wanted, got: result.started.port });
+    expect((await alice.post('/api/count')).json).toMatchObject({ worker: 'web@0', session: { counter: 1 } });
+    const sessionsKept = harness.worker('web@0').sessions;
+    expect((await tally.client(harness.proxyUrl).post('/api/login')).json).toMatchObject({ worker: 'web@1' });
+    const { sessionsLost } = harness.supervisor.listPools()[0]!;
+    expect(tally.errors).toBe(0);
+    expect(sessionsKept).toBe(1);
+    expect(sessionsLost).toBe(0);
+    figures('port taken', { requests: tally.requests, errors: tally.errors, sessionsKept, sessionsLost, wanted, got: result.started.port });
   });
 });
 
@@ -163,7 +223,10 @@ describe('a worker that loses its port between the check and its listen', () => 
     const retry = await harness.waitForEvent((e) => e.type === 'worker.failed' && /lost port \d+ to another process/.test(e.message));
     expect(retry.worker).toBe('web@0');
     expect(harness.supervisor.listPools()[0]).toMatchObject({ status: 'ok', restarts: 0 });
-    expect((await new Client(harness.proxyUrl).get('/')).text).toBe('web@1\n');
+    const tally = new Tally();
+    expect((await tally.client(harness.proxyUrl).get('/')).text).toBe('web@1\n');
+    expect(tally.errors).toBe(0);
+    figures('port lost between check and listen', { requests: tally.requests, errors: tally.errors, restarts: harness.supervisor.listPools()[0]!.restarts });
     await rm(join(marker, '..'), { recursive: true, force: true });
   });
 });
@@ -177,8 +240,9 @@ describe('many concurrent detach-and-sync clicks on the same worker', () => {
 
   it('do exactly one thing: one successor, every other click refused with CONFLICT or PRECONDITION_FAILED', async () => {
     harness = await TestSupervisor.launch(demoPool('v1'));
-    const alice = new Client(harness.proxyUrl);
-    await alice.post('/api/login');
+    const tally = new Tally();
+    const alice = tally.client(harness.proxyUrl);
+    expect((await alice.post('/api/login')).json).toMatchObject({ worker: 'web@0' });
     await harness.writeConfig(demoPool('v2', { env: { DEMO_START_DELAY_MS: '200' } }));
     const clicks = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => harness!.supervisor.detachAndSync('web@0', `op${i}`)));
     const ok = clicks.filter((c) => c.status === 'fulfilled');
@@ -188,8 +252,20 @@ describe('many concurrent detach-and-sync clicks on the same worker', () => {
     for (const code of refused) expect(['CONFLICT', 'PRECONDITION_FAILED']).toContain(code);
     expect(harness.supervisor.listWorkers().map((w) => `${w.id}:${w.state}`)).toEqual(['web@0:detached', 'web@1:started']);
     expect(harness.events.filter((e) => e.type === 'worker.starting' && e.worker !== 'web@0')).toHaveLength(1);
-    expect((await alice.post('/api/count')).json).toMatchObject({ worker: 'web@0' });
-    figures('20 concurrent detach-and-sync', { requests: 2, errors: 0, accepted: 1, refused: 19, sessionsKept: 1, sessionsLost: 0 });
+    expect((await alice.post('/api/count')).json).toMatchObject({ worker: 'web@0', session: { counter: 1 } });
+    const sessionsKept = harness.worker('web@0').sessions;
+    const { sessionsLost } = harness.supervisor.listPools()[0]!;
+    expect(tally.errors).toBe(0);
+    expect(sessionsKept).toBe(1);
+    expect(sessionsLost).toBe(0);
+    figures('20 concurrent detach-and-sync', {
+      requests: tally.requests,
+      errors: tally.errors,
+      accepted: ok.length,
+      refused: refused.length,
+      sessionsKept,
+      sessionsLost,
+    });
   });
 });
 
@@ -202,14 +278,16 @@ describe('clients sending the internal session-reporting header', () => {
 
   it('with the demo: a forged X-Handover-Session binds nothing, and the real one never reaches the client', async () => {
     harness = await TestSupervisor.launch(demoPool('v1'));
-    const forged = await fetch(`${harness.proxyUrl}/api/state`, {
+    const tally = new Tally();
+    const forged = await tally.fetch(`${harness.proxyUrl}/api/state`, {
       headers: { 'X-Handover-Session': 'forged-id; ttl=99999', cookie: 'demo.sid=forged-id' },
     });
     expect(forged.status).toBe(200);
     expect((await forged.json()) as unknown).toMatchObject({ worker: 'web@0', session: null });
-    expect(harness.worker('web@0').sessions).toBe(0);
+    const forgedBindings = harness.worker('web@0').sessions;
+    expect(forgedBindings).toBe(0);
     // A real login is reported by the demo (X-Handover-Session) and bound, but the header stays inside.
-    const login = await fetch(`${harness.proxyUrl}/api/login`, {
+    const login = await tally.fetch(`${harness.proxyUrl}/api/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'X-Handover-Session': 'forged-2; ttl=99999' },
       body: '{}',
@@ -218,8 +296,10 @@ describe('clients sending the internal session-reporting header', () => {
     expect(login.headers.get('x-handover-session')).toBeNull();
     expect([...login.headers.keys()].some((h) => h.startsWith('x-handover-'))).toBe(false);
     await login.text();
-    expect(harness.worker('web@0').sessions).toBe(1);
-    figures('forged X-Handover-Session (demo)', { requests: 2, errors: 0, forgedBindings: 0, realBindings: 1 });
+    const realBindings = harness.worker('web@0').sessions - forgedBindings;
+    expect(realBindings).toBe(1);
+    expect(tally.errors).toBe(0);
+    figures('forged X-Handover-Session (demo)', { requests: tally.requests, errors: tally.errors, forgedBindings, realBindings });
   });
 
   it('the worker never sees it (an app that echoes its request headers)', async () => {

@@ -169,7 +169,14 @@ describe('the keeper never gives up on a supervisor that keeps dying', () => {
     const supervisors = install.supervisorPids();
     expect(supervisors).toHaveLength(1 + DEATHS + 1);
     expect(supervisors.filter(running)).toEqual([]);
-    report('keeper never gives up', { deaths: DEATHS + 1, loopMs, requestDuringBackoff: 'answered by web@0', stopDuringBackoffMs: stopMs });
+    expect(killed.size).toBe(DEATHS + 1);
+    const answeredBy = (JSON.parse(during.body) as { worker: string }).worker;
+    report('keeper never gives up', {
+      deaths: killed.size,
+      loopMs,
+      requestDuringBackoff: `${during.status}, answered by ${answeredBy}`,
+      stopDuringBackoffMs: stopMs,
+    });
   }, 180_000);
 
   it('a restarted supervisor that cannot start (the config broke meanwhile) is retried, not given up on: the workers are re-adopted once it is fixed', async () => {

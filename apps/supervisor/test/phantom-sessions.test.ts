@@ -90,7 +90,8 @@ describe('bindings restored after a kill -9 are reconciled', () => {
     expect(Date.parse(event.at) - restartedAt).toBeGreaterThanOrEqual(WINDOW_SECONDS * 1000 - 1_000);
     // Dropped, not lost: the app had ended them.
     expect((await install.pool()).sessionsLost).toBe(0);
-    report('phantom sessions, all ended', { restored: 3, confirmed: 1, dropped: 2, windowSeconds: WINDOW_SECONDS, stoppedAfterMs });
+    const { restored, confirmed, dropped, windowSeconds } = event.data as Record<string, number>;
+    report('phantom sessions, all ended', { restored, confirmed, dropped, windowSeconds, stoppedAfterMs });
   });
 
   it('a session used after the restart is confirmed and kept; only the phantoms are dropped', async () => {

@@ -57,9 +57,23 @@ describe('the upgrade story, with the demo app', () => {
 
     // The audit trail names the operator.
     expect(harness.events.some((e) => e.type === 'action' && e.actor === 'alice-operator')).toBe(true);
-    const order = ['worker.starting', 'worker.started', 'worker.detached', 'worker.drained', 'worker.stopped'];
-    const seen = harness.events.filter((e) => e.worker === 'web@1' || e.worker === 'web@0').map((e) => e.type);
-    for (const type of order) expect(seen).toContain(type);
+    // In this order. The switch is one step: web@1 turns `started` and, in the same tick, web@0 is
+    // detached (its event recorded first, naming web@1 as the new target); then web@0 drains, stops.
+    const lifecycle = ['worker.starting', 'worker.started', 'worker.detached', 'worker.drained', 'worker.stopped'];
+    const seen = harness.events
+      .filter((e) => (e.worker === 'web@0' || e.worker === 'web@1') && lifecycle.includes(e.type))
+      .map((e) => `${e.type} ${e.worker}`);
+    const detached = harness.events.find((e) => e.type === 'worker.detached' && e.worker === 'web@0')!;
+    expect(detached.message).toMatch(/new sessions go to web@1/);
+    expect(seen).toEqual([
+      'worker.starting web@0',
+      'worker.started web@0',
+      'worker.starting web@1',
+      'worker.detached web@0',
+      'worker.started web@1',
+      'worker.drained web@0',
+      'worker.stopped web@0',
+    ]);
   });
 
   it('sends an old cookie of a stopped worker to the newest worker instead of failing', async () => {
