@@ -1,3 +1,4 @@
+import { POOL_NAME_PATTERN } from '@handover/process-table';
 import { z } from 'zod';
 
 /**
@@ -9,7 +10,8 @@ import { z } from 'zod';
 const ROUTE_COOKIE_EXPECTED = 'expected a cookie name, e.g. "handover_route" (letters, digits and !#$%&\'*+-.^_`|~), or false to send none';
 
 export const PORT_MESSAGE = 'expected an integer from 1 to 65535';
-export const POOL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+/** One rule for pool names everywhere: the process table's. */
+export { POOL_NAME_PATTERN };
 /** RFC 6265 cookie-name token characters. */
 const COOKIE_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PATH_PARAMETER_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]*$/;
