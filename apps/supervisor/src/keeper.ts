@@ -164,10 +164,26 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
   let child: ChildProcess | undefined;
   let childReady = false;
   const signals: NodeJS.Signals[] = [];
+  // A deliberate stop is under way (a signal passed on, or \`handover stop\`): nothing restarts now.
+  let stopping = false;
+  let released = false;
+  /**
+   * Once the supervisor stops on purpose it closes its listening sockets; the keeper's copies go
+   * too, so new connections are refused at once instead of waiting in a queue nobody will serve.
+   */
+  const releaseSockets = () => {
+    if (released) return;
+    released = true;
+    for (const { handle } of handles) handle.close();
+  };
   let wake: (() => void) | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     signals.push(signal);
-    if (child !== undefined && childReady) child.kill(signal);
+    if (child !== undefined && childReady) {
+      child.kill(signal);
+      stopping = true;
+      releaseSockets();
+    }
     else if (child !== undefined && signals.length > 1) {
       // Twice before it is ready: stop now. Its workers (if any) are recorded for the next start.
       say(`${signal} again: killing the starting supervisor (pid ${child.pid}); workers it re-adopted keep running: \`handover start\` re-adopts them`);
@@ -207,12 +223,21 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
       childReady = false;
       let readyAt = 0;
       started.on('message', (message: { type?: string }) => {
+        if (message?.type === 'stopping') {
+          stopping = true;
+          releaseSockets();
+          return;
+        }
         if (message?.type !== 'ready' || childReady) return;
         childReady = true;
         everReady = true;
         readyAt = Date.now();
         // A stop asked for while it started (or during the back-off): now it can stop the workers.
         for (const signal of signals) started.kill(signal);
+        if (signals.length > 0) {
+          stopping = true;
+          releaseSockets();
+        }
       });
       const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
         started.once('exit', (c, s) => resolve([c, s])),
@@ -221,7 +246,7 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
       child = undefined;
       childReady = false;
       const how = signal === null ? `exit code ${code}` : signal;
-      if (signals.length > 0) {
+      if (signals.length > 0 || stopping) {
         if (!wasReady) say(`the supervisor (pid ${started.pid}) ended (${how}) before it could stop the workers; any left running are re-adopted by the next \`handover start\``);
         return code ?? 1;
       }
@@ -250,6 +275,6 @@ export async function runKeeper(options: KeeperOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('uncaughtException', onKeeperError);
-    for (const { handle } of handles) handle.close();
+    releaseSockets();
   }
 }

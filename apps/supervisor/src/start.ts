@@ -94,6 +94,8 @@ export async function startSupervisor(options: StartOptions = {}): Promise<void>
   let stopping = false;
   const stop = (keepWorkers: boolean) => {
     stopping = true;
+    // The keeper lets go of its copies of the listening sockets: new connections are refused now.
+    if (underKeeper && process.connected) process.send?.({ type: 'stopping' }, undefined, {}, () => {});
     running.stop(undefined, { keepWorkers }).then(
       () => {
         process.stdout.write(

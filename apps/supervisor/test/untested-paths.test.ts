@@ -194,3 +194,32 @@ describe('SIGTERM to the supervisor with a request in flight', () => {
     expect(install.storedWorkers().find((w) => w.id === 'web@0')?.state).toBe('stopped');
   }, 120_000);
 });
+
+describe('a graceful stop under the keeper', () => {
+  it('new connections are refused at once (the keeper lets go of its copy of the socket), the request in flight is answered in full', async () => {
+    install = await Installation.create({ command: `node ${JSON.stringify(SLOW_APP)}`, sessionCookie: 'sid' });
+    const slowDir = install.dir;
+    const config = JSON.parse(readFileSync(install.configPath, 'utf8'));
+    config.pools[0].env = { SLOW_DIR: slowDir };
+    await writeFile(install.configPath, JSON.stringify(config));
+
+    const { run } = await install.start(true);
+    const web0 = await install.worker('web@0');
+    for (const [pid, start] of install.workerPids) fixturePids.set(pid, start);
+    const slow = onNewConnection(install.proxyPort, 'GET', '/slow', {});
+    await waitFor(() => existsSync(join(slowDir, 'arrived')), 20_000, 'the slow request to reach the worker');
+
+    run.child.kill('SIGTERM'); // to the keeper, as a service manager would
+    await waitFor(() => run.output.includes('SIGTERM received'), 10_000, 'the supervisor to take the signal');
+    // Refused while the request is still being answered (it used to wait in the keeper's queue, then reset).
+    await waitFor(() => install!.proxyRefuses(), 5_000, 'new connections to be refused');
+    expect(running(web0.pid!)).toBe(true);
+
+    await writeFile(join(slowDir, 'release'), '');
+    const res = await slow;
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(SLOW_BYTES);
+    expect(await exitWithin(run, 30_000), run.output).toBe(0);
+    await waitFor(() => !running(web0.pid!), 10_000, 'the worker to be gone');
+  }, 120_000);
+});
