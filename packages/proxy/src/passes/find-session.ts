@@ -32,24 +32,34 @@ export function findSessionId(rawHeaders: readonly string[], url: string | undef
 }
 
 /**
- * Where the value of cookie `name` starts in a Cookie header (just past "name="), the first
- * occurrence or the last; -1 when absent. No allocation.
+ * Where the value of the next cookie `name` at or after `from` (a pair's start) begins, just past
+ * "name="; -1 when there is none. No allocation.
  */
-function cookieAt(header: string, name: string, last: boolean): number {
+function nextCookieAt(header: string, name: string, from: number): number {
   const length = header.length;
   const n = name.length;
-  let at = -1;
-  let i = 0;
+  let i = from;
   while (i < length) {
     while (i < length && (isSpace(header.charCodeAt(i)) || header.charCodeAt(i) === 59)) i++;
     let stop = header.indexOf(';', i);
     if (stop === -1) stop = length;
-    if (header.charCodeAt(i + n) === 61 /* = */ && i + n < stop && header.startsWith(name, i)) {
-      at = i + n + 1;
-      if (!last) return at;
-    }
+    if (header.charCodeAt(i + n) === 61 /* = */ && i + n < stop && header.startsWith(name, i)) return i + n + 1;
     i = stop + 1;
   }
+  return -1;
+}
+
+/** Where the pair holding position `at` ends: the next pair's start. */
+function afterPair(header: string, at: number): number {
+  const stop = header.indexOf(';', at);
+  return stop === -1 ? header.length : stop + 1;
+}
+
+/** Where the value of cookie `name` starts, the first occurrence or the last; -1 when absent. */
+function cookieAt(header: string, name: string, last: boolean): number {
+  let at = nextCookieAt(header, name, 0);
+  if (!last) return at;
+  for (let next = at; next !== -1; next = nextCookieAt(header, name, afterPair(header, next))) at = next;
   return at;
 }
 
@@ -75,25 +85,9 @@ function isSpace(c: number): boolean {
  * absent or empty. Cookie names are case-sensitive (RFC 6265); the first non-empty match wins.
  */
 export function findCookie(header: string, name: string): string | undefined {
-  const length = header.length;
-  const n = name.length;
-  let i = 0;
-  while (i < length) {
-    while (i < length && (isSpace(header.charCodeAt(i)) || header.charCodeAt(i) === 59)) i++;
-    let stop = header.indexOf(';', i);
-    if (stop === -1) stop = length;
-    if (header.charCodeAt(i + n) === 61 /* = */ && i + n < stop && header.startsWith(name, i)) {
-      let start = i + n + 1;
-      let end = stop;
-      while (start < end && isSpace(header.charCodeAt(start))) start++;
-      while (end > start && isSpace(header.charCodeAt(end - 1))) end--;
-      if (end - start >= 2 && header.charCodeAt(start) === 34 && header.charCodeAt(end - 1) === 34) {
-        start++;
-        end--;
-      }
-      if (end > start) return header.slice(start, end);
-    }
-    i = stop + 1;
+  for (let at = nextCookieAt(header, name, 0); at !== -1; at = nextCookieAt(header, name, afterPair(header, at))) {
+    const value = cookieValueAt(header, at);
+    if (value !== undefined) return value;
   }
   return undefined;
 }
