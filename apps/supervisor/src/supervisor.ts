@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError, type HandoverConfig, type PoolConfig, formatConfigWarning, loadConfig } from '@handover/config';
+import { ControlError, type SupervisorControl } from '@handover/control-api';
 import {
-  ControlError,
   CrashTracker,
   type DetachAndSyncResult,
   type HandoverEvent,
@@ -9,7 +9,6 @@ import {
   type PoolInfo,
   type PoolStatus,
   type SessionSample,
-  type SupervisorControl,
   type SupervisorStopResult,
   type SyncResult,
   type WorkerInfo,

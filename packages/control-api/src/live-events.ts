@@ -1,4 +1,5 @@
-import type { HandoverEvent, SupervisorControl } from '@handover/process-table';
+import type { HandoverEvent } from '@handover/process-table';
+import type { SupervisorControl } from './contract';
 
 /** Page size when replaying from the event store. */
 const REPLAY_PAGE = 1000;

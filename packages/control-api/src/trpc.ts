@@ -1,7 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { ControlError } from '@handover/process-table';
-import type { ControlErrorCode, SupervisorControl } from '@handover/process-table';
+import { ControlError, type ControlErrorCode, type SupervisorControl } from './contract';
 import { describeInputError } from './schemas';
 
 /** What every control API call sees. Built per request by the HTTP handler in `server.ts`. */

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { SupervisorControl, WorkersSnapshot } from '@handover/process-table';
+import type { WorkersSnapshot } from '@handover/process-table';
+import type { SupervisorControl } from './contract';
 
 /**
  * The dashboard's live table: a snapshot at once, then a new one whenever anything in it

@@ -3,7 +3,7 @@
  * no processes, no sockets, a real event emitter. Exported as `@handover/control-api/testing`.
  */
 import { EventEmitter } from 'node:events';
-import { ControlError } from '@handover/process-table';
+import { ControlError, type SupervisorControl } from '../src/contract';
 import type {
   DetachAndSyncResult,
   EventType,
@@ -11,7 +11,6 @@ import type {
   LogLine,
   PoolInfo,
   SessionSample,
-  SupervisorControl,
   SupervisorStopResult,
   SyncResult,
   WorkerInfo,

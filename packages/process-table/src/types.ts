@@ -163,38 +163,3 @@ export interface SupervisorStopResult {
   /** The supervisor's process id. */
   pid: number;
 }
-
-export type ControlErrorCode = 'NOT_FOUND' | 'PRECONDITION_FAILED' | 'BAD_REQUEST' | 'CONFLICT';
-
-/** An operator error with a message that says what to do; the control API maps the code. */
-export class ControlError extends Error {
-  constructor(
-    readonly code: ControlErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ControlError';
-  }
-}
-
-/** What the control API needs from a supervisor. The real one lives in apps/supervisor. */
-export interface SupervisorControl {
-  listWorkers(): WorkerInfo[];
-  listPools(): PoolInfo[];
-  detach(worker: string, actor: string): Promise<WorkerInfo>;
-  detachAndSync(worker: string, actor: string): Promise<DetachAndSyncResult>;
-  reattach(worker: string, actor: string): Promise<WorkerInfo>;
-  sync(pool: string | undefined, actor: string): Promise<SyncResult>;
-  logs(worker: string, lines: number): LogLine[];
-  /** Newest `limit` events (oldest first), or the events after `afterId` (oldest first). */
-  listEvents(options: { afterId?: number; limit: number }): HandoverEvent[];
-  /** Session counts per worker, sampled every few seconds over the last minutes, oldest first. */
-  sessionHistory(): SessionSample[];
-  /** Calls the listener for every event recorded from now on; returns the unsubscribe. */
-  onEvent(listener: (event: HandoverEvent) => void): () => void;
-  /**
-   * Stops the supervisor once the answer is sent: gracefully with every worker, or
-   * (`keepWorkers`) leaving the workers running and recorded for the next start to re-adopt.
-   */
-  stopSupervisor(options: { keepWorkers: boolean }, actor: string): Promise<SupervisorStopResult>;
-}
