@@ -1,17 +1,13 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test-support/resources';
 import { readAdminCredentials, resolveAdminCredentials, resolveSessionSecret, verifyPassword } from '../src/index';
 
 describe('admin credentials', () => {
-  let dataDir: string;
-  beforeEach(async () => {
-    dataDir = join(await mkdtemp(join(tmpdir(), 'handover-secrets-')), 'data');
-  });
-  afterEach(async () => rm(join(dataDir, '..'), { recursive: true, force: true }));
-
   it('takes user and password from the environment', async () => {
+    await using tmp = await tempDir('handover-secrets-');
+    const dataDir = join(tmp.path, 'data');
     const env = { HANDOVER_ADMIN_USER: 'ops', HANDOVER_ADMIN_PASSWORD: 'correct horse' };
     const credentials = await resolveAdminCredentials({ dataDir, env });
     expect(credentials).toMatchObject({ user: 'ops', password: 'correct horse', source: 'env', file: null });
@@ -20,6 +16,8 @@ describe('admin credentials', () => {
   });
 
   it('generates a password once, keeps only its hash in a private file, and shows it only then', async () => {
+    await using tmp = await tempDir('handover-secrets-');
+    const dataDir = join(tmp.path, 'data');
     expect(await readAdminCredentials({ dataDir, env: {} })).toBeNull();
     const first = await resolveAdminCredentials({ dataDir, env: {} });
     expect(first).toMatchObject({ user: 'admin', source: 'generated' });
@@ -39,6 +37,8 @@ describe('admin credentials', () => {
   });
 
   it('replaces a password file written in clear by its hash', async () => {
+    await using tmp = await tempDir('handover-secrets-');
+    const dataDir = join(tmp.path, 'data');
     await mkdir(dataDir, { recursive: true });
     await writeFile(join(dataDir, 'admin-password'), 'typed-by-hand-123\n', { mode: 0o600 });
     const credentials = await readAdminCredentials({ dataDir, env: {} });
@@ -47,11 +47,15 @@ describe('admin credentials', () => {
   });
 
   it('refuses a short password or a strange user name, naming the variable', async () => {
+    await using tmp = await tempDir('handover-secrets-');
+    const dataDir = join(tmp.path, 'data');
     await expect(resolveAdminCredentials({ dataDir, env: { HANDOVER_ADMIN_PASSWORD: 'short' } })).rejects.toThrow(/HANDOVER_ADMIN_PASSWORD/);
     await expect(resolveAdminCredentials({ dataDir, env: { HANDOVER_ADMIN_USER: 'a b' } })).rejects.toThrow(/HANDOVER_ADMIN_USER/);
   });
 
   it('keeps one session key across calls, or takes it from the environment', async () => {
+    await using tmp = await tempDir('handover-secrets-');
+    const dataDir = join(tmp.path, 'data');
     const key = await resolveSessionSecret({ dataDir, env: {} });
     expect(key.length).toBeGreaterThanOrEqual(32);
     expect(await resolveSessionSecret({ dataDir, env: {} })).toBe(key);

@@ -1,19 +1,13 @@
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test-support/resources';
 import { readControlToken, resolveControlToken } from '../src/control-token';
-
-let root: string;
-beforeEach(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'handover-token-'));
-});
-afterEach(async () => {
-  await rm(root, { recursive: true, force: true });
-});
 
 describe('resolveControlToken', () => {
   it('uses HANDOVER_CONTROL_TOKEN when set, without touching the disk', async () => {
+    await using tmp = await tempDir('handover-token-');
+    const root = tmp.path;
     const dataDir = path.join(root, 'data');
     const resolved = await resolveControlToken({ dataDir, env: { HANDOVER_CONTROL_TOKEN: '  0123456789abcdef  ' } });
     expect(resolved).toEqual({ token: '0123456789abcdef', source: 'env', file: null });
@@ -21,12 +15,16 @@ describe('resolveControlToken', () => {
   });
 
   it('rejects a short HANDOVER_CONTROL_TOKEN, naming the variable', async () => {
+    await using tmp = await tempDir('handover-token-');
+    const root = tmp.path;
     await expect(resolveControlToken({ dataDir: root, env: { HANDOVER_CONTROL_TOKEN: 'short' } })).rejects.toThrow(
       /HANDOVER_CONTROL_TOKEN is too short \(5 characters\): use at least 16/,
     );
   });
 
   it('generates a private token file in a private directory, then reuses it', async () => {
+    await using tmp = await tempDir('handover-token-');
+    const root = tmp.path;
     const dataDir = path.join(root, 'nested', '.handover');
     const first = await resolveControlToken({ dataDir, env: {} });
     expect(first.source).toBe('generated');
@@ -42,6 +40,8 @@ describe('resolveControlToken', () => {
   });
 
   it('makes an existing token file private again', async () => {
+    await using tmp = await tempDir('handover-token-');
+    const root = tmp.path;
     const file = path.join(root, 'control-token');
     await writeFile(file, 'a-token-that-is-long-enough\n');
     await chmod(file, 0o644);
@@ -51,11 +51,15 @@ describe('resolveControlToken', () => {
   });
 
   it('refuses an empty token file with advice', async () => {
+    await using tmp = await tempDir('handover-token-');
+    const root = tmp.path;
     await writeFile(path.join(root, 'control-token'), '\n');
     await expect(resolveControlToken({ dataDir: root, env: {} })).rejects.toThrow(/empty or too short: delete the file/);
   });
 
   it('agrees on one token when several processes start at once', async () => {
+    await using tmp = await tempDir('handover-token-');
+    const root = tmp.path;
     const dataDir = path.join(root, 'race');
     const results = await Promise.all(Array.from({ length: 8 }, () => resolveControlToken({ dataDir, env: {} })));
     const tokens = new Set(results.map((r) => r.token));
@@ -67,6 +71,8 @@ describe('resolveControlToken', () => {
 
 describe('readControlToken', () => {
   it('reads the environment first, then the file', async () => {
+    await using tmp = await tempDir('handover-token-');
+    const root = tmp.path;
     expect(await readControlToken({ dataDir: root, env: { HANDOVER_CONTROL_TOKEN: 'x'.repeat(20) } })).toEqual({
       token: 'x'.repeat(20),
       source: 'env',
@@ -77,6 +83,8 @@ describe('readControlToken', () => {
   });
 
   it('never generates a token and says how to start the supervisor', async () => {
+    await using tmp = await tempDir('handover-token-');
+    const root = tmp.path;
     const dataDir = path.join(root, 'empty');
     await mkdir(dataDir);
     await expect(readControlToken({ dataDir, env: {} })).rejects.toThrow(
