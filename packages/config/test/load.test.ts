@@ -1,18 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test-support/resources';
 import { ConfigError, loadConfig, locateJsonError } from '../src/index';
 
 const repoRoot = path.resolve(__dirname, '../../..');
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'handover-config-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 const minimal = { pools: [{ name: 'web', command: 'node server.js', basePort: 9000, sessionCookie: 'sid' }] };
 
@@ -47,6 +39,8 @@ describe('loadConfig', () => {
   });
 
   it('loads <cwd>/handover.config.json by default', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     await writeFile(path.join(dir, 'handover.config.json'), JSON.stringify(minimal));
     const config = await loadConfig({ cwd: dir, env: {} });
     expect(config.configPath).toBe(path.join(dir, 'handover.config.json'));
@@ -54,6 +48,8 @@ describe('loadConfig', () => {
   });
 
   it('prefers options.path over HANDOVER_CONFIG, and HANDOVER_CONFIG over the default', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     await mkdir(path.join(dir, 'etc'));
     await writeFile(path.join(dir, 'etc', 'a.json'), JSON.stringify({ ...minimal, proxy: { port: 1001 } }));
     await writeFile(path.join(dir, 'etc', 'b.json'), JSON.stringify({ ...minimal, proxy: { port: 1002 } }));
@@ -65,6 +61,8 @@ describe('loadConfig', () => {
   });
 
   it('says which path it looked for and how to pass --config when the file is missing', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     const err = await rejection(loadConfig({ cwd: dir, env: {} }));
     const expected = path.join(dir, 'handover.config.json');
     expect(err.file).toBe(expected);
@@ -76,11 +74,15 @@ describe('loadConfig', () => {
   });
 
   it('reports a directory given as the config', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     const err = await rejection(loadConfig({ cwd: dir, env: {}, path: '.' }));
     expect(err.message).toContain('is a directory');
   });
 
   it('reports invalid JSON with the file, line and column', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     const file = path.join(dir, 'handover.config.json');
     await writeFile(file, '{\n  "pools": [\n    { "name": "web", },\n  ]\n}\n');
     const err = await rejection(loadConfig({ cwd: dir, env: {} }));
@@ -90,6 +92,8 @@ describe('loadConfig', () => {
   });
 
   it('reads revisionFile relative to the config file, trimmed', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     await mkdir(path.join(dir, 'conf'));
     await writeFile(path.join(dir, 'conf', 'REVISION'), 'release-42\n');
     await writeFile(
@@ -101,12 +105,16 @@ describe('loadConfig', () => {
   });
 
   it('reports a missing revisionFile by field', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     await writeFile(path.join(dir, 'handover.config.json'), JSON.stringify({ pools: [{ ...minimal.pools[0], revisionFile: 'NOPE' }] }));
     const err = await rejection(loadConfig({ cwd: dir, env: {} }));
     expect(err.issues).toEqual([{ path: 'pools[0].revisionFile', message: `file not found: ${path.join(dir, 'NOPE')}` }]);
   });
 
   it('applies environment overrides from options.env', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     await writeFile(path.join(dir, 'handover.config.json'), JSON.stringify(minimal));
     const config = await loadConfig({ cwd: dir, env: { HANDOVER_PROXY_PORT: '18080', HANDOVER_DATA_DIR: '/tmp/h' } });
     expect(config.proxy.port).toBe(18080);
@@ -114,6 +122,8 @@ describe('loadConfig', () => {
   });
 
   it('accepts a byte-order mark', async () => {
+    await using tmp = await tempDir('handover-config-');
+    const dir = tmp.path;
     await writeFile(path.join(dir, 'handover.config.json'), `\uFEFF${JSON.stringify(minimal)}`);
     await expect(loadConfig({ cwd: dir, env: {} })).resolves.toBeTruthy();
   });
