@@ -1,21 +1,14 @@
 import { TRPCClientError } from '@trpc/client';
 import type { HandoverEvent } from '@handover/process-table';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createControlClient, trpcUrl } from '../src/client';
 import type { ControlClient } from '../src/client';
 import { liveEvents } from '../src/live-events';
 import { FakeSupervisor } from './fake-supervisor';
 import { TOKEN, json, startHarness, waitFor, type Harness } from './helpers';
 
-let h: Harness;
-let client: ControlClient;
-beforeEach(async () => {
-  h = await startHarness();
-  client = createControlClient({ url: h.server.url, token: TOKEN, actor: 'cli:tester' });
-});
-afterEach(async () => {
-  await h.server.close();
-});
+/** The typed client the CLI would use, against the harness's server. */
+const clientOf = (h: Harness): ControlClient => createControlClient({ url: h.server.url, token: TOKEN, actor: 'cli:tester' });
 
 async function errorOf(promise: Promise<unknown>): Promise<TRPCClientError<never>> {
   try {
@@ -64,6 +57,8 @@ describe('typed client', () => {
   });
 
   it('queries and mutates with the token and the actor', async () => {
+    await using h = await startHarness();
+    const client = clientOf(h);
     expect(await client.health.query()).toEqual({ ok: true });
     const workers = await client.workers.list.query();
     expect(workers.map((w) => `${w.id}:${w.state}`)).toEqual(['web@0:started', 'web@1:detached']);
@@ -87,6 +82,8 @@ describe('typed client', () => {
   });
 
   it('surfaces error codes and messages', async () => {
+    await using h = await startHarness();
+    const client = clientOf(h);
     const notFound = await errorOf(client.workers.detach.mutate({ worker: 'web@7' }));
     expect(notFound.message).toBe('no worker named web@7');
     expect(notFound.data).toMatchObject({ code: 'NOT_FOUND', httpStatus: 404 });
@@ -104,6 +101,8 @@ describe('typed client', () => {
   });
 
   it('asks the supervisor to stop, keeping the workers or not, once', async () => {
+    await using h = await startHarness();
+    const client = clientOf(h);
     const kept = await client.supervisor.stop.mutate({ keepWorkers: true });
     expect(kept).toEqual({ keepWorkers: true, workers: ['web@0', 'web@1'], pid: 4242 });
     expect(h.fake.stopRequested).toEqual({ keepWorkers: true, actor: 'cli:tester' });
@@ -116,17 +115,19 @@ describe('typed client', () => {
   });
 
   it('reports a refused connection as a client error with the cause', async () => {
+    await using h = await startHarness();
     const url = h.server.url;
     await h.server.close();
     const error = await errorOf(createControlClient({ url, token: TOKEN }).workers.list.query());
     expect(error.data).toBeFalsy();
     expect(String((error.cause as { cause?: unknown } | undefined)?.cause ?? error.cause)).toMatch(/ECONNREFUSED|fetch failed/);
-    h = await startHarness(); // for afterEach
   });
 });
 
 describe('events.live over SSE', () => {
   it('replays after lastEventId, then streams live events, in order, through the client', async () => {
+    await using h = await startHarness();
+    const client = clientOf(h);
     for (let i = 1; i <= 3; i++) h.fake.record('pool.synced', `event ${i}`);
     const sub = subscribe(client, '1');
     try {
@@ -160,6 +161,8 @@ describe('events.live over SSE', () => {
   });
 
   it('without lastEventId sends only live events', async () => {
+    await using h = await startHarness();
+    const client = clientOf(h);
     h.fake.record('pool.synced', 'old');
     const sub = subscribe(client, null);
     try {
@@ -173,6 +176,7 @@ describe('events.live over SSE', () => {
   });
 
   it('refuses a subscription without the token', async () => {
+    await using h = await startHarness();
     const wrong = createControlClient({ url: h.server.url, token: 'not-the-token-at-all' });
     const sub = subscribe(wrong, '0');
     try {
@@ -185,6 +189,8 @@ describe('events.live over SSE', () => {
   });
 
   it('reports a bad lastEventId to the typed client as an error, without events', async () => {
+    await using h = await startHarness();
+    const client = clientOf(h);
     const sub = subscribe(client, 'not-an-id');
     try {
       await waitFor(() => sub.errors.length > 0, 5000, 'error');
@@ -196,6 +202,7 @@ describe('events.live over SSE', () => {
   });
 
   it('works with raw fetch: id lines, input and Last-Event-ID resume', async () => {
+    await using h = await startHarness();
     for (let i = 1; i <= 4; i++) h.fake.record('pool.synced', `event ${i}`);
 
     async function readIds(path: string, headers: Record<string, string>, until: number) {

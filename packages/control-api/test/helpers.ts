@@ -1,5 +1,6 @@
 import { startControlServer } from '../src/server';
 import type { ControlServer, StartControlServerOptions } from '../src/server';
+import { type AsyncResource, asyncResource } from '../../../test-support/resources';
 import { FakeSupervisor } from './fake-supervisor';
 
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -10,10 +11,16 @@ export interface Harness {
   logs: string[];
   /** `fetch` against the server with the bearer token (unless `auth: false`). */
   call(path: string, init?: RequestInit & { auth?: boolean | string }): Promise<Response>;
+  /** `call` with a JSON body over POST (extra headers added). */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
 }
 
-/** `options` override the test defaults (e.g. a short `requestTimeoutMs`). */
-export async function startHarness(options: Partial<StartControlServerOptions> = {}): Promise<Harness> {
+/**
+ * A control server on port 0 in front of a fresh fake; `await using h = await startHarness()`
+ * closes it when the test ends. `options` override the test defaults (e.g. a short
+ * `requestTimeoutMs`).
+ */
+export async function startHarness(options: Partial<StartControlServerOptions> = {}): Promise<AsyncResource<Harness>> {
   const fake = new FakeSupervisor();
   const logs: string[] = [];
   const server = await startControlServer({
@@ -24,7 +31,7 @@ export async function startHarness(options: Partial<StartControlServerOptions> =
     log: (line) => logs.push(line),
     ...options,
   });
-  return {
+  const harness: Harness = {
     fake,
     server,
     logs,
@@ -34,7 +41,17 @@ export async function startHarness(options: Partial<StartControlServerOptions> =
       if (auth !== false) h.set('authorization', `Bearer ${auth === true ? TOKEN : auth}`);
       return fetch(new URL(path, server.url), { ...rest, headers: h });
     },
+    post(path, body, headers = {}) {
+      return harness.call(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+    },
   };
+  return asyncResource(harness, () => server.close());
+}
+
+/** `startControlServer`, closed on dispose: `await using server = await startServer({ … })`. */
+export async function startServer(options: StartControlServerOptions): Promise<AsyncResource<ControlServer>> {
+  const server = await startControlServer(options);
+  return asyncResource(server, () => server.close());
 }
 
 /** Polls `check` until it returns true, failing after `timeoutMs`. */

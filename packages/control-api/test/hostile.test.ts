@@ -5,17 +5,9 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SUBSCRIPTION_INPUTS, appRouter } from '../src/router';
 import { TOKEN, startHarness, waitFor, type Harness } from './helpers';
-
-let h: Harness;
-beforeEach(async () => {
-  h = await startHarness();
-});
-afterEach(async () => {
-  await h.server.close();
-});
 
 interface RawResponse {
   status: number;
@@ -85,6 +77,7 @@ describe('methods the server does not handle', () => {
   };
 
   it('answer 405 with Allow on every endpoint, as JSON, without a stack trace', async () => {
+    await using h = await startHarness();
     for (const method of ['TRACE', 'PATCH', 'PUT', 'DELETE', 'OPTIONS', 'PROPFIND']) {
       for (const [path, allow] of Object.entries(ALLOW)) {
         const res = await send(h.server.port, method, path, { body: '{"worker":"web@0"}', headers: { 'content-type': 'application/json' } });
@@ -100,6 +93,7 @@ describe('methods the server does not handle', () => {
   });
 
   it('answer 405 with Allow for a method the procedure does not take', async () => {
+    await using h = await startHarness();
     const cases: Array<[string, string, string]> = [
       ['GET', `/trpc/workers.detach?${input({ worker: 'web@0' })}`, 'POST'],
       ['POST', '/trpc/events.live', 'GET'],
@@ -119,6 +113,7 @@ describe('methods the server does not handle', () => {
   });
 
   it('answer 404 for an unknown procedure or path whatever the method', async () => {
+    await using h = await startHarness();
     for (const method of ['TRACE', 'DELETE', 'GET']) {
       for (const path of ['/trpc/workers.nope', '/trpc/__proto__', '/trpc/constructor', '/metrics', '/']) {
         const res = await send(h.server.port, method, path);
@@ -133,6 +128,7 @@ describe('methods the server does not handle', () => {
   });
 
   it('answer CONNECT with 405 and an unknown method token with 400, and keep serving', async () => {
+    await using h = await startHarness();
     const connect = await exchange(h.server.port, `CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n`);
     expect(connect).toMatch(/^HTTP\/1\.1 405 /);
     expect(connect).toMatch(/\r\nAllow: GET, HEAD, POST\r\n/i);
@@ -144,11 +140,12 @@ describe('methods the server does not handle', () => {
 });
 
 describe('strict input: unknown keys are refused', () => {
-  const post = (path: string, body: unknown) =>
+  const post = (h: Harness, path: string, body: unknown) =>
     send(h.server.port, 'POST', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
   it('pools.sync {"worker":42} syncs nothing: 400 naming the key', async () => {
-    const res = await post('/trpc/pools.sync', { worker: 42 });
+    await using h = await startHarness();
+    const res = await post(h, '/trpc/pools.sync', { worker: 42 });
     expect(res.status).toBe(400);
     const error = JSON.parse(res.body).error;
     expect(error.data.code).toBe('BAD_REQUEST');
@@ -158,10 +155,11 @@ describe('strict input: unknown keys are refused', () => {
   });
 
   it('refuses an unknown key next to valid ones, on mutations and queries', async () => {
+    await using h = await startHarness();
     const cases: Array<[string, RawResponse]> = [
-      ['detach', await post('/trpc/workers.detach', { worker: 'web@0', force: true })],
-      ['detachAndSync', await post('/trpc/workers.detachAndSync', { worker: 'web@0', pool: 'web' })],
-      ['stop', await post('/trpc/supervisor.stop', { keepWorkers: true, now: 1 })],
+      ['detach', await post(h, '/trpc/workers.detach', { worker: 'web@0', force: true })],
+      ['detachAndSync', await post(h, '/trpc/workers.detachAndSync', { worker: 'web@0', pool: 'web' })],
+      ['stop', await post(h, '/trpc/supervisor.stop', { keepWorkers: true, now: 1 })],
       ['logs', await send(h.server.port, 'GET', `/trpc/workers.logs?${input({ worker: 'web@0', lines: 5, stream: 'stderr' })}`)],
       ['events.list', await send(h.server.port, 'GET', `/trpc/events.list?${input({ limit: 5, type: 'x' })}`)],
     ];
@@ -173,11 +171,12 @@ describe('strict input: unknown keys are refused', () => {
   });
 
   it('procedures without input refuse a non-empty object but take none or {}', async () => {
+    await using h = await startHarness();
     for (const path of ['/trpc/workers.list', '/trpc/pools.list', '/trpc/workers.history', '/trpc/health']) {
       const viaGet = await send(h.server.port, 'GET', `${path}?${input({ worker: 'web@0' })}`);
       expect(viaGet.status, path).toBe(400);
       expect(JSON.parse(viaGet.body).error.message).toMatch(/"worker"/);
-      expect((await post(path, { x: 1 })).status, path).toBe(400);
+      expect((await post(h, path, { x: 1 })).status, path).toBe(400);
       expect((await send(h.server.port, 'GET', path)).status, path).toBe(200);
       expect((await send(h.server.port, 'GET', `${path}?${input({})}`)).status, path).toBe(200);
     }
@@ -200,7 +199,7 @@ describe('subscription input is checked before the stream opens', () => {
     expect(subscriptions.sort()).toEqual(Object.keys(SUBSCRIPTION_INPUTS).sort());
   });
 
-  async function expect400(path: string, headers: Record<string, string> = {}, key?: string): Promise<void> {
+  async function expect400(h: Harness, path: string, headers: Record<string, string> = {}, key?: string): Promise<void> {
     const res = await send(h.server.port, 'GET', path, { headers: { accept: 'text/event-stream', ...headers } });
     expect(res.status, path).toBe(400);
     expect(res.headers['content-type']).toBe('application/json');
@@ -210,20 +209,22 @@ describe('subscription input is checked before the stream opens', () => {
   }
 
   it('events.live: a bad lastEventId, Last-Event-ID or unknown key → 400 JSON, no stream', async () => {
-    await expect400(`/trpc/events.live?${input({ lastEventId: 'abc' })}`, {}, 'lastEventId');
-    await expect400('/trpc/events.live', { 'last-event-id': 'abc' }, 'lastEventId');
-    await expect400('/trpc/events.live', { 'last-event-id': '1'.repeat(16) }, 'lastEventId');
-    await expect400('/trpc/events.live?lastEventId=-1', {}, 'lastEventId');
-    await expect400(`/trpc/events.live?${input({ lastEventId: '1', follow: true })}`, {}, '"follow"');
-    await expect400('/trpc/events.live?input=%7Bnope');
-    await expect400(`/trpc/events.live?${input(['1'])}`);
-    await expect400('/trpc/events.live?batch=1');
+    await using h = await startHarness();
+    await expect400(h, `/trpc/events.live?${input({ lastEventId: 'abc' })}`, {}, 'lastEventId');
+    await expect400(h, '/trpc/events.live', { 'last-event-id': 'abc' }, 'lastEventId');
+    await expect400(h, '/trpc/events.live', { 'last-event-id': '1'.repeat(16) }, 'lastEventId');
+    await expect400(h, '/trpc/events.live?lastEventId=-1', {}, 'lastEventId');
+    await expect400(h, `/trpc/events.live?${input({ lastEventId: '1', follow: true })}`, {}, '"follow"');
+    await expect400(h, '/trpc/events.live?input=%7Bnope');
+    await expect400(h, `/trpc/events.live?${input(['1'])}`);
+    await expect400(h, '/trpc/events.live?batch=1');
     expect(h.fake.listenerCount()).toBe(0);
     expect(h.fake.calls).toEqual([]);
   });
 
   it('workers.watch: an unknown key → 400; a Last-Event-ID is ignored (its stream has no ids)', async () => {
-    await expect400(`/trpc/workers.watch?${input({ pool: 'web' })}`, {}, '"pool"');
+    await using h = await startHarness();
+    await expect400(h, `/trpc/workers.watch?${input({ pool: 'web' })}`, {}, '"pool"');
     expect(h.fake.calls).toEqual([]);
 
     const ac = new AbortController();
@@ -249,6 +250,7 @@ describe('subscription input is checked before the stream opens', () => {
 
 describe('limits', () => {
   it('refuses a body over 1 MiB with 413, before the supervisor sees it', async () => {
+    await using h = await startHarness();
     const huge = JSON.stringify({ worker: 'web@0', pad: 'x'.repeat(2 * 1024 * 1024) });
     const res = await send(h.server.port, 'POST', '/trpc/workers.detach', {
       body: huge,
@@ -260,29 +262,25 @@ describe('limits', () => {
   });
 
   it('answers 408 and closes when a body trickles in slower than requestTimeoutMs', async () => {
-    const slow = await startHarness({ requestTimeoutMs: 300 });
-    try {
-      const started = Date.now();
-      // Promises 100 bytes, sends 10, then nothing.
-      const answer = await exchange(
-        slow.server.port,
-        `POST /trpc/workers.detach HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n` +
-          `Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"worker":`,
-        5000,
-      );
-      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-      expect(slow.fake.calls).toEqual([]);
-      expect(slow.logs).toEqual([]);
-      // and the server still answers others
-      expect((await send(slow.server.port, 'GET', '/trpc/workers.list')).status).toBe(200);
-    } finally {
-      await slow.server.close();
-    }
+    await using slow = await startHarness({ requestTimeoutMs: 300 });
+    const started = Date.now();
+    // Promises 100 bytes, sends 10, then nothing.
+    const answer = await exchange(
+      slow.server.port,
+      `POST /trpc/workers.detach HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"worker":`,
+      5000,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(slow.fake.calls).toEqual([]);
+    expect(slow.logs).toEqual([]);
+    // and the server still answers others
+    expect((await send(slow.server.port, 'GET', '/trpc/workers.list')).status).toBe(200);
   });
 
   it('keeps an event stream open past requestTimeoutMs (the timeout covers receiving the request only)', async () => {
-    const slow = await startHarness({ requestTimeoutMs: 200 });
+    await using slow = await startHarness({ requestTimeoutMs: 200 });
     const ac = new AbortController();
     try {
       const res = await slow.call('/trpc/events.live', { signal: ac.signal });
@@ -301,11 +299,11 @@ describe('limits', () => {
       }
     } finally {
       ac.abort();
-      await slow.server.close();
     }
   });
 
   it('takes only JSON bodies: other content types → 415, not JSON → 400', async () => {
+    await using h = await startHarness();
     const multipart = await send(h.server.port, 'POST', '/trpc/workers.detach', {
       headers: { 'content-type': 'multipart/form-data; boundary=x' },
       body: '--x\r\nContent-Disposition: form-data; name="worker"\r\n\r\nweb@0\r\n--x--\r\n',
@@ -327,6 +325,7 @@ describe('limits', () => {
   });
 
   it('answers 431 to a request line or headers over 16 KiB', async () => {
+    await using h = await startHarness();
     const res = await send(h.server.port, 'GET', `/trpc/workers.logs?${input({ worker: 'web@0', pad: 'x'.repeat(20_000) })}`);
     expect(res.status).toBe(431);
     expect(h.fake.calls).toEqual([]);

@@ -1,21 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fakeWorker } from './fake-supervisor';
-import { TOKEN, json, startHarness, type Harness } from './helpers';
+import { TOKEN, json, startHarness, startServer } from './helpers';
 import { createTokenCheck, isLoopbackHost, parseActor, startControlServer } from '../src/server';
-
-let h: Harness;
-beforeEach(async () => {
-  h = await startHarness();
-});
-afterEach(async () => {
-  await h.server.close();
-});
-
-const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  h.call(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
 
 describe('plain HTTP (curl style)', () => {
   it('serves /healthz without a token', async () => {
+    await using h = await startHarness();
     const res = await h.call('/healthz', { auth: false });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
@@ -23,6 +13,7 @@ describe('plain HTTP (curl style)', () => {
   });
 
   it('answers a query: GET /trpc/workers.list', async () => {
+    await using h = await startHarness();
     const res = await h.call('/trpc/workers.list');
     expect(res.status).toBe(200);
     const body = await json(res);
@@ -30,7 +21,8 @@ describe('plain HTTP (curl style)', () => {
   });
 
   it('answers a mutation: POST /trpc/workers.detach {"worker":"web@0"}', async () => {
-    const res = await post('/trpc/workers.detach', { worker: 'web@0' });
+    await using h = await startHarness();
+    const res = await h.post('/trpc/workers.detach', { worker: 'web@0' });
     expect(res.status).toBe(200);
     const body = await json(res);
     expect(body).toEqual({
@@ -47,16 +39,18 @@ describe('plain HTTP (curl style)', () => {
   });
 
   it('passes the actor header to the supervisor (trimmed, default api)', async () => {
-    await post('/trpc/workers.detach', { worker: 'web@0' }, { 'x-handover-actor': '  alice@laptop  ' });
+    await using h = await startHarness();
+    await h.post('/trpc/workers.detach', { worker: 'web@0' }, { 'x-handover-actor': '  alice@laptop  ' });
     expect(h.fake.calls.at(-1)).toEqual({ method: 'detach', args: ['web@0', 'alice@laptop'] });
-    await post('/trpc/pools.sync', {}, { 'x-handover-actor': 'x'.repeat(100) });
+    await h.post('/trpc/pools.sync', {}, { 'x-handover-actor': 'x'.repeat(100) });
     expect(h.fake.calls.at(-1)).toEqual({ method: 'sync', args: [undefined, 'x'.repeat(64)] });
-    await post('/trpc/workers.reattach', { worker: 'web@1' });
+    await h.post('/trpc/workers.reattach', { worker: 'web@1' });
     expect(h.fake.calls.at(-1)).toEqual({ method: 'reattach', args: ['web@1', 'api'] });
     expect(h.fake.events.at(-1)).toMatchObject({ type: 'worker.reattached', actor: 'api' });
   });
 
   it('answers queries with input in the URL and via POST', async () => {
+    await using h = await startHarness();
     const input = encodeURIComponent(JSON.stringify({ worker: 'web@0', lines: 2 }));
     const res = await h.call(`/trpc/workers.logs?input=${input}`);
     expect(res.status).toBe(200);
@@ -64,13 +58,14 @@ describe('plain HTTP (curl style)', () => {
       { at: '2030-01-02T03:04:13.000Z', stream: 'stdout', text: 'web@0 line 9' },
       { at: '2030-01-02T03:04:14.000Z', stream: 'stdout', text: 'web@0 line 10' },
     ]);
-    const viaPost = await post('/trpc/workers.logs', { worker: 'web@0' });
+    const viaPost = await h.post('/trpc/workers.logs', { worker: 'web@0' });
     expect(viaPost.status).toBe(200);
     expect((await json(viaPost)).result.data).toHaveLength(10);
     expect(h.fake.calls.at(-1)).toEqual({ method: 'logs', args: ['web@0', 200] });
   });
 
   it('lists pools and events', async () => {
+    await using h = await startHarness();
     h.fake.record('supervisor.started', 'up');
     h.fake.record('pool.synced', 'synced');
     const pools = await json(await h.call('/trpc/pools.list'));
@@ -83,6 +78,7 @@ describe('plain HTTP (curl style)', () => {
   });
 
   it('refuses calls without or with a wrong token (401) and never reaches the supervisor', async () => {
+    await using h = await startHarness();
     for (const auth of [false, 'wrong-token', `${TOKEN}x`, ''] as const) {
       const res = await h.call('/trpc/workers.list', { auth });
       expect(res.status).toBe(401);
@@ -105,13 +101,14 @@ describe('plain HTTP (curl style)', () => {
   });
 
   it('maps ControlError codes to their HTTP status', async () => {
-    const missing = await post('/trpc/workers.detach', { worker: 'web@9' });
+    await using h = await startHarness();
+    const missing = await h.post('/trpc/workers.detach', { worker: 'web@9' });
     expect(missing.status).toBe(404);
     expect((await json(missing)).error).toMatchObject({
       message: 'no worker named web@9',
       data: { code: 'NOT_FOUND', httpStatus: 404, path: 'workers.detach' },
     });
-    const already = await post('/trpc/workers.detach', { worker: 'web@1' });
+    const already = await h.post('/trpc/workers.detach', { worker: 'web@1' });
     expect(already.status).toBe(412);
     expect((await json(already)).error).toMatchObject({
       message: 'web@1 is already detached',
@@ -122,6 +119,7 @@ describe('plain HTTP (curl style)', () => {
   });
 
   it('rejects bad input with 400 and zod’s message', async () => {
+    await using h = await startHarness();
     const cases: unknown[] = [
       { worker: 'WEB@0' },
       { worker: 'web' },
@@ -131,7 +129,7 @@ describe('plain HTTP (curl style)', () => {
       { worker: `${'a'.repeat(10_000)}@0` },
     ];
     for (const body of cases) {
-      const res = await post('/trpc/workers.detach', body);
+      const res = await h.post('/trpc/workers.detach', body);
       expect(res.status, JSON.stringify(body).slice(0, 40)).toBe(400);
       const payload = await json(res);
       expect(payload.error.data.code).toBe('BAD_REQUEST');
@@ -142,7 +140,7 @@ describe('plain HTTP (curl style)', () => {
     expect(lines.status).toBe(400);
     const limit = await h.call(`/trpc/events.list?input=${encodeURIComponent('{"limit":5000}')}`);
     expect(limit.status).toBe(400);
-    const pool = await post('/trpc/pools.sync', { pool: 'Web!' });
+    const pool = await h.post('/trpc/pools.sync', { pool: 'Web!' });
     expect(pool.status).toBe(400);
     const notJson = await h.call('/trpc/workers.detach', { method: 'POST', body: '{nope' });
     expect(notJson.status).toBe(400);
@@ -150,6 +148,7 @@ describe('plain HTTP (curl style)', () => {
   });
 
   it('answers 404 JSON for unknown paths and procedures', async () => {
+    await using h = await startHarness();
     for (const path of ['/', '/trpc', '/trpc/', '/nope', '/healthz/x']) {
       const res = await h.call(path);
       expect(res.status, path).toBe(404);
@@ -161,12 +160,14 @@ describe('plain HTTP (curl style)', () => {
   });
 
   it('answers 405 for mutations over GET', async () => {
+    await using h = await startHarness();
     const res = await h.call(`/trpc/workers.detach?input=${encodeURIComponent('{"worker":"web@0"}')}`);
     expect(res.status).toBe(405);
     expect(h.fake.calls).toEqual([]);
   });
 
   it('turns an unexpected error into a logged 500', async () => {
+    await using h = await startHarness();
     h.fake.breakListWorkers = true;
     const res = await h.call('/trpc/workers.list');
     expect(res.status).toBe(500);
@@ -201,28 +202,25 @@ describe('helpers', () => {
   });
 
   it('warns loudly when listening beyond loopback', async () => {
+    await using h = await startHarness();
     const warnings: string[] = [];
-    const server = await startControlServer({
+    await using server = await startServer({
       supervisor: h.fake,
       token: TOKEN,
       host: '0.0.0.0',
       port: 0,
       warn: (line) => warnings.push(line),
     });
-    try {
-      expect(warnings.join('\n')).toMatch(/WARNING: .*0\.0\.0\.0.*not a loopback/);
-      expect(server.url).toBe(`http://0.0.0.0:${server.port}/`);
-    } finally {
-      await server.close();
-    }
+    expect(warnings.join('\n')).toMatch(/WARNING: .*0\.0\.0\.0.*not a loopback/);
+    expect(server.url).toBe(`http://0.0.0.0:${server.port}/`);
     const quiet: string[] = [];
-    const local = await startControlServer({ supervisor: h.fake, token: TOKEN, port: 0, warn: (l) => quiet.push(l) });
+    await using local = await startServer({ supervisor: h.fake, token: TOKEN, port: 0, warn: (l) => quiet.push(l) });
     expect(quiet).toEqual([]);
     expect(local.url).toBe(`http://127.0.0.1:${local.port}/`);
-    await local.close();
   });
 
   it('reports a port in use', async () => {
+    await using h = await startHarness();
     await expect(
       startControlServer({ supervisor: h.fake, token: TOKEN, host: '127.0.0.1', port: h.server.port }),
     ).rejects.toThrow(/EADDRINUSE/);

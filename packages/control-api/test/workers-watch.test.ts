@@ -1,9 +1,9 @@
 import type { WorkersSnapshot } from '@handover/process-table';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createControlClient, type ControlClient } from '../src/client';
+import { describe, expect, it } from 'vitest';
+import { createControlClient } from '../src/client';
 import { watchWorkers } from '../src/workers-watch';
 import { FakeSupervisor } from './fake-supervisor';
-import { TOKEN, startHarness, waitFor, type Harness } from './helpers';
+import { TOKEN, startHarness, waitFor } from './helpers';
 
 describe('watchWorkers', () => {
   it('yields a snapshot at once, then only when something changed, and ends on abort', async () => {
@@ -31,17 +31,9 @@ describe('watchWorkers', () => {
 });
 
 describe('workers.watch and workers.history over HTTP', () => {
-  let h: Harness;
-  let client: ControlClient;
-  beforeEach(async () => {
-    h = await startHarness();
-    client = createControlClient({ url: h.server.url, token: TOKEN, actor: 'cli:tester' });
-  });
-  afterEach(async () => {
-    await h.server.close();
-  });
-
   it('pushes a new snapshot through SSE when a session count changes', async () => {
+    await using h = await startHarness();
+    const client = createControlClient({ url: h.server.url, token: TOKEN, actor: 'cli:tester' });
     const snapshots: WorkersSnapshot[] = [];
     const sub = client.workers.watch.subscribe(undefined, { onData: (snapshot) => snapshots.push(snapshot) });
     try {
@@ -55,12 +47,15 @@ describe('workers.watch and workers.history over HTTP', () => {
   });
 
   it('returns the session history', async () => {
+    await using h = await startHarness();
+    const client = createControlClient({ url: h.server.url, token: TOKEN, actor: 'cli:tester' });
     const history = await client.workers.history.query();
     expect(history).toHaveLength(3);
     expect(history.at(-1)!.sessions).toEqual({ 'web@0': 3, 'web@1': 1 });
   });
 
   it('refuses both without the token', async () => {
+    await using h = await startHarness();
     const response = await fetch(`${h.server.url}trpc/workers.history`);
     expect(response.status).toBe(401);
   });
