@@ -39,9 +39,10 @@ export interface PoolFile {
 
 /**
  * A real supervisor (real proxy, real control API, real child processes) on ephemeral ports,
- * with its config file and data directory in a temp folder that is removed afterwards.
+ * with its config file and data directory in a temp folder that is removed afterwards:
+ * `await using sup = await TestSupervisor.launch(…)` stops it when the test ends.
  */
-export class TestSupervisor {
+export class TestSupervisor implements AsyncDisposable {
   running!: RunningSupervisor;
   readonly events: HandoverEvent[] = [];
   private unsubscribe: (() => void) | undefined;
@@ -115,10 +116,15 @@ export class TestSupervisor {
     return waitFor(() => this.events.find(match), timeoutMs, 'event');
   }
 
+  /** Stops the supervisor and its workers, removes the temp folder; a second call is a no-op. */
   async close(): Promise<void> {
     this.unsubscribe?.();
     await this.running?.stop(2_000);
     await rm(this.dir, { recursive: true, force: true });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 
