@@ -2,27 +2,22 @@
  * The `handover` CLI end to end, in process: runCli → typed client → the REAL control server
  * (on port 0) → an in-memory fake supervisor. Only the supervisor is fake.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startControlServer } from '@handover/control-api';
 import type { ControlServer } from '@handover/control-api';
 import { FakeSupervisor } from '@handover/control-api/testing';
 import { resolveControlToken } from '@handover/secrets';
 import { runCli } from '../src/cli/run';
 import type { CliIO } from '../src/cli/run';
+import { type AsyncResource, asyncResource, tempDir } from '../../../test-support/resources';
 
 const TOKEN = 'cli-test-token-0123456789abcdef';
 const NOW = Date.parse('2030-01-02T03:05:10.000Z');
 
-let dir: string;
-let fake: FakeSupervisor;
-let server: ControlServer;
-let configPath: string;
-
-async function writeConfig(file: string, controlPort: number, dataDir = path.join(dir, 'data')): Promise<void> {
+async function writeConfig(file: string, controlPort: number, dataDir: string): Promise<void> {
   await writeFile(
     file,
     JSON.stringify({
@@ -34,37 +29,55 @@ async function writeConfig(file: string, controlPort: number, dataDir = path.joi
   );
 }
 
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'handover-cli-'));
-  fake = new FakeSupervisor();
-  server = await startControlServer({ supervisor: fake, token: TOKEN, host: '127.0.0.1', port: 0 });
-  configPath = path.join(dir, 'handover.config.json');
-  await writeConfig(configPath, server.port);
-});
-afterEach(async () => {
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
 interface Run {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-async function cli(argv: string[], overrides: Partial<CliIO> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { HANDOVER_CONTROL_TOKEN: TOKEN },
-    cwd: dir,
-    now: () => NOW,
-    username: 'tester',
-    ...overrides,
+interface CliTest {
+  /** The working directory, with handover.config.json and the data directory in it. */
+  dir: string;
+  configPath: string;
+  fake: FakeSupervisor;
+  /** The real control server in front of the fake (a test may replace it). */
+  server: ControlServer;
+  /** `handover <argv>` in process, run in `dir` with the token, as user tester. */
+  cli(argv: string[], overrides?: Partial<CliIO>): Promise<Run>;
+}
+
+/** A temp directory, a fake, a control server on port 0 and a config naming it; all gone on dispose. */
+async function cliTest(): Promise<AsyncResource<CliTest>> {
+  const tmp = await tempDir('handover-cli-');
+  const dir = tmp.path;
+  const fake = new FakeSupervisor();
+  const server = await startControlServer({ supervisor: fake, token: TOKEN, host: '127.0.0.1', port: 0 });
+  const configPath = path.join(dir, 'handover.config.json');
+  await writeConfig(configPath, server.port, path.join(dir, 'data'));
+  const test: CliTest = {
+    dir,
+    configPath,
+    fake,
+    server,
+    async cli(argv, overrides = {}) {
+      let stdout = '';
+      let stderr = '';
+      const code = await runCli(argv, {
+        stdout: { write: (s: string) => (stdout += s) },
+        stderr: { write: (s: string) => (stderr += s) },
+        env: { HANDOVER_CONTROL_TOKEN: TOKEN },
+        cwd: dir,
+        now: () => NOW,
+        username: 'tester',
+        ...overrides,
+      });
+      return { code, stdout, stderr };
+    },
+  };
+  return asyncResource(test, async () => {
+    await test.server.close();
+    await tmp[Symbol.asyncDispose]();
   });
-  return { code, stdout, stderr };
 }
 
 async function closedPort(): Promise<number> {
@@ -78,6 +91,8 @@ async function closedPort(): Promise<number> {
 
 describe('handover status', () => {
   it('prints aligned tables of workers and pools (config found in cwd)', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     const run = await cli(['status']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toBe(
@@ -94,18 +109,22 @@ describe('handover status', () => {
   });
 
   it('prints raw JSON with --json', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     const run = await cli(['status', '--json']);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ workers: fake.listWorkers(), pools: fake.listPools() });
   });
 
   it('finds the token in <dataDir>/control-token, the config through --config and HANDOVER_CONFIG', async () => {
-    const other = path.join(dir, 'elsewhere');
-    const file = path.join(dir, 'custom.json');
-    await writeConfig(file, server.port, other);
+    await using t = await cliTest();
+    const { fake, cli } = t;
+    const other = path.join(t.dir, 'elsewhere');
+    const file = path.join(t.dir, 'custom.json');
+    await writeConfig(file, t.server.port, other);
     const { token } = await resolveControlToken({ dataDir: other, env: {} });
-    await server.close();
-    server = await startControlServer({ supervisor: fake, token, host: '127.0.0.1', port: server.port });
+    await t.server.close();
+    t.server = await startControlServer({ supervisor: fake, token, host: '127.0.0.1', port: t.server.port });
 
     const viaFlag = await cli(['status', '--config', 'custom.json'], { env: {} });
     expect(viaFlag.code, viaFlag.stderr).toBe(0);
@@ -114,7 +133,9 @@ describe('handover status', () => {
   });
 
   it('reads the token from .env next to the configuration', async () => {
-    await writeFile(path.join(dir, '.env'), `HANDOVER_CONTROL_TOKEN=${TOKEN}\n`);
+    await using t = await cliTest();
+    const { cli } = t;
+    await writeFile(path.join(t.dir, '.env'), `HANDOVER_CONTROL_TOKEN=${TOKEN}\n`);
     const run = await cli(['status'], { env: {} });
     expect(run.code, run.stderr).toBe(0);
   });
@@ -122,6 +143,8 @@ describe('handover status', () => {
 
 describe('operations', () => {
   it('detach: says what is draining, warns when the pool has no attached worker left', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     const run = await cli(['detach', 'web@0']);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('web@0 detached, draining 3 sessions, 1 request in flight, 2 WebSockets\n');
@@ -130,6 +153,8 @@ describe('operations', () => {
   });
 
   it('detach --sync: prints progress and the result', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     const run = await cli(['detach', 'web@0', '--sync']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toBe(
@@ -144,6 +169,8 @@ describe('operations', () => {
   });
 
   it('detach --sync: a successor that fails is an error, exit 1', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     fake.failNextStart = 'exited with code 1';
     const run = await cli(['detach', 'web@0', '--sync']);
     expect(run.code).toBe(1);
@@ -152,6 +179,8 @@ describe('operations', () => {
   });
 
   it('prints supervisor errors to stderr with exit 1', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     expect(await cli(['detach', 'web@1'])).toEqual({ code: 1, stdout: '', stderr: 'handover: web@1 is already detached\n' });
     expect(await cli(['reattach', 'web@7'])).toEqual({ code: 1, stdout: '', stderr: 'handover: no worker named web@7\n' });
     const sync = await cli(['sync', 'api']);
@@ -160,11 +189,15 @@ describe('operations', () => {
   });
 
   it('reattach', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     const run = await cli(['reattach', 'web@1']);
     expect(run).toEqual({ code: 0, stdout: 'web@1 reattached: it takes new sessions again (revision v0)\n', stderr: '' });
   });
 
   it('sync, of every pool or one', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     const all = await cli(['sync']);
     expect(all).toEqual({
       code: 0,
@@ -185,6 +218,8 @@ describe('operations', () => {
   });
 
   it('logs', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     const run = await cli(['logs', 'web@0', '-n', '2']);
     expect(run).toEqual({
       code: 0,
@@ -197,6 +232,8 @@ describe('operations', () => {
   });
 
   it('events: a table of the last N', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     for (let i = 1; i <= 5; i++) fake.record('pool.synced', `event ${i}`, { pool: 'web' });
     const run = await cli(['events', '-n', '2']);
     expect(run.code).toBe(0);
@@ -211,6 +248,8 @@ describe('operations', () => {
   });
 
   it('events --follow: history, then live events over SSE, until aborted', async () => {
+    await using t = await cliTest();
+    const { fake } = t;
     for (let i = 1; i <= 3; i++) fake.record('pool.synced', `event ${i}`);
     const stop = new AbortController();
     let stdout = '';
@@ -218,7 +257,7 @@ describe('operations', () => {
       stdout: { write: (s: string) => (stdout += s) },
       stderr: { write: () => true },
       env: { HANDOVER_CONTROL_TOKEN: TOKEN },
-      cwd: dir,
+      cwd: t.dir,
       username: 'tester',
       signal: stop.signal,
     });
@@ -236,10 +275,12 @@ describe('operations', () => {
 
 describe('stop and export', () => {
   it('stop --keep-workers asks for a stop that keeps the workers and waits until the supervisor is gone', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     const run = cli(['stop', '--keep-workers']);
     await waitFor(() => fake.stopRequested !== null);
     expect(fake.stopRequested).toEqual({ keepWorkers: true, actor: 'cli:tester' });
-    await server.close(); // what the real supervisor does after answering
+    await t.server.close(); // what the real supervisor does after answering
     const { code, stdout } = await run;
     expect(code).toBe(0);
     expect(stdout).toContain('2 worker(s) keep running: web@0, web@1');
@@ -247,19 +288,23 @@ describe('stop and export', () => {
   });
 
   it('stop without flags stops everything', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     const run = cli(['stop']);
     await waitFor(() => fake.stopRequested !== null);
     expect(fake.stopRequested?.keepWorkers).toBe(false);
-    await server.close();
+    await t.server.close();
     expect((await run).stdout).toMatch(/and its 2 worker\(s\)…\nstopped\n$/);
   });
 
   it('events --export writes the whole log as JSON lines, paging through it', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     for (let i = 0; i < 1500; i++) fake.record('action', `event ${i}`);
     const { code, stdout } = await cli(['events', '--export', 'events.jsonl']);
     expect(code).toBe(0);
     expect(stdout).toContain('exported 1500 event(s)');
-    const lines = (await readFile(path.join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
+    const lines = (await readFile(path.join(t.dir, 'events.jsonl'), 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(1500);
     expect(JSON.parse(lines[1499]!)).toMatchObject({ id: 1500, type: 'action', message: 'event 1499' });
     expect((await cli(['events', '--export', 'x', '--follow'])).code).toBe(2);
@@ -268,8 +313,10 @@ describe('stop and export', () => {
 
 describe('finding the supervisor', () => {
   it('says nobody answers when the port is closed', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     const port = await closedPort();
-    await writeConfig(configPath, port);
+    await writeConfig(t.configPath, port, path.join(t.dir, 'data'));
     const run = await cli(['status']);
     expect(run).toEqual({
       code: 1,
@@ -279,12 +326,16 @@ describe('finding the supervisor', () => {
   });
 
   it('says when the token is wrong', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     const run = await cli(['status'], { env: { HANDOVER_CONTROL_TOKEN: 'another-token-0123456789' } });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^handover: the supervisor on http:\/\/127\.0\.0\.1:\d+ refused the control token/);
   });
 
   it('says there is no running supervisor when there is no token', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     const run = await cli(['status'], { env: {} });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
@@ -293,10 +344,12 @@ describe('finding the supervisor', () => {
   });
 
   it('shows configuration errors as they are', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     const missing = await cli(['status', '--config', 'nope.json']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^handover: Configuration file not found:/);
-    await writeFile(configPath, '{"control": {"port": "x"}, "pools": []}');
+    await writeFile(t.configPath, '{"control": {"port": "x"}, "pools": []}');
     const invalid = await cli(['status']);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('control.port');
@@ -316,6 +369,8 @@ describe('usage', () => {
     [['events', '-n', '0'], /^handover: -n must be a whole number from 1 to 1000, got "0"/],
     [['status', '--bogus'], /^handover: Unknown option '--bogus'.*\nusage: handover status/s],
   ])('%j exits 2', async (argv, message) => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
     const run = await cli(argv as string[]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
@@ -323,6 +378,8 @@ describe('usage', () => {
   });
 
   it('prints help on stdout', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     for (const argv of [['help'], ['--help'], ['-h']]) {
       const run = await cli(argv);
       expect(run.code).toBe(0);
@@ -335,6 +392,8 @@ describe('usage', () => {
   });
 
   it('start calls startSupervisor with the configuration path', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
     const calls: unknown[] = [];
     const env = { HANDOVER_CONTROL_TOKEN: TOKEN };
     const run = await cli(['start', '--config', 'x/handover.json'], {
@@ -344,9 +403,9 @@ describe('usage', () => {
       },
     });
     expect(run.code).toBe(0);
-    expect(calls).toEqual([{ configPath: path.join(dir, 'x/handover.json'), env }]);
+    expect(calls).toEqual([{ configPath: path.join(t.dir, 'x/handover.json'), env }]);
     await cli(['start'], { env, startSupervisor: async (options) => void calls.push(options) });
-    expect(calls[1]).toEqual({ configPath: path.join(dir, 'handover.config.json'), env });
+    expect(calls[1]).toEqual({ configPath: path.join(t.dir, 'handover.config.json'), env });
   });
 });
 

@@ -4,63 +4,56 @@
  * them: 0600, SQLite's -wal and -shm included, whatever the umask and whatever an older version left.
  */
 import { statSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { type AsyncResource, asyncResource, disposer, tempDir } from '../../../test-support/resources';
 import { EventLog } from '../src/event-log';
 import { StateStore } from '../src/state-store';
 
-let dir: string;
-let umask: number;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'handover-private-'));
-  // The usual umask: files come out 0644 unless made private on purpose.
-  umask = process.umask(0o022);
-});
-afterEach(async () => {
-  process.umask(umask);
-  await rm(dir, { recursive: true, force: true });
-});
+/** A temp directory under the usual umask (files come out 0644 unless made private on purpose). */
+async function privateTest(): Promise<AsyncResource<{ dir: string }>> {
+  const tmp = await tempDir('handover-private-');
+  const umask = process.umask(0o022);
+  return asyncResource({ dir: tmp.path }, async () => {
+    process.umask(umask);
+    await tmp[Symbol.asyncDispose]();
+  });
+}
 
-const modeOf = (file: string) => (statSync(join(dir, file)).mode & 0o777).toString(8);
+const modeOf = (dir: string, file: string) => (statSync(join(dir, file)).mode & 0o777).toString(8);
 
-async function writeToStore(): Promise<StateStore> {
+/** A store that has written to state.db; closed on dispose. */
+async function writeToStore(dir: string): Promise<AsyncResource<StateStore>> {
   const store = new StateStore(join(dir, 'state.db'));
   store.startFlushing();
   store.setNextGeneration('web', 1);
   await store.drain();
-  return store;
+  return asyncResource(store, () => store.close());
 }
 
 describe('private SQLite files', () => {
   it('state.db and its -wal and -shm are 0600', async () => {
-    const store = await writeToStore();
-    try {
-      expect([modeOf('state.db'), modeOf('state.db-wal'), modeOf('state.db-shm')]).toEqual(['600', '600', '600']);
-    } finally {
-      await store.close();
-    }
+    await using t = await privateTest();
+    await using _store = await writeToStore(t.dir);
+    expect([modeOf(t.dir, 'state.db'), modeOf(t.dir, 'state.db-wal'), modeOf(t.dir, 'state.db-shm')]).toEqual(['600', '600', '600']);
   });
 
   it('state.db files an older version left readable (0644) are made 0600 at the next start', async () => {
-    await (await writeToStore()).close();
-    for (const file of ['state.db', 'state.db-wal', 'state.db-shm']) await chmod(join(dir, file), 0o644).catch(() => undefined);
-    const store = await writeToStore();
-    try {
-      expect([modeOf('state.db'), modeOf('state.db-wal'), modeOf('state.db-shm')]).toEqual(['600', '600', '600']);
-    } finally {
-      await store.close();
+    await using t = await privateTest();
+    {
+      await using _older = await writeToStore(t.dir);
     }
+    for (const file of ['state.db', 'state.db-wal', 'state.db-shm']) await chmod(join(t.dir, file), 0o644).catch(() => undefined);
+    await using _store = await writeToStore(t.dir);
+    expect([modeOf(t.dir, 'state.db'), modeOf(t.dir, 'state.db-wal'), modeOf(t.dir, 'state.db-shm')]).toEqual(['600', '600', '600']);
   });
 
-  it('the event log handover.db and its -wal and -shm are 0600', () => {
-    const events = new EventLog(join(dir, 'handover.db'));
-    try {
-      events.record({ type: 'action', actor: 'test', message: 'hello' });
-      expect([modeOf('handover.db'), modeOf('handover.db-wal'), modeOf('handover.db-shm')]).toEqual(['600', '600', '600']);
-    } finally {
-      events.close();
-    }
+  it('the event log handover.db and its -wal and -shm are 0600', async () => {
+    await using t = await privateTest();
+    const events = new EventLog(join(t.dir, 'handover.db'));
+    await using _events = disposer(() => events.close());
+    events.record({ type: 'action', actor: 'test', message: 'hello' });
+    expect([modeOf(t.dir, 'handover.db'), modeOf(t.dir, 'handover.db-wal'), modeOf(t.dir, 'handover.db-shm')]).toEqual(['600', '600', '600']);
   });
 });

@@ -1,22 +1,20 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { type AsyncResource, asyncResource, tempDir } from '../../../test-support/resources';
 import type { InstanceState } from '@handover/process-table';
 import { checkProcess, processStartTime } from '../src/proc-identity';
 import { StateStore, type StoredWorker } from '../src/state-store';
 
-let dir: string;
-let store: StateStore;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'handover-store-'));
-  store = new StateStore(join(dir, 'state.db'));
-});
-afterEach(async () => {
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
-});
+/** A store on state.db in a fresh temp directory; dispose closes it, then removes the directory. */
+async function openStore(): Promise<AsyncResource<{ dir: string; store: StateStore }>> {
+  const tmp = await tempDir('handover-store-');
+  const store = new StateStore(join(tmp.path, 'state.db'));
+  return asyncResource({ dir: tmp.path, store }, async () => {
+    await store.close();
+    await tmp[Symbol.asyncDispose]();
+  });
+}
 
 function row(id: string, state: InstanceState, patch: Partial<StoredWorker> = {}): StoredWorker {
   const [pool = 'web', generation = '0'] = id.split('@');
@@ -40,6 +38,8 @@ function row(id: string, state: InstanceState, patch: Partial<StoredWorker> = {}
 
 describe('StateStore', () => {
   it('keeps session changes in memory until a flush, then writes them (coalesced) off the event loop', async () => {
+    await using opened = await openStore();
+    const { store } = opened;
     const owner = { id: 'web@0', state: 'started' as InstanceState };
     store.bound('a', owner, 60_000);
     store.bound('b', owner, 60_000);
@@ -61,6 +61,8 @@ describe('StateStore', () => {
   });
 
   it('drops the sessions of a worker that ended, including binds still in the journal', async () => {
+    await using opened = await openStore();
+    const { store } = opened;
     const owner = { id: 'web@0', state: 'started' as InstanceState };
     store.saveWorker(row('web@0', 'started'));
     store.bound('a', owner, 60_000);
@@ -75,6 +77,8 @@ describe('StateStore', () => {
   });
 
   it('keeps generations growing and remembers workers', async () => {
+    await using opened = await openStore();
+    const { store } = opened;
     store.setNextGeneration('web', 3);
     store.setNextGeneration('web', 2);
     store.saveWorker(row('web@2', 'detached', { detachedAt: '2030-01-01T00:00:00.000Z' }));
@@ -90,6 +94,8 @@ describe('StateStore', () => {
   });
 
   it('writes 100 000 session changes in slices on the writer thread', async () => {
+    await using opened = await openStore();
+    const { store } = opened;
     const owner = { id: 'web@0', state: 'started' as InstanceState };
     for (let i = 0; i < 100_000; i++) store.bound(`session-${i}`, owner, 60_000);
     const started = performance.now();
@@ -103,7 +109,9 @@ describe('StateStore', () => {
 });
 
 describe('claiming the data directory', () => {
-  it('refuses while another live supervisor holds it, and takes it over from a dead one', () => {
+  it('refuses while another live supervisor holds it, and takes it over from a dead one', async () => {
+    await using opened = await openStore();
+    const { dir, store } = opened;
     const file = join(dir, 'state.db');
     const setOwner = (pid: number, startTime: string | null) => {
       const db = new Database(file);
