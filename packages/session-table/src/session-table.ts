@@ -13,7 +13,15 @@
  * requests still reach the pool's target, and the proxy's route cookie keeps routing it.
  */
 import { Binding, EvictionQueue, NEVER, REMOVED, ownString } from './binding';
-import { DEFAULT_MAX_SESSIONS, type ReleaseReason, type SessionLimitInfo, type SessionOwner, type SessionPin, type SessionTableOptions } from './types';
+import {
+  DEFAULT_MAX_SESSIONS,
+  type ReleaseReason,
+  type SessionLimitInfo,
+  type SessionListener,
+  type SessionOwner,
+  type SessionPin,
+  type SessionTableOptions,
+} from './types';
 
 /** Candidates the eviction hand looks at per new session before refusing it. */
 const EVICTION_SCAN = 256;
@@ -35,6 +43,8 @@ export class SessionTable<O extends SessionOwner> {
   private readonly bucketMs: number;
   private readonly onRelease: ((owner: O, reason: ReleaseReason, id?: string) => void) | undefined;
   private readonly onLimit: ((info: SessionLimitInfo) => void) | undefined;
+  /** See `subscribe`; usually empty or one or two (a journal, the restored-session audit). */
+  private listeners: SessionListener<O>[] = [];
   /** Lowest bucket that may still hold entries; sweeps walk forward from here. */
   private sweptUpTo = -1;
   readonly maxSessions: number;
@@ -65,6 +75,17 @@ export class SessionTable<O extends SessionOwner> {
   /** Totals since the table was made, and the eviction queue's length (for metrics and tests). */
   get stats(): { evicted: number; refused: number; limitReached: number; queued: number } {
     return { evicted: this.evicted, refused: this.refused, limitReached: this.limitReached, queued: this.queue.length };
+  }
+
+  /**
+   * Calls the listener for every binding stored and every one that goes away from now on;
+   * returns the unsubscribe. Lookups are not reported (they are the hot path).
+   */
+  subscribe(listener: SessionListener<O>): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((other) => other !== listener);
+    };
   }
 
   /**
@@ -121,6 +142,7 @@ export class SessionTable<O extends SessionOwner> {
       // A shorter ttl than before must be found by an earlier sweep.
       const bucket = this.bucketOf(expiresAt);
       if (bucket < existing.bucket) existing.bucket = this.file(id, bucket);
+      if (this.listeners.length !== 0) this.tellBound(existing.id, owner, ttlMs);
       return !renewed;
     }
     if (this.count >= this.maxSessions && !this.makeRoom(now)) {
@@ -134,6 +156,7 @@ export class SessionTable<O extends SessionOwner> {
     this.count++;
     owner.sessions++;
     this.queue.push(binding, this.count);
+    if (this.listeners.length !== 0) this.tellBound(own, owner, ttlMs);
     return true;
   }
 
@@ -180,6 +203,13 @@ export class SessionTable<O extends SessionOwner> {
     if (binding.mark !== NEVER && (used - binding.mark) * 1000 <= everyMs) return 0;
     binding.mark = used;
     return usedAt;
+  }
+
+  /** When the live binding of `id` to `owner` was last looked up or bound (ms); undefined when there is none. */
+  lastUsedAt(id: string, owner: O): number | undefined {
+    const binding = this.shardOf(id).get(id);
+    if (binding === undefined || binding.owner !== owner || binding.expiresAt <= this.now()) return undefined;
+    return binding.expiresAt - binding.ttlMs;
   }
 
   /** A time as whole seconds since the table was made (a small integer for 34 years either way). */
@@ -273,6 +303,11 @@ export class SessionTable<O extends SessionOwner> {
     if (this.count < this.rearmBelow) this.limitReported = false;
     binding.owner.sessions--;
     this.onRelease?.(binding.owner, reason, id);
+    for (const listener of this.listeners) listener.released?.(binding.id, binding.owner, reason, binding.expiresAt - binding.ttlMs);
+  }
+
+  private tellBound(id: string, owner: O, ttlMs: number): void {
+    for (const listener of this.listeners) listener.bound?.(id, owner, ttlMs);
   }
 
   /**

@@ -9,6 +9,21 @@ export interface SessionOwner {
 
 export type ReleaseReason = 'unbind' | 'expire' | 'owner-gone' | 'evict';
 
+/**
+ * Told of every binding stored and every one that goes away, id by id (see `SessionTable.subscribe`):
+ * how a journal or an audit follows the table without the table knowing about it. Called
+ * synchronously inside `bind`, `lookup` (a lazy expiry), `unbind` and `sweep`: no I/O in here.
+ */
+export interface SessionListener<O> {
+  /** `id` is now bound to `owner` with `ttlMs`: new, moved from another owner, or renewed. */
+  bound?(id: string, owner: O, ttlMs: number): void;
+  /**
+   * `id` went away (unbound, expired or evicted); `usedAt` is when it was last looked up or
+   * bound. Not called for `unbindOwner`, which drops an owner's sessions wholesale.
+   */
+  released?(id: string, owner: O, reason: ReleaseReason, usedAt: number): void;
+}
+
 /** What `onLimit` is told. */
 export interface SessionLimitInfo {
   size: number;
