@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InstanceState } from '@handover/process-table';
 import type { Upstream } from '@handover/proxy';
-import { JournaledSessionTable } from '../src/journaled-session-table';
+import { SessionTable } from '@handover/session-table';
 import { StateStore } from '../src/state-store';
 import { Client, TestSupervisor, demoPool, waitFor } from './harness';
 
@@ -30,10 +30,8 @@ function worker(id: string, draining = false): Upstream & { state: InstanceState
 describe('the session journal stays within maxSessions', () => {
   it('journals neither a session the full table refused nor one it evicted', async () => {
     const store = await tempStore();
-    const table: JournaledSessionTable = new JournaledSessionTable(store, {
-      maxSessions: 3,
-      onRelease: (_owner, _reason, id) => id !== undefined && store.released(id),
-    });
+    const table = new SessionTable<Upstream & { state: InstanceState }>({ maxSessions: 3 });
+    table.subscribe(store); // as the supervisor's pools do
     const old = worker('web@0', true);
     const current = worker('web@1');
     for (const id of ['k1', 'k2']) table.bind(id, old, 60_000); // a detached worker's: never evicted

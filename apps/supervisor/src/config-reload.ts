@@ -1,0 +1,42 @@
+import { ConfigError, type HandoverConfig, formatConfigWarning } from '@handover/config';
+import { ControlError } from '@handover/control-api';
+import { configRejected, configReloaded } from './events';
+import type { Runtime } from './runtime';
+
+/**
+ * Re-reads the configuration before a sync or a detach-and-sync; a broken file is refused whole
+ * and changes nothing. What takes a restart (a new pool, another session or route cookie) is
+ * said in the event and left as it was.
+ */
+export async function applyConfig(rt: Runtime, reload: () => Promise<HandoverConfig>, actor: string): Promise<void> {
+  let next: HandoverConfig;
+  try {
+    next = await reload();
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : String(error);
+    rt.record(configRejected(actor, message));
+    throw new ControlError('PRECONDITION_FAILED', `The configuration was not applied and nothing changed: ${message}`);
+  }
+  const notes: string[] = (next.warnings ?? []).map(formatConfigWarning);
+  for (const config of next.pools) {
+    const pool = rt.pools.get(config.name);
+    if (pool === undefined) {
+      notes.push(`pool ${config.name} is new: restart the supervisor to add it`);
+      continue;
+    }
+    if (config.sessionCookie !== pool.config.sessionCookie) {
+      notes.push(`${config.name}: a new session cookie takes a supervisor restart; still using ${pool.config.sessionCookie}`);
+      config.sessionCookie = pool.config.sessionCookie;
+    }
+    if (config.routeCookie !== pool.config.routeCookie) {
+      notes.push(`${config.name}: a new routeCookie takes a supervisor restart; still using ${pool.config.routeCookie ?? 'none'}`);
+      config.routeCookie = pool.config.routeCookie;
+    }
+    pool.reconfigure(config);
+  }
+  for (const name of rt.pools.keys()) {
+    if (!next.pools.some((p) => p.name === name)) notes.push(`pool ${name} is gone from the file: it keeps running until the supervisor restarts`);
+  }
+  const revisions = Object.fromEntries([...rt.pools.values()].map((p) => [p.name, p.config.revision]));
+  rt.record(configReloaded(actor, revisions, notes));
+}

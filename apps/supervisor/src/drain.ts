@@ -1,0 +1,53 @@
+/**
+ * A detached worker keeps its sessions, requests and WebSockets (its lease, process-table
+ * `isDrained`) and takes no new sessions; it is stopped as soon as the lease is empty, or cut
+ * when the pool's maximum drain time runs out.
+ */
+import { isDrained } from '@handover/process-table';
+import { drainTimedOut, workerEvents } from './events';
+import type { Pool } from './pool';
+import type { Runtime } from './runtime';
+import type { Worker } from './worker';
+import { stopWorker } from './worker-stop';
+
+/** Detaches a started worker: new sessions go to the pool's target from now on. */
+export function detachWorker(rt: Runtime, pool: Pool, worker: Worker, actor: string): void {
+  rt.table.transition(worker, 'detached');
+  const maxSeconds = pool.config.drain.maxSeconds;
+  rt.record(workerEvents.detached(actor, worker, pool.rows.target, maxSeconds));
+  if (maxSeconds !== null) armDrainDeadline(rt, pool, worker, maxSeconds);
+  scheduleDrainCheck(rt, worker);
+}
+
+/** The maximum drain time, counted from the detach. */
+export function armDrainDeadline(rt: Runtime, pool: Pool, worker: Worker, maxSeconds: number): void {
+  const deadline = (worker.detachedAt?.getTime() ?? Date.now()) + maxSeconds * 1000;
+  worker.armDrainTimer(deadline, () => endDrain(rt, pool, worker));
+}
+
+/** The maximum drain time ran out: cut what is left and stop the worker. */
+function endDrain(rt: Runtime, pool: Pool, worker: Worker): void {
+  if (worker.state !== 'detached') return;
+  const left = { sessions: worker.sessions, inFlight: worker.inFlight, webSockets: worker.webSockets };
+  const lost = pool.sessions.unbindOwner(worker);
+  pool.sessionsLost += lost;
+  rt.record(drainTimedOut(pool.name, worker.id, pool.config.drain.maxSeconds, left, lost));
+  void stopWorker(rt, pool, worker, 'maximum drain time reached');
+}
+
+/**
+ * Something a detached worker held went away: if nothing is left, it has drained. Deferred: the
+ * proxy and the session table call in the middle of their own bookkeeping.
+ */
+export function scheduleDrainCheck(rt: Runtime, worker: Worker): void {
+  if (worker.state === 'detached' && isDrained(worker)) queueMicrotask(() => checkDrain(rt, worker));
+}
+
+function checkDrain(rt: Runtime, worker: Worker): void {
+  if (worker.state !== 'detached' || !isDrained(worker) || rt.stopping) return;
+  const pool = rt.pools.get(worker.pool);
+  if (pool === undefined) return;
+  const drainMs = worker.detachedAt ? Date.now() - worker.detachedAt.getTime() : 0;
+  rt.record(workerEvents.drained(worker, drainMs));
+  void stopWorker(rt, pool, worker, 'drained');
+}

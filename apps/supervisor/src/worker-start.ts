@@ -1,0 +1,104 @@
+import { describeExit, workerEvents } from './events';
+import { handleExit } from './crash-replacement';
+import { waitForHealthy } from './health-check';
+import { watchLiveness } from './liveness';
+import type { Pool } from './pool';
+import { findFreePort } from './ports';
+import type { Runtime } from './runtime';
+import { Worker } from './worker';
+import { SpawnedWorkerProcess } from './worker-process';
+
+/** Starts retried on another port after a worker lost its port to another process. */
+const MAX_PORT_RETRIES = 2;
+
+/** A worker that did not become ready; its message says why, with its last output. */
+export class StartFailure extends Error {
+  constructor(readonly worker: Worker) {
+    super(worker.lastError ?? `${worker.id} did not start`);
+  }
+}
+
+/**
+ * Spawns the pool's next generation and waits for its health check. `onReady` runs in the same
+ * tick the worker becomes the target for new sessions (detach-and-sync detaches the old one
+ * there, so there is never a moment without a worker for new sessions). Throws StartFailure.
+ */
+export async function startWorker(rt: Runtime, pool: Pool, actor: string, onReady?: () => void, portRetries = 0): Promise<Worker> {
+  const config = pool.config;
+  const generation = pool.rows.takeGeneration();
+  rt.store?.setNextGeneration(pool.name, pool.rows.nextGeneration);
+  const preferredPort = config.basePort + generation;
+  const port = await findFreePort(preferredPort, pool.rows.takenPorts());
+  const worker = new Worker(pool.name, generation, port, config.revision, config.logLines);
+  worker.startedAt = new Date();
+  rt.addWorker(worker);
+  rt.record(workerEvents.starting(actor, worker, preferredPort, config));
+
+  const proc = new SpawnedWorkerProcess({
+    command: config.command,
+    cwd: config.cwd,
+    env: {
+      ...rt.workerEnv,
+      ...config.env,
+      PORT: String(port),
+      HANDOVER_WORKER: worker.id,
+      HANDOVER_POOL: pool.name,
+      HANDOVER_REVISION: config.revision,
+    },
+    logs: worker.logs,
+    logFiles: rt.logFiles(worker.id),
+    logRotation: () => pool.config.logs,
+  });
+  worker.process = proc;
+  rt.persist(worker);
+  const exited = new AbortController();
+  void proc.exited.then((info) => {
+    exited.abort();
+    handleExit(rt, pool, worker, info);
+  });
+
+  const outcome = await waitForHealthy({
+    port,
+    path: config.healthCheck.path,
+    timeoutMs: config.healthCheck.timeoutSeconds * 1000,
+    intervalMs: config.healthCheck.intervalMs,
+    signal: exited.signal,
+  });
+
+  if (outcome === 'ready' && worker.state === 'starting' && !rt.stopping) {
+    rt.table.transition(worker, 'started');
+    onReady?.();
+    watchLiveness(rt, pool, worker);
+    rt.record(workerEvents.started(actor, worker, Date.now() - worker.startedAt.getTime()));
+    return worker;
+  }
+
+  // Leaving with the workers running: this one too (recorded as starting; the next
+  // supervisor adopts it if it answers).
+  if (rt.leaving) throw new StartFailure(worker);
+  const reason = rt.stopping
+    ? 'the supervisor is shutting down'
+    : outcome === 'timeout'
+      ? `it did not answer GET ${config.healthCheck.path} on port ${port} within ${config.healthCheck.timeoutSeconds}s`
+      : `it exited during start (${describeExit({ code: worker.exitCode, signal: worker.exitSignal as NodeJS.Signals | null })})`;
+  worker.stopRequested = true;
+  await proc.terminate(config.stop.graceSeconds * 1000);
+  if (worker.state === 'starting') rt.table.transition(worker, 'failed');
+  const output = worker.logs.tailText(20);
+  worker.lastError = `${worker.id} did not start: ${reason}.${output ? ` Its last output:\n${output}` : ' It printed nothing.'}`;
+  rt.record(workerEvents.failedToStart(actor, worker, reason));
+  // Another process took the port between our check and the worker's listen (a client
+  // connection's ephemeral port, say): nothing is wrong with the release, so try the next
+  // generation on the next free port, twice at most.
+  if (!rt.stopping && outcome !== 'timeout' && portRetries < MAX_PORT_RETRIES && /EADDRINUSE/.test(output)) {
+    rt.record(workerEvents.lostPort(actor, worker, portRetries + 1));
+    return startWorker(rt, pool, actor, onReady, portRetries + 1);
+  }
+  throw new StartFailure(worker);
+}
+
+/** Starts workers until the pool has the attached workers it wants; a failed start is thrown. */
+export async function fillPool(rt: Runtime, pool: Pool, actor: string, started: Worker[] = []): Promise<Worker[]> {
+  while (pool.wantsWorker() && !rt.stopping) started.push(await startWorker(rt, pool, actor));
+  return started;
+}
