@@ -13,7 +13,6 @@ import {
   isAlive,
 } from '@handover/process-table';
 import type { Route, Upstream } from '@handover/proxy';
-import type { SessionLimitInfo } from '@handover/session-table';
 import { applyConfig } from './config-reload';
 import { clearRestart, scheduleReplacement } from './crash-replacement';
 import { detachWorker, scheduleDrainCheck } from './drain';
@@ -24,10 +23,11 @@ import { Housekeeping } from './housekeeping';
 import { CRASH_LOOP_AFTER, type KeeperRestart } from './keeper';
 import { Pool } from './pool';
 import { readopt } from './readoption';
+import { reportProxyFault, reportSessionLimit } from './reports';
 import { Runtime } from './runtime';
 import type { StateStore } from './state-store';
 import type { Worker } from './worker';
-import { StartFailure, fillPool, startWorker } from './worker-start';
+import { StartFailure, fillPool, startWorker, withoutHandoverVariables } from './worker-start';
 import { stopWorker } from './worker-stop';
 
 const { SUPERVISOR, workerEvents } = events;
@@ -62,7 +62,8 @@ export interface SupervisorOptions {
  * Each reads as a short story; the parts it calls live in files named for them (worker-start,
  * worker-stop, drain, liveness, crash-replacement, readoption, config-reload). It owns no
  * sockets: the proxy reads `routeOf(pool)` and reports back through `onProxyRelease`; the
- * control API calls the SupervisorControl methods.
+ * control API calls the SupervisorControl methods. (About 350 lines: the whole control surface,
+ * one short method per operation, is meant to be read in one place.)
  */
 export class Supervisor implements SupervisorControl {
   private readonly rt: Runtime;
@@ -90,7 +91,7 @@ export class Supervisor implements SupervisorControl {
         journal: store,
         routeKey: options.routeKey,
         onDrainProgress: (worker) => scheduleDrainCheck(this.rt, worker),
-        onLimit: (limited, info) => this.sessionLimitReached(limited, info),
+        onLimit: (limited, info) => reportSessionLimit(this.rt, limited.name, info),
       });
       this.rt.pools.set(config.name, pool);
     }
@@ -315,29 +316,8 @@ export class Supervisor implements SupervisorControl {
     return true;
   }
 
-  // ---- reports from the proxy and the session table ------------------------------------------
-
-  /**
-   * A pool's session table is full (pools[].maxSessions): once per crossing, an event and a
-   * warning on stderr. Called inside a bind on the request path, so the I/O waits a tick.
-   */
-  private sessionLimitReached(pool: Pool, info: SessionLimitInfo): void {
-    setImmediate(() => {
-      process.stderr.write(`handover: warning: ${events.sessionLimitMessage(pool.name, info)}\n`);
-      this.record(events.sessionLimit(pool.name, info));
-    });
-  }
-
-  /**
-   * Something unexpected in a pool's proxy: a fault its guard caught (it cost one connection;
-   * reported once per kind), or an error from a callback. Logged with the stack and recorded.
-   */
-  readonly onProxyError = (pool: string, error: unknown): void => {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`handover: proxy of pool ${pool}: ${error instanceof Error ? (error.stack ?? message) : message}\n`);
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.stack : undefined;
-    this.record(events.proxyFault(pool, message, cause));
-  };
+  /** Something unexpected in a pool's proxy (see reports.ts). */
+  readonly onProxyError = (pool: string, error: unknown): void => reportProxyFault(this.rt, pool, error);
 
   // ---- helpers -------------------------------------------------------------------------------
 
@@ -374,16 +354,4 @@ function requireState(worker: Worker, state: 'started' | 'detached', what: strin
         ? ' It is attached already.'
         : ' Only a detached worker that is still running can be reattached.';
   throw new ControlError('PRECONDITION_FAILED', `cannot ${what} ${worker.id}: it is ${worker.state}.${hint}`);
-}
-
-/**
- * Workers are the user's application: they must not learn the control token, the console's key
- * and password or any other Handover setting, so every HANDOVER_* variable is dropped (a new
- * secret is covered without a list to keep up). Handover sets HANDOVER_WORKER, _POOL and
- * _REVISION afresh for each worker, and a pool's own `env` is applied after this.
- */
-function withoutHandoverVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const copy = {} as NodeJS.ProcessEnv;
-  for (const [key, value] of Object.entries(env)) if (!key.startsWith('HANDOVER_')) copy[key] = value;
-  return copy;
 }

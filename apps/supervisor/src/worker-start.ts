@@ -102,3 +102,15 @@ export async function fillPool(rt: Runtime, pool: Pool, actor: string, started: 
   while (pool.wantsWorker() && !rt.stopping) started.push(await startWorker(rt, pool, actor));
   return started;
 }
+
+/**
+ * Workers are the user's application: they must not learn the control token, the console's key
+ * and password or any other Handover setting, so every HANDOVER_* variable is dropped (a new
+ * secret is covered without a list to keep up). Handover sets HANDOVER_WORKER, _POOL and
+ * _REVISION afresh for each worker, and a pool's own `env` is applied after this.
+ */
+export function withoutHandoverVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = {} as NodeJS.ProcessEnv;
+  for (const [key, value] of Object.entries(env)) if (!key.startsWith('HANDOVER_')) copy[key] = value;
+  return copy;
+}
