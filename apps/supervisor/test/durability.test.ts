@@ -131,18 +131,27 @@ describe('the supervisor restarts without dropping a session', () => {
     const bound = { ...bindings('web@0', [alice]), ...bindings('web@1', [bob]) };
     await install.waitForStoredSessions(bound);
 
+    // The drain's deadline: the detach plus its 600 s.
+    expect(web0.drainDeadline).toBe(new Date(Date.parse(web0.detachedAt!) + 600_000).toISOString());
+
     await install.kill9(first.run);
     expect(running(web0.pid!) && running(web1.pid!)).toBe(true);
 
+    const restartedAt = Date.now();
     await install.start();
-    expect((await install.workers()).map((w) => [w.id, w.state, w.pid, w.sessions])).toEqual([
+    const readopted = await install.workers();
+    expect(readopted.map((w) => [w.id, w.state, w.pid, w.sessions])).toEqual([
       ['web@0', 'detached', web0.pid, 1],
       ['web@1', 'started', web1.pid, 1],
     ]);
     const adopted = await install.waitForEvent((e) => e.type === 'worker.adopted' && e.worker === 'web@0');
-    // The drain timer resumed with what was left of its 600 s.
-    expect(adopted.data!.drainLeftMs as number).toBeGreaterThan(500_000);
-    expect(adopted.data!.drainLeftMs as number).toBeLessThan(600_000);
+    // The drain timer resumed with what was left of its 600 s: the same deadline, not a new one…
+    expect(readopted.find((w) => w.id === 'web@0')!.drainDeadline).toBe(web0.drainDeadline);
+    // …and what the event says was left is that deadline less the moment of adoption, which lies
+    // between this restart and the event.
+    const deadline = Date.parse(web0.drainDeadline!);
+    expect(adopted.data!.drainLeftMs as number).toBeLessThanOrEqual(deadline - restartedAt);
+    expect(adopted.data!.drainLeftMs as number).toBeGreaterThanOrEqual(deadline - Date.parse(adopted.at));
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 2 });
     expect(await count(bob)).toEqual({ worker: 'web@1', counter: 2 });
     const kept = await sessionsKept(install, bound);
