@@ -4,44 +4,10 @@ import { Worker as Thread } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { type InstanceState, isAlive } from '@handover/process-table';
 import { makeDatabasePrivate } from './private-file';
+import { SCHEMA, type StoredSession, type StoredState, type StoredWorker, readSessionOwners, readSessionsOf, readState } from './stored-state';
+
+export type { StoredSession, StoredState, StoredWorker } from './stored-state';
 import { checkProcess, processStartTime } from './proc-identity';
-
-/** A worker as recorded: enough to find its process again and serve it as before. */
-export interface StoredWorker {
-  id: string;
-  pool: string;
-  generation: number;
-  port: number;
-  revision: string;
-  state: InstanceState;
-  pid: number | null;
-  /** /proc/<pid>/stat field 22, so a reused pid is never taken for our worker. */
-  pidStartTime: string | null;
-  startedAt: string | null;
-  readyAt: string | null;
-  detachedAt: string | null;
-  stoppedAt: string | null;
-  updatedAt: string;
-}
-
-export interface StoredSession {
-  id: string;
-  worker: string;
-  ttlMs: number;
-  /** ms since the epoch, as of the session's last bind (lookups slide it in memory only). */
-  expiresAt: number;
-}
-
-export interface StoredState {
-  nextGeneration: Map<string, number>;
-  workers: StoredWorker[];
-  sessions: StoredSession[];
-  /**
-   * When the journal was last flushed (ms since the epoch), or null. Every session row was
-   * alive at that moment, so it can have expired no earlier than this.
-   */
-  flushedAt: number | null;
-}
 
 /** What a journal entry needs of a session's owner. */
 export interface JournalOwner {
@@ -52,22 +18,6 @@ export interface JournalOwner {
 interface PendingBind {
   owner: JournalOwner;
   ttlMs: number;
-}
-
-interface WorkerRow {
-  id: string;
-  pool: string;
-  generation: number;
-  port: number;
-  revision: string;
-  state: InstanceState;
-  pid: number | null;
-  pid_start_time: string | null;
-  started_at: string | null;
-  ready_at: string | null;
-  detached_at: string | null;
-  stopped_at: string | null;
-  updated_at: string;
 }
 
 /** One change for the writer thread (see state-writer.mjs). */
@@ -86,39 +36,6 @@ export interface StateStoreOptions {
   /** The flush time is written at least this often even with nothing to flush. Default 5 s. */
   heartbeatMs?: number;
 }
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS pools (
-    name            TEXT PRIMARY KEY,
-    next_generation INTEGER NOT NULL
-  );
-  CREATE TABLE IF NOT EXISTS workers (
-    id             TEXT PRIMARY KEY,
-    pool           TEXT NOT NULL,
-    generation     INTEGER NOT NULL,
-    port           INTEGER NOT NULL,
-    revision       TEXT NOT NULL,
-    state          TEXT NOT NULL,
-    pid            INTEGER,
-    pid_start_time TEXT,
-    started_at     TEXT,
-    ready_at       TEXT,
-    detached_at    TEXT,
-    stopped_at     TEXT,
-    updated_at     TEXT NOT NULL
-  );
-  CREATE TABLE IF NOT EXISTS sessions (
-    id         TEXT PRIMARY KEY,
-    worker     TEXT NOT NULL,
-    ttl_ms     INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS sessions_worker ON sessions (worker);
-  CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-  );
-`;
 
 /**
  * The process table and the session bindings, in SQLite under the data directory
@@ -202,70 +119,20 @@ export class StateStore {
   load(): StoredState {
     const state = this.readState();
     const sessions: StoredSession[] = [];
-    for (const worker of new Set([...state.workers.map((w) => w.id), ...this.sessionOwners()])) {
+    for (const worker of new Set([...state.workers.map((w) => w.id), ...readSessionOwners(this.file)])) {
       for (const session of this.sessionsOf(worker)) sessions.push(session);
     }
     return { ...state, sessions };
   }
 
-  /** The process table, generations and flush time: everything but the (possibly millions of) sessions. */
+  /** Everything but the sessions (stored-state.ts `readState`). */
   readState(): Omit<StoredState, 'sessions'> {
-    const db = new Database(this.file, { readonly: true });
-    try {
-      const nextGeneration = new Map<string, number>();
-      for (const row of db.prepare('SELECT name, next_generation FROM pools').all() as Array<{ name: string; next_generation: number }>) {
-        nextGeneration.set(row.name, row.next_generation);
-      }
-      const workers = (db.prepare('SELECT * FROM workers ORDER BY pool, generation').all() as WorkerRow[]).map(
-        (row): StoredWorker => ({
-          id: row.id,
-          pool: row.pool,
-          generation: row.generation,
-          port: row.port,
-          revision: row.revision,
-          state: row.state,
-          pid: row.pid,
-          pidStartTime: row.pid_start_time,
-          startedAt: row.started_at,
-          readyAt: row.ready_at,
-          detachedAt: row.detached_at,
-          stoppedAt: row.stopped_at,
-          updatedAt: row.updated_at,
-        }),
-      );
-      const flushed = db.prepare("SELECT value FROM meta WHERE key = 'flushed_at'").get() as { value: string } | undefined;
-      return { nextGeneration, workers, flushedAt: flushed ? Number(flushed.value) : null };
-    } finally {
-      db.close();
-    }
+    return readState(this.file);
   }
 
-  /**
-   * The stored sessions of one worker, streamed row by row (`iterate`, on its index), so that a
-   * restore binds each straight into the table and never holds a second copy of them all.
-   * The read ends (and its connection closes) when the loop does, early or not.
-   */
-  *sessionsOf(worker: string): Generator<StoredSession> {
-    const db = new Database(this.file, { readonly: true });
-    let rows: IterableIterator<{ id: string; ttl_ms: number; expires_at: number }> | undefined;
-    try {
-      rows = db.prepare('SELECT id, ttl_ms, expires_at FROM sessions WHERE worker = ?').iterate(worker) as typeof rows & object;
-      for (const row of rows) yield { id: row.id, worker, ttlMs: row.ttl_ms, expiresAt: row.expires_at };
-    } finally {
-      // An iteration left early still holds the connection: end it before closing.
-      rows?.return?.();
-      db.close();
-    }
-  }
-
-  /** Workers that have session rows (a row may outlive its worker's record until the next flush). */
-  private sessionOwners(): string[] {
-    const db = new Database(this.file, { readonly: true });
-    try {
-      return (db.prepare('SELECT DISTINCT worker FROM sessions').all() as Array<{ worker: string }>).map((row) => row.worker);
-    } finally {
-      db.close();
-    }
+  /** One worker's stored sessions, streamed (stored-state.ts `readSessionsOf`). */
+  sessionsOf(worker: string): Generator<StoredSession> {
+    return readSessionsOf(this.file, worker);
   }
 
   // ---- rare changes: sent at once ------------------------------------------------------------
