@@ -207,8 +207,9 @@ function logoffThenKill(install: Installation, user: User, pid: number): Promise
         headers: { cookie: cookieHeader(user.client), 'content-type': 'application/json' },
       },
       (res) => {
-        process.kill(pid, 'SIGKILL');
+        // Taken before the kill: whatever the kill cut ended after this.
         const sentAt = Date.now();
+        process.kill(pid, 'SIGKILL');
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
@@ -350,7 +351,7 @@ describe('supervision under load (issue #9)', () => {
     });
     const longestWaitMs = Math.max(...answered.map((o) => o.endedAt - o.startedAt));
     const cutOffsetsMs = cuts.map((o) => {
-      const kill = kills.find((k) => o.startedAt <= k.goneAt + CUT_SLACK_MS && o.endedAt >= k.sentAt - 50);
+      const kill = kills.find((k) => o.startedAt <= k.goneAt + CUT_SLACK_MS && o.endedAt >= k.sentAt);
       return kill === undefined ? null : o.startedAt - kill.sentAt;
     });
     const events = await install.events();
