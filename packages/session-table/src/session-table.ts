@@ -13,6 +13,7 @@
  * requests still reach the pool's target, and the proxy's route cookie keeps routing it.
  */
 import { Binding, EvictionQueue, NEVER, REMOVED, ownString } from './binding';
+import { ExpiryBuckets } from './expiry-buckets';
 import {
   DEFAULT_MAX_SESSIONS,
   type ReleaseReason,
@@ -38,15 +39,12 @@ const SHARDS = 64;
 export class SessionTable<O extends SessionOwner> {
   private readonly shards: Map<string, Binding<O>>[] = Array.from({ length: SHARDS }, () => new Map());
   private count = 0;
-  private readonly buckets = new Map<number, string[]>();
+  private readonly expiry: ExpiryBuckets;
   private readonly now: () => number;
-  private readonly bucketMs: number;
   private readonly onRelease: ((owner: O, reason: ReleaseReason, id?: string) => void) | undefined;
   private readonly onLimit: ((info: SessionLimitInfo) => void) | undefined;
   /** See `subscribe`; usually empty or one or two (a journal, the restored-session audit). */
   private listeners: SessionListener<O>[] = [];
-  /** Lowest bucket that may still hold entries; sweeps walk forward from here. */
-  private sweptUpTo = -1;
   readonly maxSessions: number;
   private readonly queue = new EvictionQueue<O>();
   /** The limit was reported and the size has not fallen below `rearmBelow` since. */
@@ -60,7 +58,7 @@ export class SessionTable<O extends SessionOwner> {
 
   constructor(options: SessionTableOptions<O> = {}) {
     this.now = options.now ?? Date.now;
-    this.bucketMs = options.bucketMs ?? 1000;
+    this.expiry = new ExpiryBuckets(options.bucketMs ?? 1000);
     this.onRelease = options.onRelease;
     this.onLimit = options.onLimit;
     this.maxSessions = Math.max(1, Math.floor(options.maxSessions ?? DEFAULT_MAX_SESSIONS));
@@ -140,8 +138,7 @@ export class SessionTable<O extends SessionOwner> {
       existing.expiresAt = expiresAt;
       existing.touched = true;
       // A shorter ttl than before must be found by an earlier sweep.
-      const bucket = this.bucketOf(expiresAt);
-      if (bucket < existing.bucket) existing.bucket = this.file(id, bucket);
+      if (this.expiry.isEarlier(expiresAt, existing.bucket)) existing.bucket = this.expiry.file(existing.id, expiresAt);
       if (this.listeners.length !== 0) this.tellBound(existing.id, owner, ttlMs);
       return !renewed;
     }
@@ -151,7 +148,7 @@ export class SessionTable<O extends SessionOwner> {
     }
     const own = ownString(id);
     const binding = new Binding(own, owner, ttlMs, expiresAt, 0);
-    binding.bucket = this.file(own, this.bucketOf(expiresAt));
+    binding.bucket = this.expiry.file(own, expiresAt);
     shard.set(own, binding);
     this.count++;
     owner.sessions++;
@@ -258,33 +255,27 @@ export class SessionTable<O extends SessionOwner> {
   sweep(budget = Number.POSITIVE_INFINITY, maxMs = Number.POSITIVE_INFINITY): { expired: number; done: boolean } {
     const deadline = maxMs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : performance.now() + maxMs;
     const now = this.now();
-    const last = Math.floor(now / this.bucketMs) - 1;
     let expired = 0;
     let examined = 0;
-    if (this.sweptUpTo < 0) this.sweptUpTo = this.firstBucket() ?? last + 1;
-    while (this.sweptUpTo <= last) {
-      const key = this.sweptUpTo;
-      const ids = this.buckets.get(key);
-      if (ids !== undefined) {
-        while (ids.length > 0) {
-          if (examined >= budget) return { expired, done: false };
-          // Looking at the clock costs more than a map operation: every 64 entries is enough.
-          if ((examined & 63) === 63 && performance.now() > deadline) return { expired, done: false };
-          examined++;
-          const id = ids.pop() as string;
-          const binding = this.shardOf(id).get(id);
-          if (binding === undefined || binding.bucket !== key) continue;
-          if (binding.expiresAt <= now) {
-            this.remove(id, binding, 'expire');
-            expired++;
-          } else {
-            // Touched since it was filed: file it again where its expiry now falls.
-            binding.bucket = this.file(id, this.bucketOf(binding.expiresAt));
-          }
+    for (let ids = this.expiry.due(now); ids !== undefined; ids = this.expiry.due(now)) {
+      const key = this.expiry.current;
+      while (ids.length > 0) {
+        if (examined >= budget) return { expired, done: false };
+        // Looking at the clock costs more than a map operation: every 64 entries is enough.
+        if ((examined & 63) === 63 && performance.now() > deadline) return { expired, done: false };
+        examined++;
+        const id = ids.pop() as string;
+        const binding = this.shardOf(id).get(id);
+        if (binding === undefined || binding.bucket !== key) continue;
+        if (binding.expiresAt <= now) {
+          this.remove(id, binding, 'expire');
+          expired++;
+        } else {
+          // Touched since it was filed: file it again where its expiry now falls.
+          binding.bucket = this.expiry.file(id, binding.expiresAt);
         }
-        this.buckets.delete(key);
       }
-      this.sweptUpTo++;
+      this.expiry.walked();
     }
     return { expired, done: true };
   }
@@ -334,28 +325,5 @@ export class SessionTable<O extends SessionOwner> {
   private shardOf(id: string): Map<string, Binding<O>> {
     // The last character of a random id is as random as any; & keeps it in range for any code.
     return this.shards[id.charCodeAt(id.length - 1) & (SHARDS - 1)] as Map<string, Binding<O>>;
-  }
-
-  private bucketOf(expiresAt: number): number {
-    // Filed one bucket late so an entry is never examined before its expiry has passed.
-    return Math.floor(expiresAt / this.bucketMs) + 1;
-  }
-
-  /** Files an id under a bucket (never one already swept); returns the bucket used. */
-  private file(id: string, bucket: number): number {
-    if (this.sweptUpTo >= 0 && bucket < this.sweptUpTo) bucket = this.sweptUpTo;
-    let ids = this.buckets.get(bucket);
-    if (ids === undefined) {
-      ids = [];
-      this.buckets.set(bucket, ids);
-    }
-    ids.push(id);
-    return bucket;
-  }
-
-  private firstBucket(): number | undefined {
-    let first: number | undefined;
-    for (const key of this.buckets.keys()) if (first === undefined || key < first) first = key;
-    return first;
   }
 }
