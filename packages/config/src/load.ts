@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseConfig, revisionFilesOf, type HandoverConfig } from './config';
 import { type EphemeralPorts, readEphemeralPorts } from './ephemeral-ports';
 import { ConfigError } from './errors';
+import type { HandoverConfig } from './handover-config';
 import { parseJsonFile } from './json';
+import { parseConfig } from './parse-config';
+import { revisionFilesOf } from './revision-file';
 
 export const CONFIG_FILE_NAME = 'handover.config.json';
 
