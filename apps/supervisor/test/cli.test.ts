@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startControlServer } from '@handover/control-api';
 import type { ControlServer } from '@handover/control-api';
-import { FakeSupervisor } from '@handover/control-api/testing';
+import { FakeSupervisor, fakeWorker } from '@handover/control-api/testing';
 import { resolveControlToken } from '@handover/secrets';
 import { runCli } from '../src/cli/run';
 import type { CliIO } from '../src/cli/run';
@@ -100,6 +100,7 @@ describe('handover status', () => {
         'WORKER  STATE     REVISION  SESSIONS  IN-FLIGHT  WS   PID  PORT  UPTIME',
         'web@0   started   v1               3          1   2  4000  9000  1m 05s',
         'web@1   detached  v0               1          0   0  4001  9001  1m 05s',
+        '  web@1: drain ends by 2030-01-03 03:05:05 UTC at the latest (in 23h 59m)',
         '',
         'POOL  STATUS  REVISION  ATTACHED  RESTARTS  LOST  NOTE',
         'web   ok      v2             1/1         0     0',
@@ -142,14 +143,28 @@ describe('handover status', () => {
 });
 
 describe('operations', () => {
-  it('detach: says what is draining, warns when the pool has no attached worker left', async () => {
+  it('detach: says what is draining', async () => {
     await using t = await cliTest();
     const { fake, cli } = t;
+    // Another started worker: the supervisor refuses to detach the only one.
+    fake.workers.set('web@2', fakeWorker('web@2'));
     const run = await cli(['detach', 'web@0']);
+    expect(run).toEqual({ code: 0, stdout: 'web@0 detached, draining 3 sessions, 1 request in flight, 2 WebSockets\n', stderr: '' });
+    expect(fake.calls.find((c) => c.method === 'detach')).toEqual({ method: 'detach', args: ['web@0', 'cli:tester'] });
+  });
+
+  it('detach: warns when the pool is left with no attached worker (the other one crashed meanwhile)', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
+    fake.workers.set('web@2', fakeWorker('web@2'));
+    const off = fake.onEvent((event) => {
+      if (event.type === 'worker.detached') fake.workers.set('web@2', { ...fake.workers.get('web@2')!, state: 'crashed', attached: false });
+    });
+    const run = await cli(['detach', 'web@0']);
+    off();
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('web@0 detached, draining 3 sessions, 1 request in flight, 2 WebSockets\n');
     expect(run.stderr).toMatch(/^warning: pool web has no attached worker now.*`handover sync web`.*`handover reattach web@0`/);
-    expect(fake.calls.find((c) => c.method === 'detach')).toEqual({ method: 'detach', args: ['web@0', 'cli:tester'] });
   });
 
   it('detach --sync: prints progress and the result', async () => {
@@ -171,21 +186,35 @@ describe('operations', () => {
   it('detach --sync: a successor that fails is an error, exit 1', async () => {
     await using t = await cliTest();
     const { fake, cli } = t;
-    fake.failNextStart = 'exited with code 1';
+    fake.failNextStart = 'it exited during start (exit code 1)';
     const run = await cli(['detach', 'web@0', '--sync']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe('handover: web@2 did not become ready: exited with code 1\n');
+    expect(run.stderr).toBe(
+      'handover: web@2 (revision v2) failed to start, so web@0 stays attached and keeps serving. ' +
+        'web@2 did not start: it exited during start (exit code 1). It printed nothing.\n',
+    );
     expect(fake.workers.get('web@0')?.attached).toBe(true);
   });
 
   it('prints supervisor errors to stderr with exit 1', async () => {
     await using t = await cliTest();
     const { cli } = t;
-    expect(await cli(['detach', 'web@1'])).toEqual({ code: 1, stdout: '', stderr: 'handover: web@1 is already detached\n' });
-    expect(await cli(['reattach', 'web@7'])).toEqual({ code: 1, stdout: '', stderr: 'handover: no worker named web@7\n' });
+    expect(await cli(['detach', 'web@1'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'handover: cannot detach web@1: it is detached. It is already detached (draining); reattach it to roll back.\n',
+    });
+    expect(await cli(['detach', 'web@0'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'handover: web@0 is the only worker taking new sessions in pool web; detaching it would leave new visitors with nothing. ' +
+        'Use detach-and-sync (`handover detach web@0 --sync`) to start a successor first.\n',
+    });
+    expect(await cli(['reattach', 'web@7'])).toEqual({ code: 1, stdout: '', stderr: 'handover: no worker web@7; running workers: web@0, web@1\n' });
     const sync = await cli(['sync', 'api']);
     expect(sync.code).toBe(1);
-    expect(sync.stderr).toBe('handover: no pool named api\n');
+    expect(sync.stderr).toBe('handover: no pool api; pools: web\n');
   });
 
   it('reattach', async () => {
@@ -204,7 +233,8 @@ describe('operations', () => {
       stdout: 'syncing every pool (re-reading the configuration)…\nweb: up to date, nothing to start\n',
       stderr: '',
     });
-    await cli(['detach', 'web@0']);
+    // The attached worker crashed (its replacement not started yet): the pool lacks one.
+    fake.workers.set('web@0', { ...fake.workers.get('web@0')!, state: 'crashed', attached: false });
     const one = await cli(['sync', 'web']);
     expect(one.stdout).toBe(
       'syncing pool web (re-reading the configuration)…\nweb: started web@2 ready in 1.2s (revision v2, port 9002)\n',

@@ -78,14 +78,14 @@ describe('typed client', () => {
     expect(await client.workers.logs.query({ worker: 'web@0', lines: 3 })).toHaveLength(3);
     expect((await client.pools.list.query())[0]?.name).toBe('web');
     const events = await client.events.list.query({ limit: 2 });
-    expect(events.map((e) => e.type)).toEqual(['pool.synced', 'pool.synced']);
+    expect(events.map((e) => e.type)).toEqual(['action', 'pool.synced']);
   });
 
   it('surfaces error codes and messages', async () => {
     await using h = await startHarness();
     const client = clientOf(h);
     const notFound = await errorOf(client.workers.detach.mutate({ worker: 'web@7' }));
-    expect(notFound.message).toBe('no worker named web@7');
+    expect(notFound.message).toBe('no worker web@7; running workers: web@0, web@1');
     expect(notFound.data).toMatchObject({ code: 'NOT_FOUND', httpStatus: 404 });
 
     const precondition = await errorOf(client.workers.reattach.mutate({ worker: 'web@0' }));

@@ -1,8 +1,14 @@
 /**
  * An in-memory `SupervisorControl` for tests of the control API, the CLI and the console:
  * no processes, no sockets, a real event emitter. Exported as `@handover/control-api/testing`.
+ *
+ * It answers as the real supervisor does — the same refusals with the same codes and messages,
+ * the same events in the same order — which apps/supervisor/test/control-contract.test.ts checks
+ * against both. What it does not model: processes and draining (a detached worker stays
+ * detached whatever its sessions), configuration re-reads, busy pools (CONFLICT).
  */
 import { EventEmitter } from 'node:events';
+import { isAlive } from '@handover/process-table';
 import { ControlError, type SupervisorControl } from '../src/contract';
 import type {
   DetachAndSyncResult,
@@ -22,6 +28,10 @@ export interface FakeCall {
 }
 
 const T0 = Date.parse('2030-01-02T03:04:05.000Z');
+/** When the fake detaches a worker. */
+const DETACHED_AT = T0 + 120_000;
+/** drain.maxSeconds by default: a day. */
+const DRAIN_MAX_MS = 24 * 60 * 60 * 1000;
 
 export function fakeWorker(id: string, patch: Partial<WorkerInfo> = {}): WorkerInfo {
   const [pool = 'web', gen = '0'] = id.split('@');
@@ -47,8 +57,16 @@ export function fakeWorker(id: string, patch: Partial<WorkerInfo> = {}): WorkerI
     lastError: null,
     memoryRss: 50 * 1024 * 1024,
     health: 'ok',
+    drainDeadline: null,
     ...patch,
   };
+}
+
+/** A start that failed: the message is the worker's lastError. */
+class StartFailed extends Error {
+  constructor(readonly worker: WorkerInfo) {
+    super(worker.lastError ?? `${worker.id} did not start`);
+  }
 }
 
 export class FakeSupervisor implements SupervisorControl {
@@ -57,7 +75,10 @@ export class FakeSupervisor implements SupervisorControl {
   readonly workers = new Map<string, WorkerInfo>();
   readonly pools = new Map<string, PoolInfo>();
   private readonly emitter = new EventEmitter();
-  /** When set, `detachAndSync` fails like a successor that never became ready. */
+  /**
+   * When set, the next start fails for this reason (like "it exited during start (exit code 1)"):
+   * `detachAndSync` and `sync` answer as for a successor that never became ready.
+   */
   failNextStart: string | null = null;
   /** Throws a plain Error from listWorkers (to test INTERNAL_SERVER_ERROR). */
   breakListWorkers = false;
@@ -75,6 +96,7 @@ export class FakeSupervisor implements SupervisorControl {
         revision: 'v0',
         sessions: 1,
         detachedAt: new Date(T0 + 60_000).toISOString(),
+        drainDeadline: new Date(T0 + 60_000 + DRAIN_MAX_MS).toISOString(),
       }),
     );
     this.pools.set('web', {
@@ -90,6 +112,15 @@ export class FakeSupervisor implements SupervisorControl {
       lastError: null,
       sessionsLost: 0,
     });
+  }
+
+  /** As `handover start` leaves a one-instance pool: web@0 started on the pool's revision, no events. */
+  static justStarted(): FakeSupervisor {
+    const fake = new FakeSupervisor();
+    fake.workers.clear();
+    fake.workers.set('web@0', fakeWorker('web@0'));
+    fake.pools.set('web', { ...fake.pools.get('web')!, revision: 'v1' });
+    return fake;
   }
 
   /** Records an event and pushes it to every listener (like the real supervisor). */
@@ -118,10 +149,51 @@ export class FakeSupervisor implements SupervisorControl {
     this.calls.push({ method, args });
   }
 
-  private get(worker: string): WorkerInfo {
+  /** The workers in the real one's order: pool by pool (as configured), by generation. */
+  private ordered(): WorkerInfo[] {
+    const pools = [...this.pools.keys()];
+    const rank = (w: WorkerInfo) => (pools.includes(w.pool) ? pools.indexOf(w.pool) : pools.length);
+    return [...this.workers.values()].sort((a, b) => rank(a) - rank(b) || a.pool.localeCompare(b.pool) || a.generation - b.generation);
+  }
+
+  private find(worker: string): WorkerInfo {
     const info = this.workers.get(worker);
-    if (info === undefined) throw new ControlError('NOT_FOUND', `no worker named ${worker}`);
+    if (info === undefined) {
+      const running = this.ordered()
+        .filter((w) => isAlive(w.state))
+        .map((w) => w.id);
+      throw new ControlError('NOT_FOUND', `no worker ${worker}; running workers: ${running.join(', ') || 'none'}`);
+    }
     return info;
+  }
+
+  private findPool(name: string): PoolInfo {
+    const pool = this.pools.get(name);
+    if (pool === undefined) throw new ControlError('NOT_FOUND', `no pool ${name}; pools: ${[...this.pools.keys()].join(', ')}`);
+    return pool;
+  }
+
+  private requireState(info: WorkerInfo, state: 'started' | 'detached', what: string): void {
+    if (info.state === state) return;
+    const hint =
+      state === 'started'
+        ? info.state === 'detached'
+          ? ' It is already detached (draining); reattach it to roll back.'
+          : info.state === 'starting'
+            ? ' Wait until it is ready.'
+            : ''
+        : info.state === 'started'
+          ? ' It is attached already.'
+          : ' Only a detached worker that is still running can be reattached.';
+    throw new ControlError('PRECONDITION_FAILED', `cannot ${what} ${info.id}: it is ${info.state}.${hint}`);
+  }
+
+  private action(actor: string, info: WorkerInfo, what: string): void {
+    this.record('action', `${actor}: ${what}`, { actor, pool: info.pool, worker: info.id });
+  }
+
+  private attachedCount(pool: string): number {
+    return [...this.workers.values()].filter((w) => w.pool === pool && w.attached).length;
   }
 
   private nextGeneration(pool: string): number {
@@ -130,96 +202,151 @@ export class FakeSupervisor implements SupervisorControl {
     return max + 1;
   }
 
-  private startNew(pool: string, actor: string): WorkerInfo {
+  private detachWorker(info: WorkerInfo, actor: string): WorkerInfo {
+    const detachedAt = this.workers.get(info.id)?.detachedAt ?? new Date(DETACHED_AT).toISOString();
+    const next: WorkerInfo = {
+      ...this.workers.get(info.id)!,
+      state: 'detached',
+      attached: false,
+      detachedAt,
+      drainDeadline: new Date(Date.parse(detachedAt) + DRAIN_MAX_MS).toISOString(),
+    };
+    this.workers.set(info.id, next);
+    this.record('worker.detached', `${info.id} detached: keeps serving its ${next.sessions} session(s), takes no new ones`, {
+      actor,
+      pool: info.pool,
+      worker: info.id,
+      data: { sessions: next.sessions, inFlight: next.inFlight, webSockets: next.webSockets },
+    });
+    return next;
+  }
+
+  /**
+   * Starts the pool's next generation: `worker.starting`, then (`onReady`, then) `worker.started`;
+   * or, when `failNextStart` is set, `worker.failed`, the worker left `failed` with its
+   * `lastError`, and a StartFailed thrown.
+   */
+  private startNew(pool: string, actor: string, onReady?: () => void): WorkerInfo {
     const id = `${pool}@${this.nextGeneration(pool)}`;
     const revision = this.pools.get(pool)?.revision ?? 'v1';
-    if (this.failNextStart !== null) {
-      const message = this.failNextStart;
-      this.failNextStart = null;
-      this.record('worker.failed', `${id} failed: ${message}`, { pool, worker: id, actor });
-      throw new ControlError('PRECONDITION_FAILED', `${id} did not become ready: ${message}`);
-    }
-    const info = fakeWorker(id, { revision });
+    const info = fakeWorker(id, { revision, state: 'starting', readyAt: null });
     this.workers.set(id, info);
     this.record('worker.starting', `${id} starting on ${revision}`, { pool, worker: id, actor });
+    if (this.failNextStart !== null) {
+      const reason = this.failNextStart;
+      this.failNextStart = null;
+      const lastError = `${id} did not start: ${reason}. It printed nothing.`;
+      this.workers.set(id, { ...info, state: 'failed', attached: false, lastError });
+      this.record('worker.failed', `${id} did not start: ${reason}`, { pool, worker: id, actor, data: { output: [] } });
+      throw new StartFailed(this.workers.get(id)!);
+    }
+    onReady?.();
+    const ready = fakeWorker(id, { revision });
+    this.workers.set(id, ready);
     this.record('worker.started', `${id} ready`, { pool, worker: id, actor });
-    return info;
+    return ready;
   }
 
   listWorkers(): WorkerInfo[] {
     this.call('listWorkers');
     if (this.breakListWorkers) throw new Error('boom (an unexpected bug)');
-    return [...this.workers.values()].sort((a, b) => a.id.localeCompare(b.id));
+    return this.ordered();
   }
 
   listPools(): PoolInfo[] {
     this.call('listPools');
-    return [...this.pools.values()];
+    return [...this.pools.values()].map((p) => ({ ...p, attached: this.attachedCount(p.name) }));
   }
 
   async detach(worker: string, actor: string): Promise<WorkerInfo> {
     this.call('detach', worker, actor);
-    const info = this.get(worker);
-    if (!info.attached) throw new ControlError('PRECONDITION_FAILED', `${worker} is already detached`);
-    const next: WorkerInfo = {
-      ...info,
-      state: 'detached',
-      attached: false,
-      detachedAt: new Date(T0 + 120_000).toISOString(),
-    };
-    this.workers.set(worker, next);
-    this.record('action', `${actor} detached ${worker}`, { actor, pool: info.pool, worker });
-    this.record('worker.detached', `${worker} detached`, { actor, pool: info.pool, worker });
-    return next;
+    const info = this.find(worker);
+    this.requireState(info, 'started', 'detach');
+    if (![...this.workers.values()].some((w) => w.pool === info.pool && w.id !== worker && w.state === 'started')) {
+      throw new ControlError(
+        'PRECONDITION_FAILED',
+        `${worker} is the only worker taking new sessions in pool ${info.pool}; detaching it would leave new visitors with nothing. ` +
+          `Use detach-and-sync (\`handover detach ${worker} --sync\`) to start a successor first.`,
+      );
+    }
+    this.action(actor, info, `detach ${worker}`);
+    return this.detachWorker(info, actor);
   }
 
   async detachAndSync(worker: string, actor: string): Promise<DetachAndSyncResult> {
     this.call('detachAndSync', worker, actor);
-    const info = this.get(worker);
-    if (!info.attached) throw new ControlError('PRECONDITION_FAILED', `${worker} is already detached`);
-    this.record('action', `${actor} detach and sync ${worker}`, { actor, pool: info.pool, worker });
-    const started = this.startNew(info.pool, actor);
-    const detached: WorkerInfo = {
-      ...info,
-      state: 'detached',
-      attached: false,
-      detachedAt: new Date(T0 + 120_000).toISOString(),
-    };
-    this.workers.set(worker, detached);
-    this.record('worker.detached', `${worker} detached`, { actor, pool: info.pool, worker });
-    return { detached, started };
+    const info = this.find(worker);
+    this.requireState(info, 'started', 'detach and sync');
+    this.action(actor, info, `detach and sync ${worker}`);
+    let started: WorkerInfo;
+    try {
+      // Detached in the tick the successor is ready, before it is announced.
+      started = this.startNew(info.pool, actor, () => this.detachWorker(info, actor));
+    } catch (error) {
+      if (!(error instanceof StartFailed)) throw error;
+      throw new ControlError(
+        'PRECONDITION_FAILED',
+        `${error.worker.id} (revision ${error.worker.revision}) failed to start, so ${worker} stays attached and keeps serving. ${error.message}`,
+      );
+    }
+    return { detached: this.workers.get(worker)!, started };
   }
 
   async reattach(worker: string, actor: string): Promise<WorkerInfo> {
     this.call('reattach', worker, actor);
-    const info = this.get(worker);
-    if (info.state !== 'detached') {
-      throw new ControlError('PRECONDITION_FAILED', `${worker} is ${info.state}, only a detached worker can be reattached`);
-    }
-    const next: WorkerInfo = { ...info, state: 'started', attached: true, detachedAt: null };
+    const info = this.find(worker);
+    this.requireState(info, 'detached', 'reattach');
+    this.action(actor, info, `reattach ${worker}`);
+    const next: WorkerInfo = { ...info, state: 'started', attached: true, detachedAt: null, drainDeadline: null };
     this.workers.set(worker, next);
-    this.record('worker.reattached', `${worker} reattached`, { actor, pool: info.pool, worker });
+    this.record('worker.reattached', `${worker} reattached by ${actor}: takes new sessions again`, { actor, pool: info.pool, worker });
+    // Rolling back: the newest started workers step aside until the pool has what it wants.
+    const instances = this.pools.get(info.pool)?.instances ?? 1;
+    const newerFirst = this.ordered()
+      .filter((w) => w.pool === info.pool && w.id !== worker && w.state === 'started')
+      .reverse();
+    for (const other of newerFirst) {
+      if (this.attachedCount(info.pool) <= instances) break;
+      this.detachWorker(other, actor);
+    }
     return next;
   }
 
   async sync(pool: string | undefined, actor: string): Promise<SyncResult> {
     this.call('sync', pool, actor);
-    if (pool !== undefined && !this.pools.has(pool)) throw new ControlError('NOT_FOUND', `no pool named ${pool}`);
+    const targets = pool === undefined ? [...this.pools.values()] : [this.findPool(pool)];
+    this.record('action', `${actor}: sync ${pool ?? 'all pools'}`, { actor, pool: pool ?? null });
     const result: SyncResult = { pools: [] };
-    for (const p of this.pools.values()) {
-      if (pool !== undefined && p.name !== pool) continue;
-      const attached = [...this.workers.values()].filter((w) => w.pool === p.name && w.attached).length;
-      const started: WorkerInfo[] = [];
-      for (let i = attached; i < p.instances; i++) started.push(this.startNew(p.name, actor));
-      result.pools.push({ pool: p.name, started, error: null });
+    for (const p of targets) {
+      const entry = { pool: p.name, started: [] as WorkerInfo[], error: null as string | null };
+      result.pools.push(entry);
+      while (this.attachedCount(p.name) < p.instances) {
+        try {
+          entry.started.push(this.startNew(p.name, actor));
+        } catch (error) {
+          if (!(error instanceof StartFailed)) throw error;
+          entry.error = error.message;
+          break;
+        }
+      }
+      const started = entry.started.map((w) => w.id);
+      this.record(
+        'pool.synced',
+        entry.error !== null
+          ? `sync of ${p.name} failed: ${entry.error.split('\n')[0]}`
+          : started.length === 0
+            ? `${p.name} already has ${p.instances} attached worker(s); nothing to start`
+            : `sync of ${p.name} started ${started.join(', ')} on revision ${p.revision}`,
+        { actor, pool: p.name, data: { started, error: entry.error } },
+      );
     }
-    this.record('pool.synced', `synced by ${actor}`, { actor, pool: pool ?? null });
+    result.pools.sort((a, b) => a.pool.localeCompare(b.pool));
     return result;
   }
 
   logs(worker: string, lines: number): LogLine[] {
     this.call('logs', worker, lines);
-    this.get(worker);
+    this.find(worker);
     const all: LogLine[] = Array.from({ length: 10 }, (_, i) => ({
       at: new Date(T0 + i * 1000).toISOString(),
       stream: i % 4 === 3 ? 'stderr' : 'stdout',

@@ -22,6 +22,8 @@ describe('plain HTTP (curl style)', () => {
 
   it('answers a mutation: POST /trpc/workers.detach {"worker":"web@0"}', async () => {
     await using h = await startHarness();
+    // Another started worker: the supervisor refuses to detach the only one.
+    h.fake.workers.set('web@2', fakeWorker('web@2'));
     const res = await h.post('/trpc/workers.detach', { worker: 'web@0' });
     expect(res.status).toBe(200);
     const body = await json(res);
@@ -32,6 +34,7 @@ describe('plain HTTP (curl style)', () => {
           state: 'detached',
           attached: false,
           detachedAt: '2030-01-02T03:06:05.000Z',
+          drainDeadline: '2030-01-03T03:06:05.000Z',
         },
       },
     });
@@ -40,13 +43,14 @@ describe('plain HTTP (curl style)', () => {
 
   it('passes the actor header to the supervisor (trimmed, default api)', async () => {
     await using h = await startHarness();
+    h.fake.workers.set('web@2', fakeWorker('web@2'));
     await h.post('/trpc/workers.detach', { worker: 'web@0' }, { 'x-handover-actor': '  alice@laptop  ' });
     expect(h.fake.calls.at(-1)).toEqual({ method: 'detach', args: ['web@0', 'alice@laptop'] });
     await h.post('/trpc/pools.sync', {}, { 'x-handover-actor': 'x'.repeat(100) });
     expect(h.fake.calls.at(-1)).toEqual({ method: 'sync', args: [undefined, 'x'.repeat(64)] });
     await h.post('/trpc/workers.reattach', { worker: 'web@1' });
     expect(h.fake.calls.at(-1)).toEqual({ method: 'reattach', args: ['web@1', 'api'] });
-    expect(h.fake.events.at(-1)).toMatchObject({ type: 'worker.reattached', actor: 'api' });
+    expect(h.fake.events.find((e) => e.type === 'worker.reattached')).toMatchObject({ worker: 'web@1', actor: 'api' });
   });
 
   it('answers queries with input in the URL and via POST', async () => {
@@ -105,13 +109,13 @@ describe('plain HTTP (curl style)', () => {
     const missing = await h.post('/trpc/workers.detach', { worker: 'web@9' });
     expect(missing.status).toBe(404);
     expect((await json(missing)).error).toMatchObject({
-      message: 'no worker named web@9',
+      message: 'no worker web@9; running workers: web@0, web@1',
       data: { code: 'NOT_FOUND', httpStatus: 404, path: 'workers.detach' },
     });
     const already = await h.post('/trpc/workers.detach', { worker: 'web@1' });
     expect(already.status).toBe(412);
     expect((await json(already)).error).toMatchObject({
-      message: 'web@1 is already detached',
+      message: 'cannot detach web@1: it is detached. It is already detached (draining); reattach it to roll back.',
       data: { code: 'PRECONDITION_FAILED', httpStatus: 412 },
     });
     const logs = await h.call(`/trpc/workers.logs?input=${encodeURIComponent('{"worker":"api@3"}')}`);
