@@ -4,6 +4,7 @@ import { type ExtraConsole, startExtraConsole } from './support/extra-console';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ADMIN_PASSWORD, ADMIN_USER, CONSOLE_URL, CONTROL_TOKEN, DATA_DIR } from './support/stack';
+import { findSecrets, secretForms } from './secret-scan';
 
 const COOKIE = 'handover_console';
 
@@ -136,42 +137,113 @@ test('the login cookie is HttpOnly and SameSite=Strict, and pages are not sniffe
 });
 
 /**
- * No secret reaches the browser: every page, script chunk and API answer the console sends while
- * an operator logs in, watches the dashboard and opens a worker's logs is searched for the
- * control token, the admin password and the keys in the data directory (event streams are
- * long-lived and left out; their events come from the same store events.list reads).
+ * No secret reaches the browser: everything the console sends while an operator logs in, watches
+ * the dashboard and opens a worker's logs — every page, script chunk and API answer, every
+ * response's headers, and the bytes of the event streams it keeps open — is searched for the
+ * control token, the admin password and the keys in the data directory, as they are and encoded
+ * (base64, base64url, percent-encoding, hex, JSON escapes: see secret-scan.ts).
  */
-test('no secret reaches the browser: not in any page, script or API answer', async ({ page }) => {
-  const bodies: Array<Promise<{ url: string; text: string } | null>> = [];
+test('no secret reaches the browser: not in any page, script, API answer, header or event stream, encoded or not', async ({ page }) => {
+  const responses: Array<Promise<{ url: string; headers: string | null; body: string | null }>> = [];
   page.on('response', (response) => {
-    if ((response.headers()['content-type'] ?? '').includes('text/event-stream')) return;
-    bodies.push(
-      response
-        .body()
-        .then((body) => ({ url: response.url(), text: body.toString('latin1') }))
-        .catch(() => null), // a redirect or an aborted request has no body
+    // An event stream never ends, so its body never resolves: its bytes come from CDP below.
+    const stream = (response.headers()['content-type'] ?? '').includes('text/event-stream');
+    responses.push(
+      Promise.all([
+        response
+          .headersArray()
+          .then((headers) => headers.map((h) => `${h.name}: ${h.value}`).join('\n'))
+          .catch(() => null),
+        stream
+          ? null
+          : response
+              .body()
+              .then((body) => body.toString('latin1'))
+              .catch(() => null), // a redirect or an aborted request has no body
+      ]).then(([headers, body]) => ({ url: response.url(), headers, body })),
     );
   });
+  // The event streams' bytes as the browser's network layer receives them (Chromium streams a
+  // resource's data into Network.dataReceived once asked to).
+  const cdp = await page.context().newCDPSession(page);
+  const streams = new Map<string, { url: string; buffered: Buffer; chunks: Buffer[] }>();
+  cdp.on('Network.responseReceived', (event) => {
+    if (!event.response.mimeType.includes('event-stream')) return;
+    const stream = { url: event.response.url, buffered: Buffer.alloc(0), chunks: [] as Buffer[] };
+    streams.set(event.requestId, stream);
+    cdp
+      .send('Network.streamResourceContent', { requestId: event.requestId })
+      .then(({ bufferedData }) => (stream.buffered = Buffer.from(bufferedData, 'base64')))
+      .catch(() => undefined); // finished already (a refused stream): its headers are scanned
+  });
+  cdp.on('Network.dataReceived', (event) => {
+    if (event.data) streams.get(event.requestId)?.chunks.push(Buffer.from(event.data, 'base64'));
+  });
+  await cdp.send('Network.enable');
+  const streamText = () =>
+    [...streams.values()].map((s) => ({ url: s.url, text: Buffer.concat([s.buffered, ...s.chunks]).toString('latin1') }));
+
   await logIn(page);
   await expect(page).toHaveURL(`${CONSOLE_URL}/`);
   const row = page.locator('[data-testid^="worker-row-"][data-state="started"]');
   await expect(row).toHaveCount(1);
   await row.getByRole('button', { name: /^Logs of / }).click();
   await expect(page.getByRole('dialog')).toBeVisible();
+  // Something to push over the open streams: a sync (nothing to start) records events.
+  await expect(page.getByTestId('live-indicator')).toHaveText('Live');
+  const sync = await page.request.post(`${CONSOLE_URL}/api/trpc/pools.sync`, {
+    headers: { origin: CONSOLE_URL, 'content-type': 'application/json' },
+    data: {},
+  });
+  expect(sync.status()).toBe(200);
+  await expect.poll(() => streamText().some((s) => s.text.includes('pool.synced'))).toBe(true);
+
   // Read now: the console makes its session key at the first login.
-  const secrets: Record<string, string> = {
+  const forms = secretForms({
     'the control token': CONTROL_TOKEN,
     'the admin password': ADMIN_PASSWORD,
     'the console session key': (await readFile(path.join(DATA_DIR, 'console-session-key'), 'utf8')).trim(),
     'the route cookie key': (await readFile(path.join(DATA_DIR, 'route-key'), 'utf8')).trim(),
-  };
-  const seen = (await Promise.all(bodies)).filter((b) => b !== null);
+  });
+  const seen = await Promise.all(responses);
   expect(seen.length).toBeGreaterThan(5);
-  expect(seen.some((b) => b.url.includes('/api/trpc/'))).toBe(true);
-  for (const { url, text } of seen) {
-    for (const [name, secret] of Object.entries(secrets)) expect(text.includes(secret), `${name} in ${url}`).toBe(false);
+  expect(seen.some((r) => r.url.includes('/api/trpc/') && r.body !== null)).toBe(true);
+  expect(seen.every((r) => r.headers !== null)).toBe(true);
+  // The scan reads what was really sent: the set-cookie of the login, the worker in the streams.
+  expect(seen.some((r) => r.headers!.toLowerCase().includes(`set-cookie: ${COOKIE}=`))).toBe(true);
+  const streamed = streamText();
+  expect(streamed.length).toBeGreaterThanOrEqual(1);
+  expect(streamed.some((s) => s.text.includes('web@0'))).toBe(true);
+
+  const found: string[] = [];
+  for (const { url, headers, body } of seen) {
+    for (const hit of findSecrets(headers ?? '', forms)) found.push(`${hit} in the headers of ${url}`);
+    for (const hit of findSecrets(body ?? '', forms)) found.push(`${hit} in ${url}`);
   }
-  expect(await page.evaluate(() => document.documentElement.outerHTML + document.cookie)).not.toContain(CONTROL_TOKEN);
+  for (const { url, text } of streamed) for (const hit of findSecrets(text, forms)) found.push(`${hit} in the event stream ${url}`);
+  const dom = await page.evaluate(() => `${document.documentElement.outerHTML}\n${document.cookie}`);
+  for (const hit of findSecrets(dom, forms)) found.push(`${hit} in the page or document.cookie`);
+  expect(found).toEqual([]);
+});
+
+test('the secret scan finds a secret however it was written', () => {
+  const secret = CONTROL_TOKEN;
+  const forms = secretForms({ token: secret });
+  const bytes = Buffer.from(secret);
+  const samples: Record<string, string> = {
+    raw: `Bearer ${secret}`,
+    'percent-encoded': `?t=${[...bytes].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('')}`,
+    'JSON \\u-escaped': `{"t":"${[...secret].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"}`,
+    hex: `x${bytes.toString('hex')}y`,
+  };
+  // Inside longer encoded values, at every byte offset.
+  for (const prefix of ['', 'a', 'ab', 'abc', 'abcd']) {
+    const value = Buffer.concat([Buffer.from(`${prefix}:`), bytes, Buffer.from(':z')]);
+    samples[`base64 after ${prefix.length + 1} bytes`] = `Basic ${value.toString('base64')}`;
+    samples[`base64url after ${prefix.length + 1} bytes`] = `data: ${value.toString('base64url')}`;
+  }
+  for (const [name, sample] of Object.entries(samples)) expect(findSecrets(sample, forms), name).not.toEqual([]);
+  expect(findSecrets(`Bearer ${secret.slice(0, -1)}x ${Buffer.from(secret.slice(1)).toString('base64')}`, forms)).toEqual([]);
 });
 
 test('logging out ends the session: a copy of the cookie is refused afterwards', async ({ page, context, playwright }) => {
