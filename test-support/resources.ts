@@ -28,6 +28,22 @@ export function disposer(dispose: () => Promise<unknown> | unknown): AsyncDispos
   return asyncResource({}, dispose);
 }
 
+/**
+ * Disposes `resources` in reverse order, all of them even when one fails (then its error is
+ * thrown): the dispose of a helper that starts several things.
+ */
+export async function disposeAll(...resources: AsyncDisposable[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const resource of resources.reverse()) {
+    try {
+      await resource[Symbol.asyncDispose]();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length > 0) throw errors[0];
+}
+
 /** A fresh directory under the OS temp dir, removed with everything in it on dispose. */
 export async function tempDir(prefix: string): Promise<AsyncResource<{ path: string }>> {
   const path = await mkdtemp(join(tmpdir(), prefix));

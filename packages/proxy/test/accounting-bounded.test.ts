@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SessionTable, type SessionLimitInfo } from '@handover/session-table';
 import type { Upstream } from '../src/index';
-import { cleanup, get, makeRoute, startProxy, startUpstream } from './helpers';
-
-afterEach(cleanup);
+import { get, makeRoute, startProxy, startUpstream } from './helpers';
 
 /** A worker that starts a new session on every request without one it knows (as a flood makes it do). */
 async function sessionMinter(id: string) {
@@ -25,15 +23,16 @@ describe('bounded session table under a flood of new sessions (real sockets)', (
   it('never holds more than maxSessions, keeps the sessions in use, and reports the limit once', async () => {
     const MAX = 200;
     const REQUESTS = 4000;
-    const target = await sessionMinter('web@1');
-    const old = await startUpstream('web@0', (_req, res) => res.end('web@0'));
+    await using target = await sessionMinter('web@1');
+    await using old = await startUpstream('web@0', (_req, res) => res.end('web@0'));
     old.upstream.draining = true;
     const limits: SessionLimitInfo[] = [];
     const sessions = new SessionTable<Upstream>({ maxSessions: MAX, onLimit: (info) => limits.push(info) });
     const route = makeRoute(target.upstream, { sessions });
     // A user still on the detached worker, idle all along, and one on the target who keeps using it.
     sessions.bind('LOYAL', old.upstream, 3_600_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const login = await get(port, '/');
     const active = /demo\.sid=([^;]+)/.exec(String(login.headers['set-cookie']))![1]!;
 
@@ -73,9 +72,9 @@ describe('bounded session table under a flood of new sessions (real sockets)', (
   });
 
   it('a session the full table refused is still routed by its route cookie', async () => {
-    const a = await sessionMinter('web@1');
-    const b = await startUpstream('web@2', (_req, res) => res.end('web@2'));
-    const old = await startUpstream('web@0', (_req, res) => res.end('web@0'));
+    await using a = await sessionMinter('web@1');
+    await using b = await startUpstream('web@2', (_req, res) => res.end('web@2'));
+    await using old = await startUpstream('web@0', (_req, res) => res.end('web@0'));
     old.upstream.draining = true;
     const sessions = new SessionTable<Upstream>({ maxSessions: 1 });
     sessions.bind('LOYAL', old.upstream, 3_600_000); // the only slot, and it may not be evicted
@@ -84,7 +83,8 @@ describe('bounded session table under a flood of new sessions (real sockets)', (
       sessions,
       routeCookie: { name: 'handover_route', key: randomBytes(32), upstream: (id) => workers.find((w) => w.id === id) },
     });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const first = await get(port, '/');
     const cookies = (first.headers['set-cookie'] ?? []).map((line) => line.split(';')[0]!);
     expect(cookies.find((c) => c.startsWith('handover_route='))).toMatch(/^handover_route=web@1\./);

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findSessionId, parseSetCookieEffect, type Upstream } from '../src/index';
-import { cleanup, get, makeRoute, startProxy, startUpstream } from './helpers';
-
-afterEach(cleanup);
+import { get, makeRoute, startProxy, startUpstream } from './helpers';
 
 /** A worker that sets, on /login, and clears, on /clear?…, the session cookie with the given attributes. */
 async function cookieWorker(loginLine: string) {
@@ -32,9 +30,10 @@ describe('Set-Cookie attributes', () => {
 
 describe('a cleared session cookie unbinds only when it is the session cookie (same Path and Domain)', () => {
   it('ignores a clear for another Path or another Domain, honours one with the Path and Domain it was set with', async () => {
-    const w = await cookieWorker('demo.sid=S1; Path=/; HttpOnly');
+    await using w = await cookieWorker('demo.sid=S1; Path=/; HttpOnly');
     const route = makeRoute(w.upstream);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await get(port, '/login');
     expect(route.sessions.peek('S1')).toBe(w.upstream);
 
@@ -49,9 +48,10 @@ describe('a cleared session cookie unbinds only when it is the session cookie (s
   });
 
   it('learns the scope from the Set-Cookie that bound the session (Tomcat: Path=/<context>)', async () => {
-    const w = await cookieWorker('demo.sid=S1; Path=/shop; HttpOnly');
+    await using w = await cookieWorker('demo.sid=S1; Path=/shop; HttpOnly');
     const route = makeRoute(w.upstream);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await get(port, '/login');
     for (const attrs of ['; Path=/', '; Path=/shop/', '; Path=/sho']) {
       await clear(port, attrs);
@@ -62,9 +62,10 @@ describe('a cleared session cookie unbinds only when it is the session cookie (s
   });
 
   it('a host-only cookie is not cleared by a Domain one; a clear without Path matches any Path', async () => {
-    const w = await cookieWorker('demo.sid=S1; Path=/shop');
+    await using w = await cookieWorker('demo.sid=S1; Path=/shop');
     const route = makeRoute(w.upstream);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await get(port, '/login');
     await clear(port, '; Path=/shop; Domain=127.0.0.1');
     expect(route.sessions.peek('S1')).toBe(w.upstream);
@@ -74,10 +75,11 @@ describe('a cleared session cookie unbinds only when it is the session cookie (s
   });
 
   it('before any binding was seen (e.g. after a restart) assumes Path=/ and no Domain', async () => {
-    const w = await cookieWorker('unused=1');
+    await using w = await cookieWorker('unused=1');
     const route = makeRoute(w.upstream);
     route.sessions.bind('S1', w.upstream, 60_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await clear(port, '; Path=/elsewhere');
     expect(route.sessions.peek('S1')).toBe(w.upstream);
     await clear(port, '; Path=/');
@@ -85,12 +87,13 @@ describe('a cleared session cookie unbinds only when it is the session cookie (s
   });
 
   it('leaves the route cookie alone when the clear was for another cookie', async () => {
-    const w = await cookieWorker('demo.sid=S1; Path=/');
+    await using w = await cookieWorker('demo.sid=S1; Path=/');
     const key = randomBytes(32);
     const route = makeRoute(w.upstream, {
       routeCookie: { name: 'handover_route', key, upstream: (id) => (id === 'web@0' ? w.upstream : undefined) },
     });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await get(port, '/login');
     const other = await clear(port, '; Path=/other');
     expect((other.headers['set-cookie'] ?? []).filter((l) => l.startsWith('handover_route='))).toEqual([]);
@@ -120,17 +123,18 @@ describe('several session cookies in one request', () => {
   });
 
   it('routes by the one the app will use (real sockets)', async () => {
-    const a = await startUpstream('web@0', (_req, res) => res.end('a'));
-    const b = await startUpstream('web@1', (_req, res) => res.end('b'));
-    const target = await startUpstream('web@2', (_req, res) => res.end('target'));
+    await using a = await startUpstream('web@0', (_req, res) => res.end('a'));
+    await using b = await startUpstream('web@1', (_req, res) => res.end('b'));
+    await using target = await startUpstream('web@2', (_req, res) => res.end('target'));
     const first = makeRoute(target.upstream);
     const last = makeRoute(target.upstream, { sessionCookieDuplicates: 'last' });
     for (const route of [first, last]) {
       route.sessions.bind('A', a.upstream as Upstream, 60_000);
       route.sessions.bind('B', b.upstream as Upstream, 60_000);
     }
-    const p1 = (await startProxy(first)).port;
-    const p2 = (await startProxy(last)).port;
+    await using proxy1 = await startProxy(first);
+    await using proxy2 = await startProxy(last);
+    const [p1, p2] = [proxy1.port, proxy2.port];
     expect((await get(p1, '/', { Cookie: 'demo.sid=A; demo.sid=B' })).body).toBe('a');
     expect((await get(p2, '/', { Cookie: 'demo.sid=A; demo.sid=B' })).body).toBe('b');
     expect((await get(p1, '/', { Cookie: 'demo.sid=; demo.sid=B' })).body).toBe('target');

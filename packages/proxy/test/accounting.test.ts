@@ -1,20 +1,19 @@
 import type { ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SessionTable } from '@handover/session-table';
 import type { Upstream } from '../src/index';
-import { answerWith, cleanup, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
-
-afterEach(cleanup);
+import { answerWith, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
 
 describe('session accounting from Set-Cookie', () => {
   it('binds a set cookie to the worker that set it, unbinds it when cleared', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/login') res.setHeader('Set-Cookie', ['other=1; Path=/', 'demo.sid=S1; Path=/; HttpOnly']);
       if (req.url === '/logout') res.setHeader('Set-Cookie', 'demo.sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT');
       res.end('ok');
     });
     const route = makeRoute(w.upstream);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
 
     const login = await get(port, '/login');
     expect(login.headers['set-cookie']).toEqual(['other=1; Path=/', 'demo.sid=S1; Path=/; HttpOnly']);
@@ -31,13 +30,14 @@ describe('session accounting from Set-Cookie', () => {
 
   it('treats Max-Age=0 as an unbind and a smaller Max-Age as the ttl', async () => {
     let now = 1_000_000;
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/short') res.setHeader('Set-Cookie', 'demo.sid=S2; Max-Age=10');
       if (req.url === '/end') res.setHeader('Set-Cookie', 'demo.sid=S2; Max-Age=0');
       res.end('ok');
     });
     const route = makeRoute(w.upstream, { sessions: new SessionTable<Upstream>({ now: () => now }) });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await get(port, '/short');
     expect(route.sessions.peek('S2')).toBe(w.upstream);
     now += 11_000;
@@ -48,13 +48,14 @@ describe('session accounting from Set-Cookie', () => {
   });
 
   it('drops the old id when the worker rotates the session id (login)', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.setHeader('Set-Cookie', 'demo.sid=NEW');
       res.end('ok');
     });
     const route = makeRoute(w.upstream);
     route.sessions.bind('OLD', w.upstream, 60_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await get(port, '/login', { Cookie: 'demo.sid=OLD' });
     expect(route.sessions.peek('OLD')).toBeUndefined();
     expect(route.sessions.peek('NEW')).toBe(w.upstream);
@@ -64,15 +65,16 @@ describe('session accounting from Set-Cookie', () => {
   it("keeps another worker's binding when the target sets a new id for a client carrying it", async () => {
     // A's id reaches B (A is not routable, so B as the target answers); B starts a session of
     // its own. That is no rotation of A's id: A's binding must stay (A may become routable again).
-    const a = await startUpstream('web@0', answerWith('web@0'));
-    const b = await startUpstream('web@1', (_req, res) => {
+    await using a = await startUpstream('web@0', answerWith('web@0'));
+    await using b = await startUpstream('web@1', (_req, res) => {
       res.setHeader('Set-Cookie', 'demo.sid=FROM-B; Path=/');
       res.end('web@1');
     });
     const route = makeRoute(b.upstream);
     route.sessions.bind('OF-A', a.upstream, 60_000);
     a.upstream.routable = false;
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     expect((await get(port, '/', { Cookie: 'demo.sid=OF-A' })).body).toBe('web@1');
     expect(route.sessions.peek('FROM-B')).toBe(b.upstream);
     expect(route.sessions.peek('OF-A')).toBe(a.upstream);
@@ -81,14 +83,15 @@ describe('session accounting from Set-Cookie', () => {
   });
 
   it('unbinds the id the request carried when the target clears a stale cookie', async () => {
-    const w1 = await startUpstream('web@1', (_req, res) => {
+    await using w1 = await startUpstream('web@1', (_req, res) => {
       res.setHeader('Set-Cookie', 'demo.sid=; Max-Age=0');
       res.end('ok');
     });
     const dead: Upstream = { ...w1.upstream, id: 'web@0', routable: false, sessions: 0 };
     const route = makeRoute(w1.upstream);
     route.sessions.bind('STALE', dead, 60_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await get(port, '/', { Cookie: 'demo.sid=STALE' });
     expect(route.sessions.size).toBe(0);
     expect(dead.sessions).toBe(0);
@@ -99,12 +102,13 @@ describe('X-Handover-Session protocol', () => {
   it('binds with the reported ttl, unbinds on ttl=0, accepts several entries, and never reaches the client', async () => {
     let now = 5_000_000;
     let report = '';
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.setHeader('X-Handover-Session', report);
       res.end('ok');
     });
     const route = makeRoute(w.upstream, { sessions: new SessionTable<Upstream>({ now: () => now }) });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
 
     report = 'A; ttl=30, B; ttl=600';
     const reply = await get(port, '/');
@@ -123,12 +127,13 @@ describe('X-Handover-Session protocol', () => {
 
   it('uses the idle timeout when no ttl is given', async () => {
     let now = 0;
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.setHeader('X-Handover-Session', 'C');
       res.end('ok');
     });
     const route = makeRoute(w.upstream, { idleTimeoutMs: 1000, sessions: new SessionTable<Upstream>({ now: () => now }) });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     await get(port, '/');
     now = 999;
     expect(route.sessions.peek('C')).toBe(w.upstream);
@@ -137,13 +142,14 @@ describe('X-Handover-Session protocol', () => {
   });
 
   it('wins over Set-Cookie inference on the same response', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.setHeader('Set-Cookie', 'demo.sid=FROM-COOKIE');
       res.setHeader('X-Handover-Session', 'FROM-REPORT; ttl=60');
       res.end('ok');
     });
     const route = makeRoute(w.upstream);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const reply = await get(port, '/');
     expect(reply.headers['set-cookie']).toEqual(['demo.sid=FROM-COOKIE']);
     expect(route.sessions.peek('FROM-REPORT')).toBe(w.upstream);
@@ -153,13 +159,14 @@ describe('X-Handover-Session protocol', () => {
 
 describe('internal headers never cross', () => {
   it('drops x-handover-* from client requests and from worker responses', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.setHeader('X-Handover-Debug', 'secret');
       res.setHeader('x-handover-session', 'S; ttl=60');
       res.setHeader('X-Handoverish', 'kept');
       res.end('ok');
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const reply = await get(port, '/', { 'X-Handover-Session': 'forged; ttl=99999', 'x-handover-worker': 'web@9', 'X-Other': 'kept' });
     const seen = w.seen[0]?.rawHeaders.map((h) => h.toLowerCase()) ?? [];
     expect(seen.some((h) => h.startsWith('x-handover-'))).toBe(false);
@@ -173,9 +180,10 @@ describe('internal headers never cross', () => {
 describe('inFlight and onRelease', () => {
   it('counts a request while it runs and releases a draining worker once it finishes', async () => {
     const pending: ServerResponse[] = [];
-    const w = await startUpstream('web@0', (_req, res) => pending.push(res));
+    await using w = await startUpstream('web@0', (_req, res) => pending.push(res));
     const route = makeRoute(w.upstream);
-    const { port, released } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port, released } = testProxy;
     const a = get(port, '/a');
     const b = get(port, '/b');
     await waitFor(() => pending.length === 2, 'both requests at the worker');
@@ -192,12 +200,13 @@ describe('inFlight and onRelease', () => {
   });
 
   it('does not call onRelease for attached workers, and counts errors and aborts exactly once', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/boom') return req.socket.destroy();
       res.end('ok');
     });
     const route = makeRoute(w.upstream);
-    const { port, released } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port, released } = testProxy;
     await get(port, '/');
     expect((await get(port, '/boom')).status).toBe(502);
     expect(w.upstream.inFlight).toBe(0);
@@ -205,7 +214,8 @@ describe('inFlight and onRelease', () => {
   });
 
   it('a 503 counts nothing', async () => {
-    const { port, released } = await startProxy(makeRoute(undefined));
+    await using testProxy = await startProxy(makeRoute(undefined));
+    const { port, released } = testProxy;
     expect((await get(port, '/')).status).toBe(503);
     expect(released).toEqual([]);
   });

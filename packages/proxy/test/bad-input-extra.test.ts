@@ -1,22 +1,20 @@
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { answerWith, cleanup, get, makeRoute, proxyErrors, rawExchange, startProxy, startUpstream, waitFor } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { answerWith, asyncResource, disposeAll, get, makeRoute, rawExchange, startProxy, startUpstream, waitFor } from './helpers';
 
 /**
  * Bad input and upstream faults of issue 5 not covered elsewhere: malformed, duplicated and
  * oversized cookies; an upstream that resets mid-upload. Run against both engines.
- * Every test ends with `cleanup`, which fails it if the proxy reported an error (a crash path).
+ * Every proxy fails its test when it is disposed if it reported an error (a crash path).
  */
-afterEach(cleanup);
-
 /** web@0 is the target (new sessions), web@1 owns session "abc" (like a detached worker). */
 async function twoWorkers(options: Parameters<typeof startProxy>[1] = {}) {
   const w0 = await startUpstream('web@0', answerWith('web@0'));
   const w1 = await startUpstream('web@1', answerWith('web@1'));
   const route = makeRoute(w0.upstream);
   route.sessions.bind('abc', w1.upstream, 60_000);
-  const { port } = await startProxy(route, options);
-  return { w0, w1, port, route };
+  const proxy = await startProxy(route, options);
+  return asyncResource({ w0, w1, port: proxy.port, route }, () => disposeAll(w0, w1, proxy));
 }
 
 const rawGet = (port: number, headerLines: string) => rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${headerLines}Connection: close\r\n\r\n`);
@@ -42,7 +40,8 @@ describe('malformed cookies: routed by the one well-formed session cookie, or to
   ];
   for (const [name, cookie, expected] of cases) {
     it(`${name}: ${expected}`, async () => {
-      const { w0, w1, port } = await twoWorkers();
+      await using workers = await twoWorkers();
+      const { w0, w1, port } = workers;
       const answer = await rawGet(port, `Cookie: ${cookie}\r\n`);
       expect(answer).toMatch(/^HTTP\/1\.1 200 /);
       expect(bodyOf(answer)).toBe(expected);
@@ -52,7 +51,8 @@ describe('malformed cookies: routed by the one well-formed session cookie, or to
   }
 
   it('a control character in the cookie: 400, never forwarded', async () => {
-    const { w0, w1, port } = await twoWorkers();
+    await using workers = await twoWorkers();
+    const { w0, w1, port } = workers;
     const answer = await rawGet(port, 'Cookie: demo.sid=ab\x01c\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(w0.seen.length + w1.seen.length).toBe(0);
@@ -72,7 +72,8 @@ describe('duplicated cookies: the first one wins (as PHP, Express and Tomcat rea
   ];
   for (const [name, lines, expected] of cases) {
     it(`${name}: ${expected}`, async () => {
-      const { w0, w1, port } = await twoWorkers();
+      await using workers = await twoWorkers();
+      const { w0, w1, port } = workers;
       const answer = await rawGet(port, lines);
       expect(answer).toMatch(/^HTTP\/1\.1 200 /);
       expect(bodyOf(answer)).toBe(expected);
@@ -81,7 +82,8 @@ describe('duplicated cookies: the first one wins (as PHP, Express and Tomcat rea
   }
 
   it('a thousand cookies with ours last (under the header limit): still routed right', async () => {
-    const { port } = await twoWorkers();
+    await using workers = await twoWorkers();
+    const { port } = workers;
     const many = Array.from({ length: 1000 }, (_, i) => `c${i}=v`).join('; ');
     expect((await get(port, '/', { Cookie: `${many}; demo.sid=abc` })).body).toBe('web@1');
   });
@@ -89,7 +91,8 @@ describe('duplicated cookies: the first one wins (as PHP, Express and Tomcat rea
 
 describe('oversized cookies', () => {
   it('a cookie header over the head limit: 431, never forwarded, the next request works', async () => {
-    const { w0, w1, port } = await twoWorkers({ maxHeaderSize: 8192 });
+    await using workers = await twoWorkers({ maxHeaderSize: 8192 });
+    const { w0, w1, port } = workers;
     const answer = await rawGet(port, `Cookie: demo.sid=abc; big=${'b'.repeat(10_000)}\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
     expect(w0.seen.length + w1.seen.length).toBe(0);
@@ -97,7 +100,8 @@ describe('oversized cookies', () => {
   });
 
   it('many Cookie lines adding up over the limit: 431 as well', async () => {
-    const { w0, w1, port } = await twoWorkers({ maxHeaderSize: 8192 });
+    await using workers = await twoWorkers({ maxHeaderSize: 8192 });
+    const { w0, w1, port } = workers;
     const lines = Array.from({ length: 40 }, (_, i) => `Cookie: k${i}=${'v'.repeat(300)}\r\n`).join('');
     const answer = await rawGet(port, lines);
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
@@ -109,17 +113,18 @@ describe('oversized cookies', () => {
 describe('an upstream that resets mid-upload', () => {
   it('the client gets a 502 or a closed connection, the proxy stays up, the next request works', async () => {
     let received = 0;
-    const w0 = await startUpstream('web@0', (req) => {
+    await using w0 = await startUpstream('web@0', (req) => {
       req.on('data', (chunk: Buffer) => {
         received += chunk.length;
         // After the first 64 KB: the worker dies with the upload half read.
         if (received >= 64 * 1024) req.socket.resetAndDestroy();
       });
     });
-    const w1 = await startUpstream('web@1', answerWith('web@1'));
+    await using w1 = await startUpstream('web@1', answerWith('web@1'));
     const route = makeRoute(w1.upstream);
     route.sessions.bind('up', w0.upstream, 60_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
 
     const outcome = await new Promise<string>((resolve) => {
       const req = http.request(
@@ -146,7 +151,7 @@ describe('an upstream that resets mid-upload', () => {
     expect(received).toBeGreaterThanOrEqual(64 * 1024);
     expect(w1.seen).toHaveLength(0); // a POST is never retried elsewhere
     await waitFor(() => w0.upstream.inFlight === 0, 'inFlight back to 0');
-    expect(proxyErrors).toEqual([]);
+    expect(testProxy.errors).toEqual([]);
     // Still serving, both new visitors and the session (re-routed when its owner is gone).
     expect((await get(port, '/')).body).toBe('web@1');
     console.log(`[figures] upstream reset mid-upload: ${JSON.stringify({ outcome, bytesAtWorker: received })}`);
@@ -155,12 +160,13 @@ describe('an upstream that resets mid-upload', () => {
 
 describe('slow clients are cut by timeouts without hurting others', () => {
   it('a slowloris head and a stalled body are cut (408 or close) while 20 normal requests are served', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), {
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), {
       headersTimeoutMs: 300,
       requestTimeoutMs: 600,
       connectionsCheckingIntervalMs: 50,
     });
+    const { port } = testProxy;
     const began = Date.now();
     const slowHead = rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ').then((a) => ({ answer: a, ms: Date.now() - began }));
     const slowBody = rawExchange(port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly ten b').then((a) => ({
@@ -205,11 +211,12 @@ describe('invalid URLs', () => {
     ['asterisk form with GET', 'GET *', 400, null],
   ];
   it('the absolute form: the target authority replaces the Host the client sent', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       req.resume();
       res.end('ok');
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET http://app.example:8080/x HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n');
     expect(answer.startsWith('HTTP/1.1 200 ')).toBe(true);
     const seen = w.seen[0]!;
@@ -220,8 +227,9 @@ describe('invalid URLs', () => {
   });
 
   it('the absolute form of /healthz is answered by the proxy itself', async () => {
-    const w = await startUpstream('web@0', (_req, res) => res.end('app'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', (_req, res) => res.end('app'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET http://x/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nok\n$/);
     expect(w.seen).toEqual([]);
@@ -229,11 +237,12 @@ describe('invalid URLs', () => {
 
   for (const [name, line, status, seen] of cases) {
     it(`${name}: ${status}`, async () => {
-      const w = await startUpstream('web@0', (req, res) => {
+      await using w = await startUpstream('web@0', (req, res) => {
         req.resume();
         res.end('ok');
       });
-      const { port } = await startProxy(makeRoute(w.upstream));
+      await using testProxy = await startProxy(makeRoute(w.upstream));
+      const { port } = testProxy;
       const answer = await rawExchange(port, `${line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       expect(answer.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
       expect(w.seen.map((r) => r.url)).toEqual(seen === null ? [] : [seen]);

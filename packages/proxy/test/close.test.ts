@@ -1,15 +1,14 @@
 import http, { type ServerResponse } from 'node:http';
 import type net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { answerWith, cleanup, defer, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
-
-afterEach(cleanup);
+import { describe, expect, it } from 'vitest';
+import { answerWith, disposer, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
 
 describe('close(graceMs)', () => {
   it('stops accepting, lets an in-flight request finish, then resolves', async () => {
     const pending: ServerResponse[] = [];
-    const w = await startUpstream('web@0', (_req, res) => pending.push(res));
-    const { proxy, port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', (_req, res) => pending.push(res));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { proxy, port } = testProxy;
     const inflight = get(port, '/slow');
     await waitFor(() => pending.length === 1, 'the request at the worker');
     let closed = false;
@@ -27,8 +26,9 @@ describe('close(graceMs)', () => {
   });
 
   it('destroys what is left after the grace period', async () => {
-    const w = await startUpstream('web@0', (_req, res) => res.write('never ends'));
-    const { proxy, port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', (_req, res) => res.write('never ends'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { proxy, port } = testProxy;
     const outcome = new Promise<string>((resolve) => {
       http
         .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
@@ -49,13 +49,14 @@ describe('close(graceMs)', () => {
 
   it('closes idle keep-alive connections at once, while a busy one still has its grace', async () => {
     const pending: ServerResponse[] = [];
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/slow') pending.push(res);
       else res.end('web@0');
     });
-    const { proxy, port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { proxy, port } = testProxy;
     const agent = new http.Agent({ keepAlive: true });
-    defer(() => agent.destroy());
+    await using _agent = disposer(() => agent.destroy());
     const idle = await new Promise<net.Socket>((resolve) =>
       http.get({ host: '127.0.0.1', port, agent }, (res) => {
         const s = res.socket as net.Socket;

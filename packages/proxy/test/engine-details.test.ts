@@ -4,19 +4,18 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { answerWith, cleanup, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
-
-afterEach(cleanup);
+import { describe, expect, it, vi } from 'vitest';
+import { answerWith, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
 
 describe('engine details', () => {
   it('serves an HTTP/1.0 client without Host and closes the connection after the answer', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       // No Content-Length: the 1.0 client reads the body until the connection closes.
       res.write('part one, ');
       res.end('part two');
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET /old HTTP/1.0\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer).not.toMatch(/transfer-encoding/i);
@@ -26,12 +25,13 @@ describe('engine details', () => {
 
   it('sends a response head before the body arrives', async () => {
     let release: (() => void) | undefined;
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 4 });
       res.flushHeaders();
       release = () => res.end('done');
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const body = await new Promise<string>((resolve, reject) => {
       http
         .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
@@ -50,9 +50,10 @@ describe('engine details', () => {
   it("keeps a pooled worker connection as long as the worker's Keep-Alive hint allows", async () => {
     // Keep-Alive: timeout=6 → idle up to 5 s, past the 4 s used without a hint (nothing set
     // explicitly). The proxy's clock (Date) is moved on instead of sleeping; sockets stay real.
-    const w = await startUpstream('web@0', answerWith('web@0'));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
     w.server.keepAliveTimeout = 6_500;
-    const { port } = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
+    await using testProxy = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
+    const { port } = testProxy;
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       await get(port, '/a');
@@ -70,14 +71,15 @@ describe('engine details', () => {
   it("closes a pooled worker connection once the worker's shorter Keep-Alive hint runs out", async () => {
     // Keep-Alive: timeout=2 → idle up to 1 s. The worker itself would keep the connection a
     // minute, so whoever closes it within the test is the proxy.
-    const w = await startUpstream('web@0', answerWith('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', answerWith('web@0', (_req, res) => {
       res.setHeader('Connection', 'keep-alive');
       res.setHeader('Keep-Alive', 'timeout=2');
     }));
     w.server.keepAliveTimeout = 60_000;
     const closedAt: number[] = [];
     w.server.on('connection', (socket) => socket.on('close', () => closedAt.push(Date.now())));
-    const { port } = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
+    await using testProxy = await startProxy(makeRoute(w.upstream), { connectionsCheckingIntervalMs: 50 });
+    const { port } = testProxy;
     await get(port, '/a');
     const idleFrom = Date.now();
     await get(port, '/b');

@@ -5,18 +5,17 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { answerWith, cleanup, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
-
-afterEach(cleanup);
+import { describe, expect, it } from 'vitest';
+import { answerWith, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
 
 describe('engine details', () => {
   it('answers pipelined requests in order on one connection', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       // The first answer is the slowest: order must still hold.
       setTimeout(() => res.end(`answer ${req.url}`), req.url === '/1' ? 30 : 0);
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const { text, socket } = await readUntil(
       port,
       (s) => s.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n'),
@@ -29,8 +28,9 @@ describe('engine details', () => {
   });
 
   it('forwards a head with many header lines intact', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const headers: Record<string, string> = {};
     for (let i = 0; i < 60; i++) headers[`X-Many-${i}`] = `value-${i}`;
     headers.Cookie = 'demo.sid=late';
@@ -42,12 +42,13 @@ describe('engine details', () => {
   });
 
   it('lets a client wait for 100 Continue before sending its body', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => res.end(`got ${body}`));
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const reply = await new Promise<string>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { Expect: '100-continue', 'Content-Length': 5 } });
       req.on('continue', () => req.end('hello'));
@@ -62,16 +63,18 @@ describe('engine details', () => {
   });
 
   it('answers 400 to an HTTP/1.1 request without Host', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET / HTTP/1.1\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(w.seen).toHaveLength(0);
   });
 
   it('closes an idle client keep-alive connection after keepAliveTimeoutMs', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), { keepAliveTimeoutMs: 150, connectionsCheckingIntervalMs: 50 });
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { keepAliveTimeoutMs: 150, connectionsCheckingIntervalMs: 50 });
+    const { port } = testProxy;
     const started = Date.now();
     const { text } = await readUntil(port, (s) => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), () => false);
     expect(text).toMatch(/web@0$/);
@@ -80,12 +83,13 @@ describe('engine details', () => {
   });
 
   it('does not reuse a pooled worker connection idle longer than upstreamKeepAliveMs', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
     // The worker keeps connections a minute: whoever closes the idle one is the proxy.
     w.server.keepAliveTimeout = 60_000;
     let closed = 0;
     w.server.on('connection', (socket) => socket.on('close', () => closed++));
-    const { port } = await startProxy(makeRoute(w.upstream), { upstreamKeepAliveMs: 100, connectionsCheckingIntervalMs: 50 });
+    await using testProxy = await startProxy(makeRoute(w.upstream), { upstreamKeepAliveMs: 100, connectionsCheckingIntervalMs: 50 });
+    const { port } = testProxy;
     await get(port, '/a');
     await get(port, '/b');
     expect(w.connections).toBe(1);

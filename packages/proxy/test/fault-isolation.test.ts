@@ -8,12 +8,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type EntryPoint, setFaultProbe } from '../src/engine/guard';
-import { cleanup, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
+import { get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
 
-afterEach(async () => {
-  setFaultProbe(undefined);
-  await cleanup();
-});
+afterEach(() => setFaultProbe(undefined));
 
 const MB = 1024 * 1024;
 
@@ -117,7 +114,7 @@ describe('a throw inside any engine entry point costs one connection, never the 
 
   for (const [entry, scenario] of Object.entries(scenarios) as Array<[EntryPoint, Scenario]>) {
     it(`${entry}`, async () => {
-      const w = await startUpstream('web@0', (req, res) => {
+      await using w = await startUpstream('web@0', (req, res) => {
         if (req.url === '/reset') return req.socket.destroy();
         // Raw: node:http would chunk it even with Connection: close.
         if (req.url === '/close-framed') return void req.socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close');
@@ -148,7 +145,8 @@ describe('a throw inside any engine entry point costs one connection, never the 
       });
       worker.uploadPaused = undefined;
       const errors: unknown[] = [];
-      const { proxy, port } = await startProxy(makeRoute(w.upstream), { onError: (e) => errors.push(e), connectionsCheckingIntervalMs: 20 });
+      await using testProxy = await startProxy(makeRoute(w.upstream), { onError: (e) => errors.push(e), connectionsCheckingIntervalMs: 20 });
+      const { proxy, port } = testProxy;
       stalled = () => proxy.stats().stalledClients > 0;
       let thrown = 0;
       setFaultProbe((at) => {

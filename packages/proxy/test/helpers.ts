@@ -2,6 +2,9 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type RequestListe
 import net, { type AddressInfo } from 'node:net';
 import { SessionTable } from '@handover/session-table';
 import { createProxy, type ProxyOptions, type ProxyServer, type Route, type Upstream } from '../src/index';
+import { type AsyncResource, asyncResource } from '../../../test-support/resources';
+
+export { type AsyncResource, asyncResource, disposeAll, disposer } from '../../../test-support/resources';
 
 
 export interface TestUpstream {
@@ -14,25 +17,11 @@ export interface TestUpstream {
   close(): Promise<void>;
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-
-/** Registers a cleanup for afterEach (see `cleanup`). */
-export function defer(fn: () => Promise<void> | void): void {
-  cleanups.push(fn);
-}
-
-/** Errors the proxies reported through onError; cleanup() fails the test if any. */
-export const proxyErrors: unknown[] = [];
-
-export async function cleanup(): Promise<void> {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-  if (proxyErrors.length > 0) {
-    const errors = proxyErrors.splice(0);
-    throw new Error(`proxy reported errors: ${errors.map(String).join('; ')}`);
-  }
-}
-
-export async function startUpstream(id: string, handler: RequestListener): Promise<TestUpstream> {
+/**
+ * A worker on a port of its own: `await using w = await startUpstream(…)` closes it (and every
+ * connection to it) when the test ends.
+ */
+export async function startUpstream(id: string, handler: RequestListener): Promise<AsyncResource<TestUpstream>> {
   const server = http.createServer();
   const result: TestUpstream = {
     upstream: undefined as unknown as Upstream,
@@ -54,8 +43,7 @@ export async function startUpstream(id: string, handler: RequestListener): Promi
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   result.upstream = { id, host: '127.0.0.1', port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
-  defer(() => result.close());
-  return result;
+  return asyncResource(result, () => result.close());
 }
 
 /** A port nothing listens on (bound then released). */
@@ -85,14 +73,23 @@ export interface TestProxy {
   proxy: ProxyServer;
   port: number;
   released: Upstream[];
+  /** What the proxy reported through onError. */
+  errors: unknown[];
 }
 
-export async function startProxy(route: Route, options: Partial<ProxyOptions> = {}): Promise<TestProxy> {
+/**
+ * A proxy on a port of its own: `await using p = await startProxy(…)` closes it when the test
+ * ends, and then fails the test if it reported an error through onError (a crash path).
+ */
+export async function startProxy(route: Route, options: Partial<ProxyOptions> = {}): Promise<AsyncResource<TestProxy>> {
   const released: Upstream[] = [];
-  const proxy = createProxy({ route, onRelease: (up) => released.push(up), onError: (e) => proxyErrors.push(e), ...options });
+  const errors: unknown[] = [];
+  const proxy = createProxy({ route, onRelease: (up) => released.push(up), onError: (e) => errors.push(e), ...options });
   const port = await proxy.listen(0);
-  defer(() => proxy.close(0));
-  return { proxy, port, released };
+  return asyncResource({ proxy, port, released, errors }, async () => {
+    await proxy.close(0);
+    if (errors.length > 0) throw new Error(`proxy reported errors: ${errors.map(String).join('; ')}`);
+  });
 }
 
 export interface Reply {

@@ -3,10 +3,8 @@
  * against hostile traffic"): each failed on the engine before its fix.
  */
 import net, { type AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { answerWith, cleanup, defer, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
-
-afterEach(cleanup);
+import { describe, expect, it } from 'vitest';
+import { answerWith, asyncResource, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
 
 /** A worker on a raw socket: records every byte and answers with `respond` per chunk it gets. */
 async function startRawWorker(respond: (socket: net.Socket, received: string) => void) {
@@ -26,18 +24,18 @@ async function startRawWorker(respond: (socket: net.Socket, received: string) =>
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  defer(
+  return asyncResource(
+    {
+      upstream: { id: 'web@0', host: '127.0.0.1', port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 },
+      received,
+      bytes: () => received.join(''),
+    },
     () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   );
-  return {
-    upstream: { id: 'web@0', host: '127.0.0.1', port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 },
-    received,
-    bytes: () => received.join(''),
-  };
 }
 
 describe('a Connection header cannot change framing (request smuggling)', () => {
@@ -49,8 +47,9 @@ describe('a Connection header cannot change framing (request smuggling)', () => 
   };
   for (const [name, bytes] of Object.entries(cases)) {
     it(`Connection: ${name} — the worker gets one request with its whole body`, async () => {
-      const w = await startUpstream('web@0', answerWith('web@0'));
-      const { port } = await startProxy(makeRoute(w.upstream));
+      await using w = await startUpstream('web@0', answerWith('web@0'));
+      await using testProxy = await startProxy(makeRoute(w.upstream));
+      const { port } = testProxy;
       const { text, socket } = await readUntil(port, (s) => s.write(bytes), (t) => t.includes('web@0'));
       socket.destroy();
       expect(text).toMatch(/^HTTP\/1\.1 200 /);
@@ -60,22 +59,24 @@ describe('a Connection header cannot change framing (request smuggling)', () => 
   }
 
   it('Connection: host cannot remove the Host the worker routes by', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     await rawExchange(port, 'GET / HTTP/1.1\r\nHost: app.example\r\nConnection: host, close\r\n\r\n');
     expect(w.seen[0]?.headers.host).toBe('app.example');
   });
 
   it("a worker's Connection: content-length cannot unframe its response", async () => {
     let answered = 0;
-    const w = await startRawWorker((socket, text) => {
+    await using w = await startRawWorker((socket, text) => {
       const requests = text.split('\r\n\r\n').length - 1;
       while (answered < requests) {
         answered++;
         socket.write(`HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello`);
       }
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const { text, socket } = await readUntil(
       port,
       (s) => s.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n'),
@@ -89,7 +90,7 @@ describe('a Connection header cannot change framing (request smuggling)', () => 
 describe('a worker that answers before the request body ends', () => {
   for (const closeAfter of [false, true]) {
     it(`(${closeAfter ? 'Connection: close' : 'keep-alive'}) costs nothing but that exchange`, async () => {
-      const w = await startUpstream('web@0', (req, res) => {
+      await using w = await startUpstream('web@0', (req, res) => {
         if (req.url === '/upload') {
           res.writeHead(401, { 'Content-Length': '6', ...(closeAfter ? { Connection: 'close' } : {}) });
           res.end('denied');
@@ -97,7 +98,8 @@ describe('a worker that answers before the request body ends', () => {
         }
         answerWith('web@0')(req, res);
       });
-      const { port } = await startProxy(makeRoute(w.upstream));
+      await using testProxy = await startProxy(makeRoute(w.upstream));
+      const { port } = testProxy;
       const { text, socket } = await readUntil(
         port,
         (s) => s.write('POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'),
@@ -115,7 +117,7 @@ describe('a worker that answers before the request body ends', () => {
   }
 
   it('after an early answer with keep-alive the client connection serves the next request', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/upload') {
         res.writeHead(413, { 'Content-Length': '8' });
         res.end('too big!');
@@ -123,7 +125,8 @@ describe('a worker that answers before the request body ends', () => {
       }
       answerWith('web@0')(req, res);
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const { text, socket } = await readUntil(
       port,
       async (s) => {
@@ -150,7 +153,7 @@ describe('a worker that answers before the request body ends', () => {
 describe('trailers never become headers of the next message', () => {
   it("a worker's response trailer does not reach the next response on the pooled connection", async () => {
     let answered = 0;
-    const w = await startRawWorker((socket, text) => {
+    await using w = await startRawWorker((socket, text) => {
       const requests = text.split('\r\n\r\n').length - 1;
       while (answered < requests) {
         answered++;
@@ -159,7 +162,8 @@ describe('trailers never become headers of the next message', () => {
         } else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
       }
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const first = await get(port, '/alice');
     expect(first.status).toBe(200);
     const second = await get(port, '/bob');
@@ -170,8 +174,9 @@ describe('trailers never become headers of the next message', () => {
   });
 
   it("a client's request trailer does not become a header of its next request", async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const { socket } = await readUntil(
       port,
       (s) =>
@@ -200,8 +205,9 @@ describe('forwarding headers from clients are not believed', () => {
   };
 
   it('replaced by the proxy’s own values', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     await get(port, '/', forged);
     const h = w.seen[0]?.headers ?? {};
     expect(h.forwarded).toBeUndefined();
@@ -214,8 +220,9 @@ describe('forwarding headers from clients are not believed', () => {
   });
 
   it('kept (and X-Forwarded-For appended to) behind a trusted front proxy', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), { trustForwardedHeaders: true });
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { trustForwardedHeaders: true });
+    const { port } = testProxy;
     await get(port, '/', forged);
     const h = w.seen[0]?.headers ?? {};
     expect(h.forwarded).toBe(forged.Forwarded);
@@ -228,8 +235,9 @@ describe('forwarding headers from clients are not believed', () => {
 
 describe('only Upgrade: websocket is tunnelled', () => {
   it('Upgrade: h2c is answered as a plain HTTP/1.1 request, never tunnelled', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(
       port,
       'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n' +
@@ -245,10 +253,11 @@ describe('only Upgrade: websocket is tunnelled', () => {
   });
 
   it('a worker that answers 101 to a plain request gets the client a 502, not a tunnel', async () => {
-    const w = await startRawWorker((socket) => {
+    await using w = await startRawWorker((socket) => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\nRAW-BYTES');
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 502 /);
     expect(answer).not.toContain('RAW-BYTES');
@@ -256,8 +265,9 @@ describe('only Upgrade: websocket is tunnelled', () => {
   });
 
   it('CONNECT gets 405 and the connection is closed', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 405 /);
     expect(w.seen).toHaveLength(0);
@@ -266,8 +276,9 @@ describe('only Upgrade: websocket is tunnelled', () => {
 
 describe('found by the differential fuzzer', () => {
   it("HEAD /healthz: the proxy's own answer has no body (it was read as the next response)", async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const { text, socket } = await readUntil(
       port,
       (s) => s.write('HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n'),
@@ -278,8 +289,9 @@ describe('found by the differential fuzzer', () => {
   });
 
   it('a transfer coding before chunked (gzip, chunked) is refused with 501, never forwarded as plain chunked', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, identity, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 501 /);
     expect(w.seen).toHaveLength(0);
@@ -288,8 +300,9 @@ describe('found by the differential fuzzer', () => {
 
 describe('a refused request among pipelined ones (found by the fuzzer)', () => {
   it('the requests before it are answered in order, then its 400, then the close', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET\t/bad HTTP/1.1\r\nHost: x\r\n\r\n');
     const statuses = answer.match(/HTTP\/1\.1 \d{3}/g);
     expect(statuses).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400']);
@@ -298,8 +311,9 @@ describe('a refused request among pipelined ones (found by the fuzzer)', () => {
   });
 
   it('bytes after a Connection: close request are never read: its answer, then the close', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET\t/bad HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
     expect(w.seen.map((r) => r.url)).toEqual(['/a']);
@@ -308,8 +322,9 @@ describe('a refused request among pipelined ones (found by the fuzzer)', () => {
 
 describe('methods and upgrades with bodies (found by the fuzzer)', () => {
   it('QUERY reaches the worker as QUERY (it went as GET: llhttp and node index methods differently)', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'QUERY /search HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nq=abc');
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(w.seen.map((r) => r.method)).toEqual(['QUERY']);
@@ -317,19 +332,21 @@ describe('methods and upgrades with bodies (found by the fuzzer)', () => {
 
   it('a non-WebSocket Upgrade with a body: the whole body reaches the worker, no tunnel', async () => {
     let body = '';
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => res.end('web@0'));
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nUpgrade: TLS/1.2\r\nConnection: Upgrade\r\nContent-Length: 11\r\n\r\nhello world');
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(body).toBe('hello world');
   });
 
   it('a WebSocket handshake with a body is refused (400)', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(
       port,
       'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 4\r\n\r\nbody',
@@ -341,11 +358,12 @@ describe('methods and upgrades with bodies (found by the fuzzer)', () => {
 
 it('a non-WebSocket Upgrade with a chunked body arriving in pieces: the body is not cut at the first read (found by the fuzzer)', async () => {
   let body = '';
-  const w = await startUpstream('web@0', (req, res) => {
+  await using w = await startUpstream('web@0', (req, res) => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => res.end('web@0'));
   });
-  const { port } = await startProxy(makeRoute(w.upstream));
+  await using testProxy2 = await startProxy(makeRoute(w.upstream));
+  const { port } = testProxy2;
   const { text, socket } = await readUntil(
     port,
     (s) => {
@@ -361,8 +379,9 @@ it('a non-WebSocket Upgrade with a chunked body arriving in pieces: the body is 
 });
 
 it('a refused request followed by a large upload: the upload is read and dropped, the answer read without a reset (lingering close, RFC 9112 §9.6)', async () => {
-  const w = await startUpstream('web@0', answerWith('web@0'));
-  const { port } = await startProxy(makeRoute(w.upstream), { maxHeaderSize: 4096 });
+  await using w = await startUpstream('web@0', answerWith('web@0'));
+  await using testProxy3 = await startProxy(makeRoute(w.upstream), { maxHeaderSize: 4096 });
+  const { port } = testProxy3;
   const answer = await new Promise<string>((resolve) => {
     let text = '';
     const socket = net.connect(port, '127.0.0.1', () => {
@@ -390,13 +409,14 @@ it('an HTTP/1.0 answer framed by the close is not cut short by more bytes from t
   const big = 'x'.repeat(80_000);
   let sentMore: () => void = () => {};
   const more = new Promise<void>((resolve) => (sentMore = resolve));
-  const w = await startUpstream('web@0', (_req, res) => {
+  await using w = await startUpstream('web@0', (_req, res) => {
     // No length: chunked to the proxy, which sends it to the HTTP/1.0 client framed by the close;
     // the rest only after the client's extra bytes went out.
     res.write(big.slice(0, 1000));
     void more.then(() => res.end(big.slice(1000)));
   });
-  const { port } = await startProxy(makeRoute(w.upstream));
+  await using testProxy4 = await startProxy(makeRoute(w.upstream));
+  const { port } = testProxy4;
   const text = await new Promise<string>((resolve) => {
     let out = '';
     let first = true;

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { answerWith, cleanup, defer, deadUpstream, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
-
-afterEach(cleanup);
+import { describe, expect, it } from 'vitest';
+import { answerWith, deadUpstream, disposer, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
 
 const MB = 1024 * 1024;
 
@@ -14,12 +12,13 @@ function pattern(i: number): Buffer {
 
 describe('keep-alive', () => {
   it('reuses connections on both sides', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { proxy, port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { proxy, port } = testProxy;
     let clientConnections = 0;
     proxy.server.on('connection', () => clientConnections++);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    defer(() => agent.destroy());
+    await using _agent = disposer(() => agent.destroy());
     for (let i = 0; i < 20; i++) {
       const body = await new Promise<string>((resolve, reject) => {
         http
@@ -43,14 +42,15 @@ describe('streaming bodies', () => {
   it('streams a 50 MB upload without buffering it', async () => {
     let received = 0;
     const hash = createHash('sha256');
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       req.on('data', (c: Buffer) => {
         received += c.length;
         hash.update(c);
       });
       req.on('end', () => res.end(`${received} ${hash.digest('hex')}`));
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const expected = createHash('sha256');
     const reply = new Promise<string>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path: '/upload', agent: false, headers: { 'Content-Length': 50 * MB } }, (res) => {
@@ -78,7 +78,7 @@ describe('streaming bodies', () => {
   it('streams a 50 MB chunked download without buffering it', async () => {
     let clientGot = 0;
     const sent = createHash('sha256');
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       (async () => {
         res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
         res.write(pattern(0));
@@ -92,7 +92,8 @@ describe('streaming bodies', () => {
         res.end();
       })().catch((e) => res.destroy(e));
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const got = createHash('sha256');
     const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
       http
@@ -112,12 +113,13 @@ describe('streaming bodies', () => {
   });
 
   it('forwards a chunked request body as chunked', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => res.end(`${req.headers['transfer-encoding']}:${req.headers['content-length']}:${body}`));
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const reply = await new Promise<string>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false }, (res) => {
         let text = '';
@@ -132,15 +134,16 @@ describe('streaming bodies', () => {
   });
 
   it('sends an empty POST with Content-Length: 0, not chunked', async () => {
-    const w = await startUpstream('web@0', (req, res) => res.end(`${req.headers['content-length']}|${req.headers['transfer-encoding']}`));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', (req, res) => res.end(`${req.headers['content-length']}|${req.headers['transfer-encoding']}`));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const reply = await rawOnce(port, 'POST /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
     expect(reply).toMatch(/\r\n\r\n0\|undefined$/);
   });
 
   it('delivers server-sent events as they are written', async () => {
     let clientEvents = 0;
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       (async () => {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
         for (let i = 1; i <= 3; i++) {
@@ -151,7 +154,8 @@ describe('streaming bodies', () => {
         res.end();
       })().catch((e) => res.destroy(e));
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const text = await new Promise<string>((resolve, reject) => {
       http
         .get({ host: '127.0.0.1', port, path: '/events', agent: false }, (res) => {
@@ -169,12 +173,13 @@ describe('streaming bodies', () => {
   });
 
   it('passes HEAD, 204 and 304 answers through without bodies', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/204') res.writeHead(204).end();
       else if (req.url === '/304') res.writeHead(304, { ETag: '"x"' }).end();
       else res.writeHead(200, { 'Content-Length': 5 }).end(req.method === 'HEAD' ? undefined : 'hello');
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const head = await get(port, '/', {}, 'HEAD');
     expect(head.status).toBe(200);
     expect(head.headers['content-length']).toBe('5');
@@ -200,8 +205,9 @@ function rawOnce(port: number, bytes: string): Promise<string> {
 
 describe('forwarding headers', () => {
   it('sets X-Forwarded-For/-Proto/-Host, replacing forged ones (no trusted proxy in front)', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     await get(port, '/', { 'X-Forwarded-For': '203.0.113.7', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https', Host: 'app.example:8080' });
     const h = w.seen[0]?.headers;
     expect(h?.['x-forwarded-for']).toBe('127.0.0.1');
@@ -213,16 +219,18 @@ describe('forwarding headers', () => {
   });
 
   it('keeps forwarded headers from a trusted front proxy when configured', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), { trustForwardedHeaders: true });
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { trustForwardedHeaders: true });
+    const { port } = testProxy;
     await get(port, '/', { 'X-Forwarded-Host': 'public.example', 'X-Forwarded-Proto': 'https' });
     expect(w.seen[0]?.headers['x-forwarded-host']).toBe('public.example');
     expect(w.seen[0]?.headers['x-forwarded-proto']).toBe('https');
   });
 
   it('removes hop-by-hop request headers, including those named in Connection', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const reply = await rawOnce(
       port,
       'GET /hop HTTP/1.1\r\nHost: h\r\nConnection: close, X-Private\r\nX-Private: secret\r\nKeep-Alive: timeout=9\r\n' +
@@ -248,9 +256,10 @@ describe('forwarding headers', () => {
       );
     });
     await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-    defer(() => new Promise<void>((resolve) => raw.close(() => resolve())));
+    await using _raw = disposer(() => new Promise<void>((resolve) => raw.close(() => resolve())));
     const upstream = deadUpstream('web@0', (raw.address() as AddressInfo).port);
-    const { port } = await startProxy(makeRoute(upstream));
+    await using testProxy = await startProxy(makeRoute(upstream));
+    const { port } = testProxy;
     const reply = await get(port, '/');
     expect(reply.body).toBe('hello');
     const names = reply.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
@@ -263,13 +272,14 @@ describe('aborts and failures', () => {
   it('destroys the upstream request when the client aborts', async () => {
     let upstreamClosed = false;
     let atWorker = false;
-    const w = await startUpstream('web@0', (_req: IncomingMessage, res: ServerResponse) => {
+    await using w = await startUpstream('web@0', (_req: IncomingMessage, res: ServerResponse) => {
       atWorker = true;
       res.writeHead(200);
       res.write('partial');
       res.on('close', () => (upstreamClosed = true));
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const req = http.get({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => {
       res.once('data', () => req.destroy());
     });
@@ -281,11 +291,12 @@ describe('aborts and failures', () => {
   it('destroys the upstream request when the client aborts mid-upload', async () => {
     let aborted = false;
     let gotData = false;
-    const w = await startUpstream('web@0', (req) => {
+    await using w = await startUpstream('web@0', (req) => {
       req.on('data', () => (gotData = true));
       req.on('close', () => (aborted = !req.complete));
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { 'Content-Length': 1000 } });
     req.on('error', () => {});
     req.write('x'.repeat(100));
@@ -297,11 +308,12 @@ describe('aborts and failures', () => {
 
   for (const framing of ['chunked', 'content-length'] as const) {
     it(`destroys the client connection when the worker dies mid-response (${framing})`, async () => {
-      const w = await startUpstream('web@0', (_req, res) => {
+      await using w = await startUpstream('web@0', (_req, res) => {
         res.writeHead(200, framing === 'content-length' ? { 'Content-Length': 100_000 } : {});
         res.write('x'.repeat(1000), () => setImmediate(() => res.socket?.destroy()));
       });
-      const { port } = await startProxy(makeRoute(w.upstream));
+      await using testProxy = await startProxy(makeRoute(w.upstream));
+      const { port } = testProxy;
       const outcome = await new Promise<string>((resolve) => {
         http
           .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {

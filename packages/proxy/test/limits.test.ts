@@ -4,26 +4,26 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { answerWith, cleanup, defer, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
-
-afterEach(cleanup);
+import { type AsyncResource, answerWith, asyncResource, disposer, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
 
 const FAST = { connectionsCheckingIntervalMs: 20 };
 
-function openSocket(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
-    socket.on('error', reject);
-    defer(() => void socket.destroy());
+/** A connected socket, destroyed on dispose. */
+async function openSocket(port: number): Promise<AsyncResource<net.Socket>> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => {
+    const connecting = net.connect(port, '127.0.0.1', () => resolve(connecting));
+    connecting.on('error', reject);
   });
+  return asyncResource(socket, () => void socket.destroy());
 }
 
 describe('timeouts', () => {
   it('a request body that stops coming: 408 after bodyIdleTimeoutMs, the worker released', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, bodyIdleTimeoutMs: 200 });
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { ...FAST, bodyIdleTimeoutMs: 200 });
+    const { port } = testProxy;
     const started = Date.now();
     const answer = await rawExchange(port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789');
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
@@ -32,8 +32,9 @@ describe('timeouts', () => {
   });
 
   it('a steady slow upload is not cut by the body idle timeout', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, bodyIdleTimeoutMs: 300 });
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { ...FAST, bodyIdleTimeoutMs: 300 });
+    const { port } = testProxy;
     const { text } = await readUntil(
       port,
       (socket) => {
@@ -51,19 +52,21 @@ describe('timeouts', () => {
   });
 
   it('a worker that never answers: 504 after responseTimeoutMs, inFlight back to 0', async () => {
-    const w = await startUpstream('web@0', () => {});
-    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, responseTimeoutMs: 200 });
+    await using w = await startUpstream('web@0', () => {});
+    await using testProxy = await startProxy(makeRoute(w.upstream), { ...FAST, responseTimeoutMs: 200 });
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET /stuck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 504 /);
     expect(w.upstream.inFlight).toBe(0);
   });
 
   it('a worker whose body stops mid-response: the client is cut (never a short answer), inFlight back to 0', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.writeHead(200, { 'Content-Length': '100' });
       res.write('only part of it');
     });
-    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, upstreamIdleTimeoutMs: 200 });
+    await using testProxy = await startProxy(makeRoute(w.upstream), { ...FAST, upstreamIdleTimeoutMs: 200 });
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET /half HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer).toContain('only part of it');
@@ -71,7 +74,7 @@ describe('timeouts', () => {
   });
 
   it('a client that stops reading a big answer is cut after sendTimeoutMs, the worker released', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.writeHead(200, { 'Content-Length': String(64 * 1024 * 1024) });
       const chunk = Buffer.alloc(1024 * 1024);
       const more = () => {
@@ -80,8 +83,9 @@ describe('timeouts', () => {
       };
       more();
     });
-    const { proxy, port } = await startProxy(makeRoute(w.upstream), { ...FAST, sendTimeoutMs: 300 });
-    const socket = await openSocket(port);
+    await using testProxy = await startProxy(makeRoute(w.upstream), { ...FAST, sendTimeoutMs: 300 });
+    const { proxy, port } = testProxy;
+    await using socket = await openSocket(port);
     socket.pause();
     socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
     await waitFor(() => proxy.stats().stalledClients === 1, 'the proxy waiting for the client');
@@ -92,10 +96,13 @@ describe('timeouts', () => {
   });
 
   it('a WebSocket handshake the worker never answers: 504 after upgradeTimeoutMs', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
     // Takes the upgrade and never answers it.
-    w.server.on('upgrade', (_req, socket: net.Socket) => defer(() => void socket.destroy()));
-    const { port } = await startProxy(makeRoute(w.upstream), { upgradeTimeoutMs: 200 });
+    const upgraded = new Set<net.Socket>();
+    w.server.on('upgrade', (_req, socket: net.Socket) => upgraded.add(socket));
+    await using _upgraded = disposer(() => upgraded.forEach((socket) => socket.destroy()));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { upgradeTimeoutMs: 200 });
+    const { port } = testProxy;
     const { text, socket } = await readUntil(
       port,
       (s) =>
@@ -113,10 +120,11 @@ describe('timeouts', () => {
     const server = http.createServer();
     const wss = new WebSocketServer({ server });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    defer(() => new Promise<void>((resolve) => (wss.close(), server.closeAllConnections(), server.close(() => resolve()))));
+    await using _server = disposer(() => new Promise<void>((resolve) => (wss.close(), server.closeAllConnections(), server.close(() => resolve()))));
     const address = server.address() as net.AddressInfo;
     const upstream = { id: 'web@0', host: '127.0.0.1', port: address.port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
-    const { port } = await startProxy(makeRoute(upstream), { tunnelIdleTimeoutMs: 200 });
+    await using testProxy = await startProxy(makeRoute(upstream), { tunnelIdleTimeoutMs: 200 });
+    const { port } = testProxy;
     const client = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     await new Promise((resolve, reject) => client.on('open', resolve).on('error', reject));
     expect(upstream.webSockets).toBe(1);
@@ -128,10 +136,11 @@ describe('timeouts', () => {
 describe('limits', () => {
   for (const option of ['maxConnections', 'maxConnectionsPerClient'] as const) {
     it(`${option}: one more connection gets 503 and is closed; a freed slot serves again`, async () => {
-      const w = await startUpstream('web@0', answerWith('web@0'));
-      const { proxy, port } = await startProxy(makeRoute(w.upstream), { [option]: 2 });
-      const a = await openSocket(port);
-      await openSocket(port);
+      await using w = await startUpstream('web@0', answerWith('web@0'));
+      await using testProxy = await startProxy(makeRoute(w.upstream), { [option]: 2 });
+      const { proxy, port } = testProxy;
+      await using a = await openSocket(port);
+      await using _b = await openSocket(port);
       await waitFor(() => proxy.stats().clientConnections === 2, 'two connections');
       expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 503 /);
       a.destroy();
@@ -143,11 +152,12 @@ describe('limits', () => {
 
   it('maxConnectionsPerWorker: a request that would need one more worker connection waits for one (counted in inFlight)', async () => {
     let hold: (() => void) | undefined;
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/slow') hold = () => res.end('slow');
       else answerWith('web@0')(req, res);
     });
-    const { port } = await startProxy(makeRoute(w.upstream), { maxConnectionsPerWorker: 1 });
+    await using testProxy = await startProxy(makeRoute(w.upstream), { maxConnectionsPerWorker: 1 });
+    const { port } = testProxy;
     const slow = get(port, '/slow');
     await waitFor(() => hold !== undefined, 'the slow request at the worker');
     const queued = get(port, '/queued');
@@ -163,11 +173,12 @@ describe('limits', () => {
 
   it('a request that waits longer than queueTimeoutMs for a worker connection gets 503, the worker released', async () => {
     let hold: (() => void) | undefined;
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/slow') hold = () => res.end('slow');
       else answerWith('web@0')(req, res);
     });
-    const { port } = await startProxy(makeRoute(w.upstream), { ...FAST, maxConnectionsPerWorker: 1, queueTimeoutMs: 200 });
+    await using testProxy = await startProxy(makeRoute(w.upstream), { ...FAST, maxConnectionsPerWorker: 1, queueTimeoutMs: 200 });
+    const { port } = testProxy;
     const slow = get(port, '/slow');
     await waitFor(() => hold !== undefined, 'the slow request at the worker');
     const refused = await get(port, '/queued');
@@ -180,8 +191,9 @@ describe('limits', () => {
   });
 
   it('maxHeaderCount: one header line too many → 431, never forwarded', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), { maxHeaderCount: 10 });
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { maxHeaderCount: 10 });
+    const { port } = testProxy;
     const lines = Array.from({ length: 10 }, (_, i) => `X-H${i}: ${i}\r\n`).join('');
     expect(await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${lines}\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
     expect(w.seen).toHaveLength(0);
@@ -191,11 +203,12 @@ describe('limits', () => {
   });
 
   it('a worker response head over maxResponseHeaderSize → 502', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.setHeader('X-Big', 'a'.repeat(5000));
       res.end('big');
     });
-    const { port } = await startProxy(makeRoute(w.upstream), { maxResponseHeaderSize: 4096 });
+    await using testProxy = await startProxy(makeRoute(w.upstream), { maxResponseHeaderSize: 4096 });
+    const { port } = testProxy;
     expect((await get(port, '/')).status).toBe(502);
     await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
   });
@@ -214,16 +227,18 @@ describe('request lines and Host as nginx checks them', () => {
   };
   for (const [name, [bytes, expected]] of Object.entries(refused)) {
     it(`${name}: refused, never forwarded`, async () => {
-      const w = await startUpstream('web@0', answerWith('web@0'));
-      const { port } = await startProxy(makeRoute(w.upstream));
+      await using w = await startUpstream('web@0', answerWith('web@0'));
+      await using testProxy = await startProxy(makeRoute(w.upstream));
+      const { port } = testProxy;
       expect(await rawExchange(port, bytes)).toMatch(expected);
       expect(w.seen).toHaveLength(0);
     });
   }
 
   it('HTTP/1.0 without Host is still served (the worker gets its own host:port)', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     expect(await rawExchange(port, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
     expect(w.seen[0]?.headers.host).toBe(`127.0.0.1:${w.upstream.port}`);
   });
@@ -237,20 +252,21 @@ describe('connect timeout', () => {
     const child = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    defer(() => void child.kill('SIGKILL'));
+    await using _child = disposer(() => void child.kill('SIGKILL'));
     const stuckPort = await new Promise<number>((resolve) => child.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
     const fillers: net.Socket[] = [];
+    await using _fillers = disposer(() => fillers.forEach((s) => s.destroy()));
     for (let i = 0; i < 3; i++) {
       const s = net.connect(stuckPort, '127.0.0.1');
       s.on('error', () => {});
       fillers.push(s);
-      defer(() => void s.destroy());
     }
-    const target = await startUpstream('web@1', answerWith('web@1'));
+    await using target = await startUpstream('web@1', answerWith('web@1'));
     const stuck = { id: 'web@0', host: '127.0.0.1', port: stuckPort, routable: true, draining: true, inFlight: 0, webSockets: 0, sessions: 0 };
     const route = makeRoute(target.upstream);
     route.sessions.bind('S0', stuck, 60_000);
-    const { port } = await startProxy(route, { upstreamConnectTimeoutMs: 300 });
+    await using testProxy = await startProxy(route, { upstreamConnectTimeoutMs: 300 });
+    const { port } = testProxy;
     const started = Date.now();
     const answer = await get(port, '/', { Cookie: 'demo.sid=S0' });
     expect(answer.body).toBe('web@1');

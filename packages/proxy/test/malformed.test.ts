@@ -1,8 +1,6 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { answerWith, cleanup, get, makeRoute, rawExchange, startProxy, startUpstream } from './helpers';
-
-afterEach(cleanup);
+import { describe, expect, it } from 'vitest';
+import { answerWith, get, makeRoute, rawExchange, startProxy, startUpstream } from './helpers';
 
 const cases: Record<string, string> = {
   'Content-Length with Transfer-Encoding': 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
@@ -27,8 +25,9 @@ const bodyCases: Record<string, string> = {
 describe('malformed requests', () => {
   for (const [name, bytes] of Object.entries(cases)) {
     it(`rejects ${name} with 400 and never forwards it`, async () => {
-      const w = await startUpstream('web@0', answerWith('web@0'));
-      const { port } = await startProxy(makeRoute(w.upstream));
+      await using w = await startUpstream('web@0', answerWith('web@0'));
+      await using testProxy = await startProxy(makeRoute(w.upstream));
+      const { port } = testProxy;
       const answer = await rawExchange(port, bytes);
       expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
       expect(answer).toMatch(/Connection: close/);
@@ -41,8 +40,9 @@ describe('malformed requests', () => {
 
   for (const [name, bytes] of Object.entries(bodyCases)) {
     it(`rejects ${name} with 400 and no request reaches the worker`, async () => {
-      const w = await startUpstream('web@0', answerWith('web@0'));
-      const { port } = await startProxy(makeRoute(w.upstream));
+      await using w = await startUpstream('web@0', answerWith('web@0'));
+      await using testProxy = await startProxy(makeRoute(w.upstream));
+      const { port } = testProxy;
       const answer = await rawExchange(port, bytes);
       expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
       expect(answer).not.toMatch(/web@0/);
@@ -53,8 +53,9 @@ describe('malformed requests', () => {
   }
 
   it('answers 431 to an oversized head and never forwards it', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), { maxHeaderSize: 8192 });
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { maxHeaderSize: 8192 });
+    const { port } = testProxy;
     const answer = await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
     expect(w.seen).toHaveLength(0);
@@ -62,20 +63,22 @@ describe('malformed requests', () => {
   });
 
   it('answers 408 and closes a connection that never finishes its head (slowloris)', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream), {
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), {
       headersTimeoutMs: 200,
       requestTimeoutMs: 400,
       connectionsCheckingIntervalMs: 50,
     });
+    const { port } = testProxy;
     const answer = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(w.seen).toHaveLength(0);
   });
 
   it('survives a client that resets mid-head', async () => {
-    const w = await startUpstream('web@0', answerWith('web@0'));
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     await new Promise<void>((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => {
         socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-');

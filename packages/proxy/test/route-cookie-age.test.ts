@@ -1,10 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SessionTable } from '@handover/session-table';
 import { routeCookieValue, verifyRoute, type Route, type RouteCookie, type Upstream } from '../src/index';
-import { cleanup, get, makeRoute, startProxy, startUpstream } from './helpers';
-
-afterEach(cleanup);
+import { asyncResource, disposeAll, get, makeRoute, startProxy, startUpstream } from './helpers';
 
 const IDLE_MS = 1_800_000; // the pool's idle timeout: 30 min
 const T0 = 1_750_000_000_000; // some moment, in ms
@@ -59,12 +57,13 @@ describe('route cookie: honoured only within the idle timeout (real sockets)', (
       sessions: new SessionTable<Upstream>({ now }),
       routeCookie: routeCookie([old.upstream, fresh.upstream], key, now),
     });
-    const { port } = await startProxy(route);
-    return { c, old, fresh, key, route, port };
+    const proxy = await startProxy(route);
+    return asyncResource({ c, old, fresh, key, route, port: proxy.port }, () => disposeAll(old, fresh, proxy));
   }
 
   it('a cookie older than the idle timeout does not restore an ended session on a detached worker', async () => {
-    const { c, old, key, route, port } = await setup();
+    await using started = await setup();
+    const { c, old, key, route, port } = started;
     const cookie = `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1', seconds(T0))}`;
     c.now = T0 + IDLE_MS + 1000;
     const reply = await get(port, '/', { Cookie: cookie });
@@ -74,7 +73,8 @@ describe('route cookie: honoured only within the idle timeout (real sockets)', (
   });
 
   it('a cookie within the idle timeout restores the binding', async () => {
-    const { c, old, key, route, port } = await setup();
+    await using started = await setup();
+    const { c, old, key, route, port } = started;
     const cookie = `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1', seconds(T0))}`;
     c.now = T0 + IDLE_MS - 1000;
     const reply = await get(port, '/', { Cookie: cookie });
@@ -83,7 +83,8 @@ describe('route cookie: honoured only within the idle timeout (real sockets)', (
   });
 
   it('a cookie from further in the future than a minute of clock skew is refused', async () => {
-    const { key, route, port } = await setup();
+    await using started = await setup();
+    const { key, route, port } = started;
     const cookie = `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1', seconds(T0) + 3600)}`;
     expect((await get(port, '/', { Cookie: cookie })).body).toBe('new');
     expect(route.sessions.peek('S1')).toBeUndefined();
@@ -93,7 +94,7 @@ describe('route cookie: honoured only within the idle timeout (real sockets)', (
 describe('route cookie: re-issued once older than half the idle timeout (HAProxy maxidle)', () => {
   it('stamps the cookie it sets, re-sends it only when the client’s copy is past half the idle timeout', async () => {
     const { c, now } = clock();
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/login') res.setHeader('Set-Cookie', 'demo.sid=S1; Path=/; HttpOnly; Secure');
       res.end('ok');
     });
@@ -103,7 +104,8 @@ describe('route cookie: re-issued once older than half the idle timeout (HAProxy
       sessions: new SessionTable<Upstream>({ now }),
       routeCookie: routeCookie([w.upstream], key, now),
     });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const login = routeLines((await get(port, '/login')).headers['set-cookie']);
     expect(login[0]?.split(';')[0]).toBe(`handover_route=${routeCookieValue(key, 'web@0', 'S1', seconds(T0))}`);
 
@@ -134,8 +136,8 @@ describe('route cookie: re-issued once older than half the idle timeout (HAProxy
 
   it('a binding restored from an aging cookie is re-issued on that same response', async () => {
     const { c, now } = clock();
-    const old = await startUpstream('web@0', (_req, res) => res.end('old'));
-    const fresh = await startUpstream('web@1', (_req, res) => res.end('new'));
+    await using old = await startUpstream('web@0', (_req, res) => res.end('old'));
+    await using fresh = await startUpstream('web@1', (_req, res) => res.end('new'));
     old.upstream.draining = true;
     const key = randomBytes(32);
     const route = makeRoute(fresh.upstream, {
@@ -143,7 +145,8 @@ describe('route cookie: re-issued once older than half the idle timeout (HAProxy
       sessions: new SessionTable<Upstream>({ now }),
       routeCookie: routeCookie([old.upstream, fresh.upstream], key, now),
     });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const young = `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1', seconds(T0))}`;
     c.now = T0 + 60_000;
     const first = await get(port, '/', { Cookie: young });

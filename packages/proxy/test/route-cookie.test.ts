@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SessionTable } from '@handover/session-table';
 import { routeCookieValue, verifyRoute, type Route, type RouteCookie, type Upstream } from '../src/index';
-import { cleanup, get, makeRoute, startProxy, startUpstream } from './helpers';
-
-afterEach(cleanup);
+import { get, makeRoute, startProxy, startUpstream } from './helpers';
 
 function routeCookie(workers: Upstream[], key = randomBytes(32)): RouteCookie {
   return { name: 'handover_route', key, upstream: (id) => workers.find((w) => w.id === id) };
@@ -35,14 +33,15 @@ describe('route cookie: signatures', () => {
 
 describe('route cookie: on real sockets', () => {
   it('is set once when a session is bound, cleared when it ends, never on ordinary responses', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/login') res.setHeader('Set-Cookie', 'demo.sid=S1; Path=/; HttpOnly; Secure');
       if (req.url === '/again') res.setHeader('Set-Cookie', 'demo.sid=S1; Path=/; HttpOnly');
       if (req.url === '/logout') res.setHeader('Set-Cookie', 'demo.sid=; Path=/; Max-Age=0');
       res.end('ok');
     });
     const route = makeRoute(w.upstream, { routeCookie: routeCookie([w.upstream]) });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
 
     const login = await get(port, '/login');
     const [line] = routeLines(login.headers['set-cookie']);
@@ -58,13 +57,14 @@ describe('route cookie: on real sockets', () => {
   });
 
   it('is set for sessions reported with X-Handover-Session, which never reaches the client', async () => {
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/login') res.setHeader('X-Handover-Session', 'R1');
       if (req.url === '/logout') res.setHeader('X-Handover-Session', 'R1; ttl=0');
       res.end('ok');
     });
     const route = makeRoute(w.upstream, { routeCookie: routeCookie([w.upstream]) });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const login = await get(port, '/login');
     expect(login.headers['x-handover-session']).toBeUndefined();
     const [line] = routeLines(login.headers['set-cookie']);
@@ -74,13 +74,14 @@ describe('route cookie: on real sockets', () => {
   });
 
   it('routes a session the table lost to the worker its cookie names, and binds it again', async () => {
-    const old = await startUpstream('web@0', (_req, res) => res.end('old'));
-    const fresh = await startUpstream('web@1', (_req, res) => res.end('new'));
+    await using old = await startUpstream('web@0', (_req, res) => res.end('old'));
+    await using fresh = await startUpstream('web@1', (_req, res) => res.end('new'));
     const key = randomBytes(32);
     old.upstream.draining = true;
     // web@1 is the target now; the table has forgotten S9 (as after a supervisor kill -9).
     const route: Route = makeRoute(fresh.upstream, { routeCookie: routeCookie([old.upstream, fresh.upstream], key) });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const cookie = `demo.sid=S9; handover_route=${routeCookieValue(key, 'web@0', 'S9', nowSec())}`;
 
     const reply = await get(port, '/page', { Cookie: cookie });
@@ -94,11 +95,12 @@ describe('route cookie: on real sockets', () => {
   });
 
   it('ignores forged, mismatched, dead-worker and unknown-worker route cookies (new visitor → target)', async () => {
-    const old = await startUpstream('web@0', (_req, res) => res.end('old'));
-    const fresh = await startUpstream('web@1', (_req, res) => res.end('new'));
+    await using old = await startUpstream('web@0', (_req, res) => res.end('old'));
+    await using fresh = await startUpstream('web@1', (_req, res) => res.end('new'));
     const key = randomBytes(32);
     const route = makeRoute(fresh.upstream, { routeCookie: routeCookie([old.upstream, fresh.upstream], key) });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const cases = [
       `demo.sid=S1; handover_route=web@0.AAAAAAAAAAAAAAAA`, // forged signature
       `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S2', nowSec())}`, // signed for another session
@@ -123,22 +125,24 @@ describe('route cookie: on real sockets', () => {
   });
 
   it('never overrides a binding the table has', async () => {
-    const a = await startUpstream('web@0', (_req, res) => res.end('a'));
-    const b = await startUpstream('web@1', (_req, res) => res.end('b'));
+    await using a = await startUpstream('web@0', (_req, res) => res.end('a'));
+    await using b = await startUpstream('web@1', (_req, res) => res.end('b'));
     const key = randomBytes(32);
     const route = makeRoute(b.upstream, { routeCookie: routeCookie([a.upstream, b.upstream], key), sessions: new SessionTable<Upstream>() });
     route.sessions.bind('S1', b.upstream, 60_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const reply = await get(port, '/', { Cookie: `demo.sid=S1; handover_route=${routeCookieValue(key, 'web@0', 'S1', nowSec())}` });
     expect(reply.body).toBe('b');
   });
 
   it('is off unless the route has one', async () => {
-    const w = await startUpstream('web@0', (_req, res) => {
+    await using w = await startUpstream('web@0', (_req, res) => {
       res.setHeader('Set-Cookie', 'demo.sid=S1');
       res.end('ok');
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     expect(routeLines((await get(port, '/login')).headers['set-cookie'])).toEqual([]);
   });
 });

@@ -7,12 +7,10 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SessionTable } from '@handover/session-table';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Upstream } from '../src/index';
-import { cleanup, defer, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
-
-afterEach(cleanup);
+import { disposer, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
 
 /** Binds many new sessions to `owner`, as a flood of new visitors would. */
 function flood(table: SessionTable<Upstream>, owner: Upstream, count: number): void {
@@ -22,14 +20,15 @@ function flood(table: SessionTable<Upstream>, owner: Upstream, count: number): v
 describe('pinned sessions', () => {
   it('a session with a request under way is not evicted by a flood of new ones', async () => {
     let hold: (() => void) | undefined;
-    const w = await startUpstream('web@0', (req, res) => {
+    await using w = await startUpstream('web@0', (req, res) => {
       if (req.url === '/slow') hold = () => res.end('done');
       else res.end('web@0');
     });
     const table = new SessionTable<Upstream>({ maxSessions: 4 });
     const route = makeRoute(w.upstream, { sessions: table });
     table.bind('busy', w.upstream, 60_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const slow = get(port, '/slow', { Cookie: 'demo.sid=busy' });
     await waitFor(() => hold !== undefined, 'the request at the worker');
     flood(table, w.upstream, 50);
@@ -47,16 +46,17 @@ describe('pinned sessions', () => {
     // The app starts the session on the handshake (as a login over the socket would).
     wss.on('headers', (headers) => headers.push('X-Handover-Session: ws-user; ttl=600'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    defer(() => new Promise<void>((resolve) => (wss.close(), server.closeAllConnections(), server.close(() => resolve()))));
+    await using _server = disposer(() => new Promise<void>((resolve) => (wss.close(), server.closeAllConnections(), server.close(() => resolve()))));
     const upstream: Upstream = { id: 'web@0', host: '127.0.0.1', port: (server.address() as AddressInfo).port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
     const table = new SessionTable<Upstream>({ maxSessions: 4 });
     const route = makeRoute(upstream, {
       sessions: table,
       routeCookie: { name: 'handover_route', key: randomBytes(32), upstream: (id) => (id === 'web@0' ? upstream : undefined) },
     });
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const client = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { Cookie: 'demo.sid=ws-user' } });
-    defer(() => client.terminate());
+    await using _client = disposer(() => client.terminate());
     let response: http.IncomingMessage | undefined;
     client.on('upgrade', (res) => (response = res));
     await new Promise((resolve, reject) => client.on('open', resolve).on('error', reject));

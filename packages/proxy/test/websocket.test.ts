@@ -1,17 +1,15 @@
 import http, { type IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { cleanup, rawExchange, deadPort, deadUpstream, defer, makeRoute, startProxy, startUpstream, waitFor, type TestUpstream } from './helpers';
-
-afterEach(cleanup);
+import { type AsyncResource, asyncResource, deadPort, deadUpstream, disposer, makeRoute, rawExchange, startProxy, startUpstream, type TestUpstream, waitFor } from './helpers';
 
 interface WsWorker extends TestUpstream {
   upgrades: IncomingMessage[];
   wss: WebSocketServer;
 }
 
-/** A worker whose websocket greets with its id and echoes. */
-async function wsWorker(id: string, extraHeaders: string[] = []): Promise<WsWorker> {
+/** A worker whose websocket greets with its id and echoes; its sockets are ended on dispose. */
+async function wsWorker(id: string, extraHeaders: string[] = []): Promise<AsyncResource<WsWorker>> {
   const base = await startUpstream(id, (_req, res) => res.end(id));
   const wss = new WebSocketServer({ server: base.server });
   const upgrades: IncomingMessage[] = [];
@@ -21,22 +19,27 @@ async function wsWorker(id: string, extraHeaders: string[] = []): Promise<WsWork
     socket.send(`hello from ${id}`);
     socket.on('message', (data) => socket.send(`echo ${data.toString()}`));
   });
-  defer(() => {
+  const closeBase = base[Symbol.asyncDispose];
+  return asyncResource(Object.assign(base, { upgrades, wss }), async () => {
     for (const client of wss.clients) client.terminate();
     wss.close();
+    await closeBase();
   });
-  return Object.assign(base, { upgrades, wss });
 }
 
-function open(port: number, path = '/ws', headers: Record<string, string> = {}): Promise<{ ws: WebSocket; first: string; response: IncomingMessage }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
-    let response: IncomingMessage | undefined;
-    ws.on('upgrade', (res) => (response = res));
-    ws.once('message', (data) => resolve({ ws, first: data.toString(), response: response as IncomingMessage }));
-    ws.on('error', reject);
-    defer(() => ws.terminate());
-  });
+/** The test's WebSocket clients: `open` connects one and waits for its first message; all are terminated on dispose. */
+function wsClients() {
+  const clients = new Set<WebSocket>();
+  const open = (port: number, path = '/ws', headers: Record<string, string> = {}): Promise<{ ws: WebSocket; first: string; response: IncomingMessage }> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
+      clients.add(ws);
+      let response: IncomingMessage | undefined;
+      ws.on('upgrade', (res) => (response = res));
+      ws.once('message', (data) => resolve({ ws, first: data.toString(), response: response as IncomingMessage }));
+      ws.on('error', reject);
+    });
+  return asyncResource({ open }, () => clients.forEach((ws) => ws.terminate()));
 }
 
 function refused(port: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string; closed: Promise<void> }> {
@@ -62,12 +65,15 @@ function nextMessage(ws: WebSocket): Promise<string> {
 
 describe('websockets', () => {
   it('routes upgrades with the same affinity as requests and pipes both ways', async () => {
-    const w0 = await wsWorker('web@0');
-    const w1 = await wsWorker('web@1');
+    await using clients = wsClients();
+    const { open } = clients;
+    await using w0 = await wsWorker('web@0');
+    await using w1 = await wsWorker('web@1');
     const route = makeRoute(w1.upstream);
     route.sessions.bind('S0', w0.upstream, 60_000);
     w0.upstream.draining = true;
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
 
     const a = await open(port, '/ws', { Cookie: 'demo.sid=S0' });
     expect(a.first).toBe('hello from web@0');
@@ -82,18 +88,24 @@ describe('websockets', () => {
   });
 
   it('reads the session from the path parameter for upgrades too', async () => {
-    const w0 = await wsWorker('web@0');
-    const w1 = await wsWorker('web@1');
+    await using clients = wsClients();
+    const { open } = clients;
+    await using w0 = await wsWorker('web@0');
+    await using w1 = await wsWorker('web@1');
     const route = makeRoute(w1.upstream, { sessionCookie: 'JSESSIONID', sessionPathParameter: 'jsessionid' });
     route.sessions.bind('P0', w0.upstream, 60_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     expect((await open(port, '/ws;jsessionid=P0')).first).toBe('hello from web@0');
   });
 
   it('counts open websockets and releases a draining worker when one closes', async () => {
-    const w0 = await wsWorker('web@0');
+    await using clients = wsClients();
+    const { open } = clients;
+    await using w0 = await wsWorker('web@0');
     const route = makeRoute(w0.upstream);
-    const { port, released } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port, released } = testProxy;
     const a = await open(port);
     const b = await open(port);
     expect(w0.upstream.webSockets).toBe(2);
@@ -110,15 +122,18 @@ describe('websockets', () => {
   });
 
   it('counts the handshake in inFlight until the worker answers', async () => {
-    const base = await startUpstream('web@0', (_req, res) => res.end());
+    await using clients = wsClients();
+    const { open } = clients;
+    await using base = await startUpstream('web@0', (_req, res) => res.end());
     let accept: ((ok: boolean) => void) | undefined;
     const wss = new WebSocketServer({ server: base.server, verifyClient: (_info, done) => (accept = done) });
     wss.on('connection', (socket) => socket.send('hi'));
-    defer(() => {
+    await using _wss = disposer(() => {
       for (const client of wss.clients) client.terminate();
       wss.close();
     });
-    const { port, released } = await startProxy(makeRoute(base.upstream));
+    await using testProxy = await startProxy(makeRoute(base.upstream));
+    const { port, released } = testProxy;
     base.upstream.draining = true;
     const opening = open(port);
     await waitFor(() => accept !== undefined, 'the handshake at the worker');
@@ -132,9 +147,12 @@ describe('websockets', () => {
   });
 
   it('rewrites the handshake: internal headers dropped both ways, forwarded headers added', async () => {
-    const w0 = await wsWorker('web@0', ['X-Handover-Session: WS1; ttl=60', 'X-Handover-Secret: no']);
+    await using clients = wsClients();
+    const { open } = clients;
+    await using w0 = await wsWorker('web@0', ['X-Handover-Session: WS1; ttl=60', 'X-Handover-Secret: no']);
     const route = makeRoute(w0.upstream);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     const { response } = await open(port, '/ws', { 'X-Handover-Session': 'forged', 'X-Forwarded-For': '198.51.100.1' });
     const seen = w0.upgrades[0] as IncomingMessage;
     expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-handover-'))).toEqual([]);
@@ -147,8 +165,11 @@ describe('websockets', () => {
   });
 
   it('replaces forged forwarding headers on the handshake as on plain requests', async () => {
-    const w0 = await wsWorker('web@0');
-    const { port } = await startProxy(makeRoute(w0.upstream));
+    await using clients = wsClients();
+    const { open } = clients;
+    await using w0 = await wsWorker('web@0');
+    await using testProxy = await startProxy(makeRoute(w0.upstream));
+    const { port } = testProxy;
     const { first } = await open(port, '/ws', {
       Host: 'app.example',
       Forwarded: 'for=6.6.6.6;host=evil.example;proto=https',
@@ -169,11 +190,12 @@ describe('websockets', () => {
   });
 
   it('passes a refused upgrade (non-101) to the client and closes the connection', async () => {
-    const w0 = await startUpstream('web@0', (_req, res) => {
+    await using w0 = await startUpstream('web@0', (_req, res) => {
       res.writeHead(401, { 'Content-Type': 'text/plain', 'X-Handover-Secret': 'no' });
       res.end('login first');
     });
-    const { port } = await startProxy(makeRoute(w0.upstream));
+    await using testProxy = await startProxy(makeRoute(w0.upstream));
+    const { port } = testProxy;
     const answer = await refused(port);
     expect(answer.status).toBe(401);
     expect(answer.body).toBe('login first');
@@ -192,10 +214,11 @@ describe('websockets', () => {
   });
 
   it('passes a refusal from a worker using ws (verifyClient) too', async () => {
-    const base = await startUpstream('web@0', (_req, res) => res.end());
+    await using base = await startUpstream('web@0', (_req, res) => res.end());
     const wss = new WebSocketServer({ server: base.server, verifyClient: () => false });
-    defer(() => wss.close());
-    const { port } = await startProxy(makeRoute(base.upstream));
+    await using _wss = disposer(() => wss.close());
+    await using testProxy = await startProxy(makeRoute(base.upstream));
+    const { port } = testProxy;
     const answer = await refused(port);
     expect(answer.status).toBe(401);
     await answer.closed;
@@ -203,13 +226,14 @@ describe('websockets', () => {
   });
 
   it('refuses an upgrade with an absolute-form target (400); the worker never sees it', async () => {
-    const w = await startUpstream('web@0', (_req, res) => res.end('plain'));
+    await using w = await startUpstream('web@0', (_req, res) => res.end('plain'));
     let upgrades = 0;
     w.server.on('upgrade', (_req, socket) => {
       upgrades++;
       socket.destroy();
     });
-    const { port } = await startProxy(makeRoute(w.upstream));
+    await using testProxy = await startProxy(makeRoute(w.upstream));
+    const { port } = testProxy;
     const answer = await rawExchange(
       port,
       'GET http://app.example/ws HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
@@ -221,11 +245,13 @@ describe('websockets', () => {
   });
 
   it('answers 503 to an upgrade when there is no target, 502 when the worker is unreachable', async () => {
-    const { port } = await startProxy(makeRoute(undefined));
+    await using testProxy = await startProxy(makeRoute(undefined));
+    const { port } = testProxy;
     const none = await refused(port);
     expect(none.status).toBe(503);
     const dead = deadUpstream('web@0', await deadPort());
-    const { port: port2 } = await startProxy(makeRoute(dead));
+    await using testProxy2 = await startProxy(makeRoute(dead));
+    const { port: port2 } = testProxy2;
     const bad = await refused(port2);
     expect(bad.status).toBe(502);
     expect(dead.webSockets).toBe(0);
@@ -233,11 +259,14 @@ describe('websockets', () => {
   });
 
   it('retries an upgrade on the target when the session owner refuses the connection', async () => {
-    const w1 = await wsWorker('web@1');
+    await using clients = wsClients();
+    const { open } = clients;
+    await using w1 = await wsWorker('web@1');
     const dead = deadUpstream('web@0', await deadPort());
     const route = makeRoute(w1.upstream);
     route.sessions.bind('S', dead, 60_000);
-    const { port } = await startProxy(route);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
     expect((await open(port, '/ws', { Cookie: 'demo.sid=S' })).first).toBe('hello from web@1');
     expect(dead.inFlight).toBe(0);
     expect(w1.upstream.inFlight).toBe(0);
@@ -245,8 +274,11 @@ describe('websockets', () => {
   });
 
   it('close() destroys open websockets and resolves', async () => {
-    const w0 = await wsWorker('web@0');
-    const { proxy, port } = await startProxy(makeRoute(w0.upstream));
+    await using clients = wsClients();
+    const { open } = clients;
+    await using w0 = await wsWorker('web@0');
+    await using testProxy = await startProxy(makeRoute(w0.upstream));
+    const { proxy, port } = testProxy;
     const { ws } = await open(port);
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     await proxy.close(1000);
@@ -256,8 +288,11 @@ describe('websockets', () => {
   });
 
   it('a plain request and an upgrade share the proxy port', async () => {
-    const w0 = await wsWorker('web@0');
-    const { port } = await startProxy(makeRoute(w0.upstream));
+    await using clients = wsClients();
+    const { open } = clients;
+    await using w0 = await wsWorker('web@0');
+    await using testProxy = await startProxy(makeRoute(w0.upstream));
+    const { port } = testProxy;
     const body = await new Promise<string>((resolve) => http.get(`http://127.0.0.1:${port}/`, (res) => res.on('data', (c: Buffer) => resolve(c.toString()))));
     expect(body).toBe('web@0');
     expect((await open(port)).first).toBe('hello from web@0');
