@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client, FIXTURES, TestSupervisor, demoPool, isProcessAlive, waitFor } from './harness';
 
 
@@ -17,14 +17,8 @@ function nextMessage(socket: WebSocket): Promise<string> {
 }
 
 describe('worker lifecycle', () => {
-  let harness: TestSupervisor | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
-
   it('keeps WebSocket affinity during a drain; logging off ends the last of it', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const alice = new Client(harness.proxyUrl);
     await alice.post('/api/login');
     const cookie = `demo.sid=${alice.cookies.get('demo.sid')}`;
@@ -39,7 +33,7 @@ describe('worker lifecycle', () => {
     const second = await openSocket(`ws://127.0.0.1:${harness.proxyPort}/ws`, cookie);
     second.send('again');
     expect(await nextMessage(second)).toBe('web@0: again');
-    await waitFor(() => harness!.worker('web@0').webSockets === 2);
+    await waitFor(() => harness.worker('web@0').webSockets === 2);
     expect(harness.worker('web@0')).toMatchObject({ state: 'detached', sessions: 1 });
 
     // Logging off ends the session, and the demo closes that session's sockets with it.
@@ -51,7 +45,7 @@ describe('worker lifecycle', () => {
   });
 
   it('keeps a detached worker alive while a WebSocket is open, with no session at all', async () => {
-    harness = await TestSupervisor.launch({
+    await using harness = await TestSupervisor.launch({
       command: `node ${JSON.stringify(join(FIXTURES, 'ws-app.mjs'))}`,
       sessionCookie: 'JSESSIONID',
     });
@@ -72,18 +66,18 @@ describe('worker lifecycle', () => {
   });
 
   it('samples session counts and worker memory for the console', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     await new Client(harness.proxyUrl).post('/api/login');
-    const sample = await waitFor(() => harness!.supervisor.sessionHistory().find((s) => s.sessions['web@0'] === 1), 10_000);
+    const sample = await waitFor(() => harness.supervisor.sessionHistory().find((s) => s.sessions['web@0'] === 1), 10_000);
     expect(Date.parse(sample.at)).toBeGreaterThan(0);
-    const memory = await waitFor(() => harness!.worker('web@0').memoryRss, 10_000);
+    const memory = await waitFor(() => harness.worker('web@0').memoryRss, 10_000);
     // A Node.js process holds at least a few megabytes and far less than the machine.
     expect(memory).toBeGreaterThan(5 * 1024 * 1024);
     expect(memory).toBeLessThan(4 * 1024 * 1024 * 1024);
   });
 
   it('replaces an attached worker that crashes and counts its sessions as lost', async () => {
-    harness = await TestSupervisor.launch(
+    await using harness = await TestSupervisor.launch(
       demoPool('v1', { restart: { minUptimeSeconds: 0, maxRestarts: 3, backoffInitialMs: 50, backoffMaxMs: 200 } }),
     );
     const alice = new Client(harness.proxyUrl);
@@ -109,7 +103,7 @@ describe('worker lifecycle', () => {
       revision: 'broken',
       restart: { minUptimeSeconds: 5, maxRestarts: 2, backoffInitialMs: 20, backoffMaxMs: 40 },
     };
-    harness = await TestSupervisor.launch(failing);
+    await using harness = await TestSupervisor.launch(failing);
     await harness.waitForEvent((e) => e.type === 'pool.errored', 30_000);
     const pool = harness.supervisor.listPools()[0]!;
     expect(pool.status).toBe('errored');
@@ -128,7 +122,7 @@ describe('worker lifecycle', () => {
   });
 
   it('kills a draining worker that ignores SIGTERM after the grace period', async () => {
-    harness = await TestSupervisor.launch({
+    await using harness = await TestSupervisor.launch({
       command: `node ${JSON.stringify(join(FIXTURES, 'ignore-sigterm-app.mjs'))}`,
       sessionCookie: 'JSESSIONID',
       stop: { graceSeconds: 1 },
@@ -141,7 +135,7 @@ describe('worker lifecycle', () => {
   });
 
   it('ends a drain at the maximum drain time and reports the sessions it cut', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1', { drain: { maxSeconds: 1 } }));
+    await using harness = await TestSupervisor.launch(demoPool('v1', { drain: { maxSeconds: 1 } }));
     await new Client(harness.proxyUrl).post('/api/login');
     await new Client(harness.proxyUrl).post('/api/login');
     await harness.supervisor.detachAndSync('web@0', 'test');
@@ -153,14 +147,8 @@ describe('worker lifecycle', () => {
 });
 
 describe('an application that only has a session cookie (not the demo)', () => {
-  let harness: TestSupervisor | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
-
   it('is upgraded the same way, by watching its Set-Cookie headers', async () => {
-    harness = await TestSupervisor.launch({
+    await using harness = await TestSupervisor.launch({
       command: `node ${JSON.stringify(join(FIXTURES, 'cookie-app.mjs'))}`,
       sessionCookie: 'JSESSIONID',
       sessionPathParameter: 'jsessionid',

@@ -5,16 +5,16 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type HandoverConfig, loadConfig } from '@handover/config';
 import type { HandoverEvent, WorkerInfo } from '@handover/process-table';
 import { runCli } from '../src/cli/run';
 import { checkProcess, processStartTime } from '../src/proc-identity';
 import { copyTruncate } from '../src/log-rotation';
 import { type RunningSupervisor, launchSupervisor } from '../src/launch';
+import { type AsyncResource, asyncResource, disposer, tempDir } from '../../../test-support/resources';
 import { FIXTURES, TestSupervisor, isProcessAlive, randomBasePort, waitFor } from './harness';
 
 const CHATTY = join(FIXTURES, 'chatty-app.mjs');
@@ -30,11 +30,6 @@ const CHECK_INTERVAL_MS = 250;
  * on a loaded 2-core machine (the check runs on a timer, not per line).
  */
 const SLACK = OUT_RATE * (CHECK_INTERVAL_MS / 1000) * 1.5;
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
 
 /** Oldest first: `<file>.N` … `<file>.1`, then the live file (those that exist). */
 function logSet(path: string): string[] {
@@ -68,7 +63,7 @@ interface Sampler {
 }
 
 /** Looks at the files' sizes every ~10 ms (from the test's side; the supervisor does not know). */
-function sampleSizes(paths: string[], limit: number): Sampler {
+function sampleSizes(paths: string[], limit: number): AsyncResource<Sampler> {
   const max = new Map(paths.map((p) => [p, 0]));
   const over = new Map<string, number[]>(paths.map((p) => [p, []]));
   const overSince = new Map<string, number>();
@@ -89,7 +84,7 @@ function sampleSizes(paths: string[], limit: number): Sampler {
       }
     }
   }, 10);
-  return { max, over, stop: () => clearInterval(timer) };
+  return asyncResource({ max, over, stop: () => clearInterval(timer) }, () => clearInterval(timer));
 }
 
 function median(list: number[]): number {
@@ -106,19 +101,17 @@ async function get(port: number, path: string): Promise<any> {
 describe('worker log rotation (copy-truncate on the tail timer)', () => {
   it('keeps a chatty worker’s log under logs.maxBytes, with every earlier line in the rotated files in order, and the log view intact', async () => {
     const TOTAL = 12_000; // 1.2 MB on stdout, 0.3 MB on stderr
-    const harness = await TestSupervisor.launch({
+    await using harness = await TestSupervisor.launch({
       command: `node ${JSON.stringify(CHATTY)}`,
       sessionCookie: 'sid',
       logLines: 100_000,
       logs: { maxBytes: MAX_BYTES, keep: 50 },
       env: { CHATTY_LINES: String(TOTAL) },
     });
-    cleanups.push(() => harness.close());
     const logs = join(harness.dir, 'data', 'logs');
     const out = join(logs, 'web@0.out.log');
     const err = join(logs, 'web@0.err.log');
-    const sampler = sampleSizes([out, err], MAX_BYTES);
-    cleanups.push(async () => sampler.stop());
+    await using sampler = sampleSizes([out, err], MAX_BYTES);
     const worker = await waitFor(() => harness.supervisor.listWorkers().find((w) => w.id === 'web@0' && w.state === 'started'), 20_000, 'web@0 started');
     const inode = statSync(out).ino;
 
@@ -192,8 +185,8 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
   });
 
   it('goes on across a supervisor restart (the worker keeps its descriptor), keeps at most logs.keep copies, and deletes an ended worker’s logs', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'handover-rotation-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await using tmp = await tempDir('handover-rotation-');
+    const dir = tmp.path;
     const configPath = join(dir, 'handover.config.json');
     await writeFile(
       configPath,
@@ -217,7 +210,8 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
     const env = { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN };
     // pid → start time: a pid alone may name another test's process by the cleanup (pids are reused fast).
     const workerPids = new Map<number, string | null>();
-    const launch = async (): Promise<{ running: RunningSupervisor; events: HandoverEvent[] }> => {
+    /** A supervisor on the config; stopped on dispose. */
+    const launch = async (): Promise<AsyncResource<{ running: RunningSupervisor; events: HandoverEvent[] }>> => {
       const load = async (): Promise<HandoverConfig> => {
         const config = await loadConfig({ path: configPath, env });
         config.proxy.port = 0;
@@ -227,11 +221,10 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
       const running = await launchSupervisor(await load(), { env, reloadConfig: load });
       const events = running.supervisor.listEvents({ limit: 1000 });
       running.supervisor.onEvent((event) => events.push(event));
-      cleanups.push(() => running.stop(2_000));
-      return { running, events };
+      return asyncResource({ running, events }, () => running.stop(2_000));
     };
-    // Whatever happens, no worker of ours is left behind.
-    cleanups.push(async () => {
+    // Whatever happens, no worker of ours is left behind (once the supervisors are stopped).
+    await using _workers = disposer(() => {
       for (const [pid, startTime] of workerPids) if (checkProcess({ pid, startTime }) === 'alive') process.kill(-pid, 'SIGKILL');
     });
     const started = async (running: RunningSupervisor, id: string): Promise<WorkerInfo> => {
@@ -242,7 +235,7 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
     const out = join(dir, 'data', 'logs', 'web@0.out.log');
 
     // Supervisor A rotates web@0's log.
-    const a = await launch();
+    await using a = await launch();
     const worker = await started(a.running, 'web@0');
     const inode = statSync(out).ino;
     await waitFor(() => existsSync(`${out}.2`), 20_000, 'two rotations');
@@ -254,7 +247,7 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
 
     // Supervisor B re-adopts web@0 and rotates its log again; what grew unwatched past twice the
     // limit is cut to the last maxBytes, saying so.
-    const b = await launch();
+    await using b = await launch();
     await waitFor(() => b.events.find((e) => e.type === 'worker.adopted' && e.worker === 'web@0'), 20_000, 'web@0 re-adopted');
     const noted = await waitFor(
       () => [`${out}.1`, `${out}.2`].map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '')).find((t) => t.startsWith('[handover: ')),
@@ -264,8 +257,7 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
     expect(noted).toMatch(/^\[handover: \d+ earlier bytes of this log were dropped: it grew past twice logs\.maxBytes while no supervisor rotated it\]\n/);
     expect(noted.length).toBeLessThanOrEqual(MAX_BYTES + SLACK + 200);
     // Two rotations more under B: the files are back under the limit, in order, at most `keep` copies.
-    const sampler = sampleSizes([out], MAX_BYTES);
-    cleanups.push(async () => sampler.stop());
+    await using sampler = sampleSizes([out], MAX_BYTES);
     const firstUnderB = seqs(readFileSync(`${out}.1`, 'utf8'), 'out').at(-1)!;
     await waitFor(() => seqs(readFileSync(`${out}.2`, 'utf8'), 'out')[0]! > firstUnderB, 20_000, 'two more rotations');
     sampler.stop();
@@ -293,15 +285,15 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
     expect(left()).toEqual(expect.arrayContaining(['web@0.out.log', 'web@0.out.log.1', 'web@0.out.log.2']));
 
     // The next supervisor forgets the ended worker and deletes its logs, rotated copies included.
-    const c = await launch();
+    await using c = await launch();
     await started(c.running, 'web@1');
     expect(left()).toEqual([]);
     await c.running.stop(5_000);
   });
 
   it('copyTruncate of a default-sized (10 MiB) log while the worker writes: nothing lost or repeated, and how long it takes', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'handover-copytruncate-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await using tmp = await tempDir('handover-copytruncate-');
+    const dir = tmp.path;
     const path = join(dir, 'w.out.log');
     const tenMiB = 10 * 1024 * 1024;
     // 10 MiB of earlier lines, then a live writer appending through its own O_APPEND descriptor.
@@ -317,7 +309,7 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
     closeSync(fd);
     closeSync(errFd);
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    cleanups.push(async () => {
+    await using _child = disposer(async () => {
       child.kill('SIGKILL');
       await exited;
     });

@@ -19,15 +19,10 @@ async function seen(harness: TestSupervisor, headers: Record<string, string>): P
 }
 
 describe('proxy settings from the configuration', () => {
-  let harness: TestSupervisor | undefined;
-  afterEach(async () => {
-    setFaultProbe(undefined);
-    await harness?.close();
-    harness = undefined;
-  });
+  afterEach(() => setFaultProbe(undefined));
 
   it('by default a client’s forwarding headers are replaced', async () => {
-    harness = await TestSupervisor.launch(echo);
+    await using harness = await TestSupervisor.launch(echo);
     const h = await seen(harness, forged);
     expect(h.forwarded).toBeUndefined();
     expect(h['x-real-ip']).toBeUndefined();
@@ -35,14 +30,14 @@ describe('proxy settings from the configuration', () => {
   });
 
   it('proxy.trustForwarded keeps them (a trusted proxy in front)', async () => {
-    harness = await TestSupervisor.launch(echo, { proxy: { port: 18080, trustForwarded: true } });
+    await using harness = await TestSupervisor.launch(echo, { proxy: { port: 18080, trustForwarded: true } });
     const h = await seen(harness, forged);
     expect(h.forwarded).toBe(forged.Forwarded);
     expect(h['x-forwarded-for']).toBe('6.6.6.6, 127.0.0.1');
   });
 
   it('proxy.limits reach the proxy (maxHeaderCount → 431)', async () => {
-    harness = await TestSupervisor.launch(echo, { proxy: { port: 18080, limits: { maxHeaderCount: 12 } } });
+    await using harness = await TestSupervisor.launch(echo, { proxy: { port: 18080, limits: { maxHeaderCount: 12 } } });
     const many: Record<string, string> = {};
     for (let i = 0; i < 12; i++) many[`x-h${i}`] = String(i);
     expect((await fetch(`${harness.proxyUrl}/`, { headers: many })).status).toBe(431);
@@ -50,13 +45,13 @@ describe('proxy settings from the configuration', () => {
   });
 
   it('a fault caught by the proxy’s guard is an event, and the proxy goes on', async () => {
-    harness = await TestSupervisor.launch(echo);
+    await using harness = await TestSupervisor.launch(echo);
     let thrown = 0;
     setFaultProbe((entry) => {
       if (entry === 'worker.head' && thrown++ === 0) throw new Error('injected bug');
     });
     expect((await fetch(`${harness.proxyUrl}/`)).status).toBe(502);
-    const event = await waitFor(() => harness?.events.find((e) => e.type === 'proxy.fault'), 5_000, 'the proxy.fault event');
+    const event = await waitFor(() => harness.events.find((e) => e.type === 'proxy.fault'), 5_000, 'the proxy.fault event');
     expect(event.pool).toBe('web');
     expect(event.message).toContain('injected bug');
     expect((await fetch(`${harness.proxyUrl}/`)).status).toBe(200);

@@ -1,16 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client, TestSupervisor, demoPool, waitFor } from './harness';
 
 
 describe('the upgrade story, with the demo app', () => {
-  let harness: TestSupervisor | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
-
   it('moves new sessions to the new revision while old sessions finish on the old worker', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const { supervisor } = harness;
     expect(harness.worker('web@0')).toMatchObject({ state: 'started', revision: 'v1', sessions: 0 });
 
@@ -77,7 +71,7 @@ describe('the upgrade story, with the demo app', () => {
   });
 
   it('sends an old cookie of a stopped worker to the newest worker instead of failing', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const alice = new Client(harness.proxyUrl);
     await alice.post('/api/login');
     const oldCookie = alice.cookies.get('demo.sid')!;
@@ -93,7 +87,7 @@ describe('the upgrade story, with the demo app', () => {
   });
 
   it('keeps the old worker attached when the successor fails to start, and says why', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const alice = new Client(harness.proxyUrl);
     await alice.post('/api/login');
 
@@ -113,7 +107,7 @@ describe('the upgrade story, with the demo app', () => {
   });
 
   it('reattaches a detached worker (rollback): it takes new sessions and the newer one drains', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const alice = new Client(harness.proxyUrl);
     await alice.post('/api/login');
     await harness.writeConfig(demoPool('v2'));
@@ -137,7 +131,7 @@ describe('the upgrade story, with the demo app', () => {
   });
 
   it('refuses a second detach-and-sync while one is starting its successor', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     await harness.writeConfig(demoPool('v2', { env: { DEMO_START_DELAY_MS: '300' } }));
     const first = harness.supervisor.detachAndSync('web@0', 'one');
     const second = harness.supervisor.detachAndSync('web@0', 'two').catch((e: unknown) => e);
@@ -147,13 +141,13 @@ describe('the upgrade story, with the demo app', () => {
   });
 
   it('rejects a sync with a broken config file and changes nothing', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const { writeFile } = await import('node:fs/promises');
     await writeFile(harness.configPath, '{ "pools": [ { "name": "web", "basePort": "abc" } ] }');
     const failure = await harness.supervisor.detachAndSync('web@0', 'test').catch((e: unknown) => e);
     expect(failure).toMatchObject({ code: 'PRECONDITION_FAILED' });
     expect((failure as Error).message).toMatch(/basePort/);
     expect(harness.supervisor.listWorkers().map((w) => `${w.id}:${w.state}`)).toEqual(['web@0:started']);
-    await waitFor(() => harness!.events.find((e) => e.type === 'config.rejected'));
+    await waitFor(() => harness.events.find((e) => e.type === 'config.rejected'));
   });
 });
