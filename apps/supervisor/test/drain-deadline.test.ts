@@ -3,19 +3,20 @@
  * --json` and the console) carries it as `drainDeadline`. Real supervisor, real worker processes;
  * a session is bound the way the proxy binds one.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@handover/config';
 import type { Upstream } from '@handover/proxy';
 import { EventLog } from '../src/event-log';
 import { Supervisor } from '../src/supervisor';
+import { asyncResource, tempDir } from '../../../test-support/resources';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'env-app.mjs');
 
+/** A supervisor with one session on web@0; shut down (and its temp dir removed) on dispose. */
 async function launch(drain: Record<string, unknown> | undefined) {
-  const dir = await mkdtemp(join(tmpdir(), 'handover-drain-'));
+  const tmp = await tempDir('handover-drain-');
+  const dir = tmp.path;
   const config = parseConfig(
     {
       dataDir: join(dir, 'data'),
@@ -38,26 +39,18 @@ async function launch(drain: Record<string, unknown> | undefined) {
   // A session on web@0, bound as the proxy binds one, so its drain does not end at once.
   const route = supervisor.routeOf('web');
   route.sessions.bind('alice', route.target as Upstream, 600_000);
-  const close = async () => {
+  return asyncResource({ supervisor }, async () => {
     await supervisor.shutdown();
     events.close();
-    await rm(dir, { recursive: true, force: true });
-  };
-  return { supervisor, close };
+    await tmp[Symbol.asyncDispose]();
+  });
 }
 
 const info = (supervisor: Supervisor, id: string) => supervisor.listWorkers().find((w) => w.id === id)!;
 
 describe('the drain deadline in workers.list', () => {
-  let close: (() => Promise<void>) | undefined;
-  afterEach(async () => {
-    await close?.();
-    close = undefined;
-  });
-
   it('is detachedAt + drain.maxSeconds while detached, null when attached or after a reattach', async () => {
-    const launched = await launch({ maxSeconds: 600 });
-    close = launched.close;
+    await using launched = await launch({ maxSeconds: 600 });
     const { supervisor } = launched;
     expect(info(supervisor, 'web@0').drainDeadline).toBeNull();
     await supervisor.detachAndSync('web@0', 'test');
@@ -71,16 +64,14 @@ describe('the drain deadline in workers.list', () => {
   });
 
   it('is a day after the detach by default', async () => {
-    const launched = await launch(undefined);
-    close = launched.close;
+    await using launched = await launch(undefined);
     await launched.supervisor.detachAndSync('web@0', 'test');
     const web0 = info(launched.supervisor, 'web@0');
     expect(Date.parse(web0.drainDeadline!) - Date.parse(web0.detachedAt!)).toBe(24 * 3600 * 1000);
   });
 
   it('is null with drain.maxSeconds null (wait for the last session)', async () => {
-    const launched = await launch({ maxSeconds: null });
-    close = launched.close;
+    await using launched = await launch({ maxSeconds: null });
     await launched.supervisor.detachAndSync('web@0', 'test');
     expect(info(launched.supervisor, 'web@0')).toMatchObject({ state: 'detached', drainDeadline: null });
   });

@@ -4,26 +4,20 @@
  * settings and secrets (control token, console key and password, anything HANDOVER_*). A real
  * supervisor spawns a real worker that prints the names it got.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@handover/config';
 import { EventLog } from '../src/event-log';
 import { Supervisor } from '../src/supervisor';
+import { disposer, tempDir } from '../../../test-support/resources';
 import { waitFor } from './wait';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'env-app.mjs');
 
 describe('the environment of a worker', () => {
-  let cleanup: (() => Promise<void>) | undefined;
-  afterEach(async () => {
-    await cleanup?.();
-    cleanup = undefined;
-  });
-
   it('is scrubbed of every HANDOVER_* variable but those Handover sets for it; the pool env is kept', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'handover-env-'));
+    await using tmp = await tempDir('handover-env-');
+    const dir = tmp.path;
     const env = {
       PATH: process.env.PATH,
       APP_SETTING: 'kept',
@@ -57,11 +51,10 @@ describe('the environment of a worker', () => {
     );
     const events = new EventLog(':memory:');
     const supervisor = new Supervisor({ config, events, env });
-    cleanup = async () => {
+    await using _supervisor = disposer(async () => {
       await supervisor.shutdown();
       events.close();
-      await rm(dir, { recursive: true, force: true });
-    };
+    });
     await supervisor.start();
     const line = await waitFor(() => supervisor.logs('web@0', 50).find((l) => l.text.startsWith('env '))?.text, 20_000, 'the env line');
     expect(line.slice('env '.length).split(',')).toEqual([
