@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { type Server, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { chmod, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isPortFree } from '../src/ports';
+import { asyncResource, disposer, tempDir } from '../../../test-support/resources';
 import { Client, DEMO_SERVER, FIXTURES, REPO_ROOT, TestSupervisor, demoPool, isProcessAlive, randomBasePort, waitFor } from './harness';
 
 /**
@@ -60,23 +60,23 @@ class Tally {
 const FAST_LIVENESS = { path: '/healthz', timeoutSeconds: 20, intervalMs: 50, everySeconds: 0.2, failuresBeforeUnhealthy: 3 };
 
 describe('a worker that hangs (stops answering its health check)', () => {
-  let harness: TestSupervisor | undefined;
-  let frozen: number | undefined;
-  afterEach(async () => {
-    if (frozen !== undefined && isProcessAlive(frozen)) process.kill(-frozen, 'SIGCONT');
-    frozen = undefined;
-    await harness?.close();
-    harness = undefined;
-  });
+  /** Continues a worker the test stopped, if it is still stopped when the test ends (before the supervisor closes). */
+  const thaw = (frozen: () => number | undefined) =>
+    disposer(() => {
+      const pid = frozen();
+      if (pid !== undefined && isProcessAlive(pid)) process.kill(-pid, 'SIGCONT');
+    });
 
   it('an attached worker is shown unhealthy, stopped (SIGTERM, then SIGKILL) and replaced; its sessions are counted lost', async () => {
-    harness = await TestSupervisor.launch(
+    await using harness = await TestSupervisor.launch(
       demoPool('v1', {
         healthCheck: FAST_LIVENESS,
         stop: { graceSeconds: 1 },
         restart: { minUptimeSeconds: 0, maxRestarts: 3, backoffInitialMs: 50, backoffMaxMs: 200 },
       }),
     );
+    let frozen: number | undefined;
+    await using _thaw = thaw(() => frozen);
     const tally = new Tally();
     const alice = tally.client(harness.proxyUrl);
     expect((await alice.post('/api/login')).status).toBe(200);
@@ -84,7 +84,7 @@ describe('a worker that hangs (stops answering its health check)', () => {
     const sessionsBefore = harness.worker('web@0').sessions;
     expect(sessionsBefore).toBe(1);
     // Healthy while it answers: several probes have passed by now.
-    await waitFor(() => harness!.events.length > 0 && harness!.worker('web@0').health === 'ok');
+    await waitFor(() => harness.events.length > 0 && harness.worker('web@0').health === 'ok');
     expect(harness.worker('web@0').health).toBe('ok');
 
     const pid = harness.worker('web@0').pid!;
@@ -126,7 +126,9 @@ describe('a worker that hangs (stops answering its health check)', () => {
   });
 
   it('a detached worker that hangs is shown unhealthy but left to its drain, and is ok again when it answers', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1', { healthCheck: FAST_LIVENESS, stop: { graceSeconds: 1 } }));
+    await using harness = await TestSupervisor.launch(demoPool('v1', { healthCheck: FAST_LIVENESS, stop: { graceSeconds: 1 } }));
+    let frozen: number | undefined;
+    await using _thaw = thaw(() => frozen);
     const tally = new Tally();
     const alice = tally.client(harness.proxyUrl);
     expect((await alice.post('/api/login')).json).toMatchObject({ worker: 'web@0', session: { counter: 0 } });
@@ -159,25 +161,17 @@ describe('a worker that hangs (stops answering its health check)', () => {
 });
 
 describe('the port of a new generation already taken', () => {
-  let harness: TestSupervisor | undefined;
-  let squatter: Server | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-    await new Promise((resolve) => (squatter ? squatter.close(resolve) : resolve(undefined)));
-    squatter = undefined;
-  });
-
   it('detach-and-sync starts web@1 on the next free port and says which', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const tally = new Tally();
     const alice = tally.client(harness.proxyUrl);
     expect((await alice.post('/api/login')).json).toMatchObject({ worker: 'web@0' });
     const wanted = harness.worker('web@0').port + 1; // basePort + 1 (web@0 got basePort)
-    squatter = createServer();
+    const squatter = createServer();
+    await using _squatter = disposer(() => new Promise((resolve) => squatter.close(resolve)));
     await new Promise<void>((resolve, reject) => {
-      squatter!.once('error', reject);
-      squatter!.listen(wanted, '127.0.0.1', resolve);
+      squatter.once('error', reject);
+      squatter.listen(wanted, '127.0.0.1', resolve);
     });
 
     const result = await harness.supervisor.detachAndSync('web@0', 'test');
@@ -202,15 +196,10 @@ describe('the port of a new generation already taken', () => {
 });
 
 describe('a worker that loses its port between the check and its listen', () => {
-  let harness: TestSupervisor | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
-
   it('is retried once as the next generation on another port, and the race is reported', async () => {
-    const marker = join(await mkdtemp(join(tmpdir(), 'handover-port-race-')), 'lost-once');
-    harness = await TestSupervisor.launch({
+    await using tmp = await tempDir('handover-port-race-');
+    const marker = join(tmp.path, 'lost-once');
+    await using harness = await TestSupervisor.launch({
       command: `node ${JSON.stringify(join(FIXTURES, 'port-race-app.mjs'))}`,
       sessionCookie: 'JSESSIONID',
       env: { FIXTURE_MARKER: marker },
@@ -227,24 +216,17 @@ describe('a worker that loses its port between the check and its listen', () => 
     expect((await tally.client(harness.proxyUrl).get('/')).text).toBe('web@1\n');
     expect(tally.errors).toBe(0);
     figures('port lost between check and listen', { requests: tally.requests, errors: tally.errors, restarts: harness.supervisor.listPools()[0]!.restarts });
-    await rm(join(marker, '..'), { recursive: true, force: true });
   });
 });
 
 describe('many concurrent detach-and-sync clicks on the same worker', () => {
-  let harness: TestSupervisor | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
-
   it('do exactly one thing: one successor, every other click refused with CONFLICT or PRECONDITION_FAILED', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const tally = new Tally();
     const alice = tally.client(harness.proxyUrl);
     expect((await alice.post('/api/login')).json).toMatchObject({ worker: 'web@0' });
     await harness.writeConfig(demoPool('v2', { env: { DEMO_START_DELAY_MS: '200' } }));
-    const clicks = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => harness!.supervisor.detachAndSync('web@0', `op${i}`)));
+    const clicks = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => harness.supervisor.detachAndSync('web@0', `op${i}`)));
     const ok = clicks.filter((c) => c.status === 'fulfilled');
     const refused = clicks.filter((c) => c.status === 'rejected').map((c) => (c as PromiseRejectedResult).reason.code);
     expect(ok).toHaveLength(1);
@@ -270,14 +252,8 @@ describe('many concurrent detach-and-sync clicks on the same worker', () => {
 });
 
 describe('clients sending the internal session-reporting header', () => {
-  let harness: TestSupervisor | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
-
   it('with the demo: a forged X-Handover-Session binds nothing, and the real one never reaches the client', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1'));
+    await using harness = await TestSupervisor.launch(demoPool('v1'));
     const tally = new Tally();
     const forged = await tally.fetch(`${harness.proxyUrl}/api/state`, {
       headers: { 'X-Handover-Session': 'forged-id; ttl=99999', cookie: 'demo.sid=forged-id' },
@@ -303,7 +279,7 @@ describe('clients sending the internal session-reporting header', () => {
   });
 
   it('the worker never sees it (an app that echoes its request headers)', async () => {
-    harness = await TestSupervisor.launch({
+    await using harness = await TestSupervisor.launch({
       command: `node ${JSON.stringify(join(FIXTURES, 'echo-headers-app.mjs'))}`,
       sessionCookie: 'JSESSIONID',
     });
@@ -320,18 +296,26 @@ describe('clients sending the internal session-reporting header', () => {
 });
 
 describe('the data directory not writable', () => {
-  let dir: string | undefined;
-  afterEach(async () => {
-    if (dir) {
-      await chmod(join(dir, 'data'), 0o700).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    }
-    dir = undefined;
-  });
-
-  /** Runs `handover start` as a real process with this dataDir; the worker command leaves a marker if it ever runs. */
+  /**
+   * Runs `handover start` as a real process with this dataDir; the worker command leaves a marker
+   * if it ever runs. Its temp dir is removed on dispose.
+   */
   async function start(dataDir: (dir: string) => Promise<string>) {
-    dir = await mkdtemp(join(tmpdir(), 'handover-datadir-'));
+    const tmp = await tempDir('handover-datadir-');
+    const dir = tmp.path;
+    const removeDir = async () => {
+      await chmod(join(dir, 'data'), 0o700).catch(() => undefined);
+      await tmp[Symbol.asyncDispose]();
+    };
+    try {
+      return asyncResource(await run(dir, dataDir), removeDir);
+    } catch (error) {
+      await removeDir();
+      throw error;
+    }
+  }
+
+  async function run(dir: string, dataDir: (dir: string) => Promise<string>) {
     const marker = join(dir, 'worker-ran');
     const basePort = randomBasePort();
     const configPath = join(dir, 'handover.config.json');
@@ -371,7 +355,7 @@ describe('the data directory not writable', () => {
   }
 
   it('a data directory that is a file: `handover start` exits 1 naming the path and what to do, and starts nothing', async () => {
-    const run = await start(async (d) => {
+    await using run = await start(async (d) => {
       const file = join(d, 'data');
       await writeFile(file, 'not a directory');
       return file;
@@ -387,7 +371,7 @@ describe('the data directory not writable', () => {
   });
 
   it('a data directory below a file: cannot be created, same answer', async () => {
-    const run = await start(async (d) => {
+    await using run = await start(async (d) => {
       const file = join(d, 'data');
       await writeFile(file, 'not a directory');
       return join(file, 'state');
