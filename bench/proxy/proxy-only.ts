@@ -5,6 +5,7 @@
  */
 import { SessionTable } from '@handover/session-table';
 import { createProxy, type Route, type Upstream } from '@handover/proxy';
+import { Lease } from '@handover/process-table';
 
 const upstream: Upstream = {
   id: 'web@0',
@@ -12,9 +13,7 @@ const upstream: Upstream = {
   port: Number(process.env.UPSTREAM_PORT),
   routable: true,
   draining: false,
-  inFlight: 0,
-  webSockets: 0,
-  sessions: 0,
+  lease: new Lease(),
 };
 const route: Route = { sessionCookie: 'JSESSIONID', idleTimeoutMs: 3_600_000, sessions: new SessionTable<Upstream>(), target: upstream };
 const proxy = createProxy({ route });

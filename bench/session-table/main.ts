@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { findCookie, parseSessionReport } from '@handover/proxy';
 import { SessionTable } from '@handover/session-table';
 import { fmt, summarize, table } from '../soak/stats';
+import { Lease } from '@handover/process-table';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2),
@@ -48,10 +49,10 @@ function heapUsed(): number {
 
 interface Owner {
   id: string;
-  sessions: number;
+  lease: Lease;
   draining: boolean;
 }
-const owners: Owner[] = Array.from({ length: WORKERS }, (_, i) => ({ id: `web@${i}`, sessions: 0, draining: false }));
+const owners: Owner[] = Array.from({ length: WORKERS }, (_, i) => ({ id: `web@${i}`, lease: new Lease(), draining: false }));
 
 /** A controllable clock for the table (so expiry needs no waiting); real time for measurements. */
 let fakeNow = Date.now();
@@ -142,13 +143,13 @@ results.memoryProxyIds = { bytesPerSession: proxyMemory.bytesPerSession, bindNsI
   log(`        a sweep once their buckets were due dropped the stale filings in ${fmt(sweepMs, 0)} ms; heap held after it ≈ ${fmt((afterSweep - base) / N, 1)} bytes/session`);
 }
 proxyMemory.table = null as unknown as SessionTable<Owner>;
-for (const o of owners) o.sessions = 0;
+for (const o of owners) o.lease = new Lease();
 
 const flatMemory = measureMemory('flat');
 log(`memory: ${fmt(flatMemory.bytesPerSession, 1)} bytes/session with flat ids (bind ${fmt(flatMemory.bindNs, 0)} ns/op); one 22-char id string alone: ${fmt(results.idStringBytes as number, 1)} bytes`);
 results.memoryFlatIds = { bytesPerSession: flatMemory.bytesPerSession, bindNs: flatMemory.bindNs };
 flatMemory.table = null as unknown as SessionTable<Owner>;
-for (const o of owners) o.sessions = 0;
+for (const o of owners) o.lease = new Lease();
 
 // ---- 2. lookup cost at 1k … 1M -----------------------------------------------------------------
 // Each lookup key is another string object than the stored id (found in a Cookie header, as the
@@ -209,7 +210,7 @@ for (const size of [1_000, 10_000, 100_000, 1_000_000].filter((s) => s <= N)) {
     `lookup at ${size.toLocaleString('en')} sessions: ${fmt(row.randomNs, 1)} ns/op random order (plain Map.get ${fmt(row.mapRandomNs, 1)}), ` +
       `${fmt(row.sequentialNs, 1)} ns/op in insertion order (plain Map.get ${fmt(row.mapSequentialNs, 1)})`,
   );
-  for (const o of owners) o.sessions = 0;
+  for (const o of owners) o.lease = new Lease();
 }
 results.lookup = lookupRows;
 
@@ -268,7 +269,7 @@ async function expiryRun(spreadMs: number, budget: number) {
     budget,
     expired,
     sizeAfter: t.size,
-    ownersAfter: owners.map((o) => o.sessions),
+    ownersAfter: owners.map((o) => o.lease.sessions),
     releaseCallbacks: released,
     totalMs,
     sweepCalls: callMs.length,
@@ -287,7 +288,7 @@ async function expiryRun(spreadMs: number, budget: number) {
     /** With the supervisor's cadence (one sweep(20,000) per second) this takes as many seconds as there are calls. */
     atSupervisorCadenceS: callMs.length,
   };
-  for (const o of owners) o.sessions = 0;
+  for (const o of owners) o.lease = new Lease();
   return row;
 }
 

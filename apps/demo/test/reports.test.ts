@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProxy, type ProxyServer, type Route, type Upstream } from '@handover/proxy';
 import { SessionTable } from '@handover/session-table';
+import { Lease } from '@handover/process-table';
 
 const SERVER = path.resolve(__dirname, '../server.mjs');
 const SESSIONS = 3000;
@@ -140,7 +141,7 @@ describe('demo: session reports fit the protocol and reach the proxy', () => {
 
   it('through a real proxy: every user response is 2xx and every ended session is unbound', async () => {
     const demoPort = await startDemo();
-    const worker: Upstream = { id: 'web@0', host: '127.0.0.1', port: demoPort, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
+    const worker: Upstream = { id: 'web@0', host: '127.0.0.1', port: demoPort, routable: true, draining: false, lease: new Lease() };
     // A stopped clock: the proxy never expires a session itself, so only the demo's reports unbind.
     const route: Route = { sessionCookie: 'demo.sid', idleTimeoutMs: 3_600_000, sessions: new SessionTable<Upstream>({ now: () => 0 }), target: worker };
     const errors: unknown[] = [];
@@ -167,7 +168,7 @@ describe('demo: session reports fit the protocol and reach the proxy', () => {
     agent.destroy();
     expect([...statuses.keys()]).toEqual([200]);
     expect(route.sessions.size).toBe(0);
-    expect(worker.sessions).toBe(0);
+    expect(worker.lease.sessions).toBe(0);
     // Carried over, not dropped: it took several responses (about 130 ids each).
     expect(reporting).toBeGreaterThan(SESSIONS / 200);
     expect(errors).toEqual([]);

@@ -1,9 +1,8 @@
 /**
  * A detached worker keeps its sessions, requests and WebSockets (its lease, process-table
- * `isDrained`) and takes no new sessions; it is stopped as soon as the lease is empty, or cut
+ * `Lease`) and takes no new sessions; it is stopped as soon as the lease is empty, or cut
  * when the pool's maximum drain time runs out.
  */
-import { isDrained } from '@handover/process-table';
 import { drainTimedOut, workerEvents } from './events';
 import type { Pool } from './pool';
 import type { Runtime } from './runtime';
@@ -40,11 +39,11 @@ function endDrain(rt: Runtime, pool: Pool, worker: Worker): void {
  * proxy and the session table call in the middle of their own bookkeeping.
  */
 export function scheduleDrainCheck(rt: Runtime, worker: Worker): void {
-  if (worker.state === 'detached' && isDrained(worker)) queueMicrotask(() => checkDrain(rt, worker));
+  if (worker.state === 'detached' && worker.lease.empty) queueMicrotask(() => checkDrain(rt, worker));
 }
 
 function checkDrain(rt: Runtime, worker: Worker): void {
-  if (worker.state !== 'detached' || !isDrained(worker) || rt.stopping) return;
+  if (worker.state !== 'detached' || !worker.lease.empty || rt.stopping) return;
   const pool = rt.pools.get(worker.pool);
   if (pool === undefined) return;
   const drainMs = worker.detachedAt ? Date.now() - worker.detachedAt.getTime() : 0;

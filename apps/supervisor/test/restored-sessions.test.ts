@@ -1,3 +1,4 @@
+import { Lease } from '@handover/process-table';
 import { SessionTable, type SessionOwner } from '@handover/session-table';
 import { describe, expect, it } from 'vitest';
 import { RestoredSessions } from '../src/restored-sessions';
@@ -7,7 +8,7 @@ describe('RestoredSessions (bindings restored after a restart, held unconfirmed)
     const clock = { now: 1_000_000 };
     const table = new SessionTable<SessionOwner>({ now: () => clock.now });
     const restored = new RestoredSessions(table, () => clock.now);
-    const worker: SessionOwner = { sessions: 0, draining: true };
+    const worker: SessionOwner = { lease: new Lease(), draining: true };
     for (const id of ['used', 'reported', 'ended', 'usedThenEnded', 'phantom1', 'phantom2']) restored.restore(id, worker, 60_000);
     return { clock, table, restored, worker };
   }
@@ -22,7 +23,7 @@ describe('RestoredSessions (bindings restored after a restart, held unconfirmed)
     table.unbind('usedThenEnded');
     expect(restored.settle(worker, true)).toEqual({ restored: 6, confirmed: 3, ended: 1, dropped: 2 });
     expect(table.idsOf(worker).sort()).toEqual(['reported', 'used']);
-    expect(worker.sessions).toBe(2);
+    expect(worker.lease.sessions).toBe(2);
     expect(restored.settle(worker, true)).toBeNull(); // settled once
   });
 
@@ -35,7 +36,7 @@ describe('RestoredSessions (bindings restored after a restart, held unconfirmed)
   it('does not count a binding a full table refused', () => {
     const table = new SessionTable<SessionOwner>({ maxSessions: 1 });
     const restored = new RestoredSessions(table);
-    const worker: SessionOwner = { sessions: 0, draining: true }; // a draining owner's sessions are never evicted
+    const worker: SessionOwner = { lease: new Lease(), draining: true }; // a draining owner's sessions are never evicted
     restored.restore('a', worker, 60_000);
     restored.restore('b', worker, 60_000);
     expect(restored.settle(worker, true)).toEqual({ restored: 1, confirmed: 0, ended: 0, dropped: 1 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InstanceState } from '@handover/process-table';
+import { type InstanceState, Lease } from '@handover/process-table';
 import type { Upstream } from '@handover/proxy';
 import { SessionTable } from '@handover/session-table';
 import { StateStore } from '../src/state-store';
@@ -24,7 +24,7 @@ async function tempStore(): Promise<StateStore> {
 }
 
 function worker(id: string, draining = false): Upstream & { state: InstanceState } {
-  return { id, host: '127.0.0.1', port: 1, routable: true, draining, inFlight: 0, webSockets: 0, sessions: 0, state: 'started' };
+  return { id, host: '127.0.0.1', port: 1, routable: true, draining, lease: new Lease(), state: 'started' };
 }
 
 describe('the session journal stays within maxSessions', () => {

@@ -4,4 +4,4 @@ export * from './worker-id';
 export * from './worker-row';
 export * from './process-table';
 export * from './crash-policy';
-export * from './drain';
+export * from './lease';

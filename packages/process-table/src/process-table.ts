@@ -1,4 +1,3 @@
-import { newestStarted } from './drain';
 import { isAlive, isTerminal } from './state-machine';
 import type { InstanceState } from './types';
 import { parseWorkerId } from './worker-id';
@@ -169,4 +168,16 @@ export class PoolRows<W extends WorkerRow> {
     for (const worker of pruned) this.workers.splice(this.workers.indexOf(worker), 1);
     return pruned;
   }
+}
+
+/** Picks the worker new sessions go to: the newest (highest generation) attached, ready one. */
+export function newestStarted<W extends { state: string; generation: number }>(
+  workers: Iterable<W>,
+): W | undefined {
+  let newest: W | undefined;
+  for (const worker of workers) {
+    if (worker.state !== 'started') continue;
+    if (newest === undefined || worker.generation > newest.generation) newest = worker;
+  }
+  return newest;
 }

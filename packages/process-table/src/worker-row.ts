@@ -1,3 +1,4 @@
+import { Lease } from './lease';
 import { assertTransition, isAttached, isRoutable } from './state-machine';
 import type { InstanceState, WorkerHealth, WorkerInfo } from './types';
 import { workerId } from './worker-id';
@@ -7,7 +8,7 @@ import { workerId } from './worker-id';
  * about it. Pure data; the supervisor's Worker adds the process, the logs and the timers. The
  * proxy routes to this very object (it is the proxy's Upstream), so the hot path reads
  * `routable`/`draining` here with no lookup; both follow `state` and change only through
- * `transition`/`restore`, which the ProcessTable calls.
+ * `transition`/`restore`, which the ProcessTable calls. The counts are the lease's.
  */
 export class WorkerRow {
   readonly id: string;
@@ -16,12 +17,8 @@ export class WorkerRow {
   state: InstanceState = 'starting';
   routable = false;
   draining = false;
-  /** Kept by the session table: sessions bound to this worker. */
-  sessions = 0;
-  /** Kept by the proxy: requests dispatched and not yet finished. */
-  inFlight = 0;
-  /** Kept by the proxy: open WebSocket tunnels. */
-  webSockets = 0;
+  /** Its sessions (counted by the session table), requests and WebSockets (by the proxy). */
+  readonly lease = new Lease();
 
   startedAt: Date | null = null;
   readyAt: Date | null = null;
@@ -49,6 +46,18 @@ export class WorkerRow {
     readonly revision: string,
   ) {
     this.id = workerId(pool, generation);
+  }
+
+  get sessions(): number {
+    return this.lease.sessions;
+  }
+
+  get inFlight(): number {
+    return this.lease.inFlight;
+  }
+
+  get webSockets(): number {
+    return this.lease.webSockets;
   }
 
   /** The process id, when there is a process. */

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   CrashTracker,
+  Lease,
   assertTransition,
   canTransition,
   isAlive,
   isAttached,
-  isDrained,
   isRoutable,
   newestStarted,
   parseWorkerId,
@@ -81,11 +81,24 @@ describe('crash loop policy', () => {
 });
 
 describe('drain and routing target', () => {
-  it('is drained only with no sessions, requests or websockets', () => {
-    expect(isDrained({ sessions: 0, inFlight: 0, webSockets: 0 })).toBe(true);
-    expect(isDrained({ sessions: 1, inFlight: 0, webSockets: 0 })).toBe(false);
-    expect(isDrained({ sessions: 0, inFlight: 1, webSockets: 0 })).toBe(false);
-    expect(isDrained({ sessions: 0, inFlight: 0, webSockets: 1 })).toBe(false);
+  it('a lease is empty only with no sessions, requests or websockets, whichever went last', () => {
+    const lease = new Lease();
+    expect(lease.empty).toBe(true);
+    const holds: Array<[() => void, () => void]> = [
+      [() => lease.sessionsBound(2), () => lease.sessionsReleased(2)],
+      [() => lease.requestStarted(), () => lease.requestFinished()],
+      [() => lease.webSocketOpened(), () => lease.webSocketClosed()],
+    ];
+    for (const [take, give] of holds) {
+      take();
+      expect(lease.empty).toBe(false);
+      give();
+      expect(lease.empty).toBe(true);
+    }
+    lease.sessionsBound(1);
+    lease.requestStarted();
+    lease.webSocketOpened();
+    expect([lease.sessions, lease.inFlight, lease.webSockets]).toEqual([1, 1, 1]);
   });
 
   it('targets the newest started worker, never a starting or detached one', () => {

@@ -11,9 +11,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SessionTable } from '@handover/session-table';
 import { createProxy, type Route, type Upstream } from '../src/index';
+import { Lease } from '@handover/process-table';
 
 const workerPort = Number(process.argv[2]);
-const upstream: Upstream = { id: 'echo@0', host: '127.0.0.1', port: workerPort, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
+const upstream: Upstream = { id: 'echo@0', host: '127.0.0.1', port: workerPort, routable: true, draining: false, lease: new Lease() };
 const route: Route = { sessionCookie: 'sid', idleTimeoutMs: 60_000, sessions: new SessionTable<Upstream>(), target: upstream };
 const errors: string[] = [];
 // Every timeout short (all below the client's 8 s answer deadline), so a stuck exchange ends and
@@ -39,7 +40,7 @@ const port = await proxy.listen(0);
 
 const debug = http.createServer((req, res) => {
   res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify({ inFlight: upstream.inFlight, webSockets: upstream.webSockets, errors: errors.splice(0) }));
+  res.end(JSON.stringify({ inFlight: upstream.lease.inFlight, webSockets: upstream.lease.webSockets, errors: errors.splice(0) }));
 });
 await new Promise<void>((resolve) => debug.listen(0, '127.0.0.1', resolve));
 process.send?.({ port, debugPort: (debug.address() as AddressInfo).port });

@@ -1,6 +1,6 @@
 export { createProxy, PROXY_DEFAULTS } from './engine/index';
 export { assertSafeNodeVersion, isSafeNodeVersion, SAFE_NODE } from './engine/node-version';
-export type { ProxyOptions, ProxyServer, ProxyStats, Route, Upstream } from './types';
+export type { ProxyOptions, ProxyServer, ProxyStats, Route, Upstream, UpstreamLease } from './types';
 export { findCookie, findSessionId, pathSessionId } from './passes/find-session';
 export { chooseUpstream, fallbackUpstream } from './passes/choose-upstream';
 export { parseSessionReport, parseSetCookieEffect, accountResponse } from './passes/account-response';

@@ -1,19 +1,29 @@
-import type { SessionOwner, SessionTable } from '@handover/session-table';
+import type { SessionCount, SessionOwner, SessionTable } from '@handover/session-table';
 import type { RouteCookie } from './passes/route-cookie';
 
-/** A worker as the proxy sees it. The supervisor's worker objects implement this and mutate the flags. */
+/** A worker as the proxy sees it. The supervisor's worker objects implement this and set the flags. */
 export interface Upstream extends SessionOwner {
   readonly id: string;
   readonly host: string;
   readonly port: number;
   /** Alive and ready: may serve its bound sessions (started or detached). False while starting/stopping/dead. */
   routable: boolean;
-  /** Detached: the proxy calls onRelease(upstream) when its inFlight or webSockets goes down. */
+  /** Detached: the proxy calls onRelease(upstream) when its requests or WebSockets go down. */
   draining: boolean;
-  /** Maintained by the proxy: requests dispatched and not yet finished. */
-  inFlight: number;
-  /** Maintained by the proxy: open upgraded connections. */
-  webSockets: number;
+  /** Counts its sessions (the session table), requests and WebSockets (the proxy). */
+  readonly lease: UpstreamLease;
+}
+
+/** The proxy's part of an upstream's lease (process-table's `Lease` is one). */
+export interface UpstreamLease extends SessionCount {
+  /** Requests dispatched and not yet finished. */
+  readonly inFlight: number;
+  /** Open upgraded connections. */
+  readonly webSockets: number;
+  requestStarted(): void;
+  requestFinished(): void;
+  webSocketOpened(): void;
+  webSocketClosed(): void;
 }
 
 /** One pool as the proxy sees it; the supervisor mutates `target` atomically when it switches workers. */

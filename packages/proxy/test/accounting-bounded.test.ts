@@ -63,7 +63,7 @@ describe('bounded session table under a flood of new sessions (real sockets)', (
     expect([...statuses]).toEqual([200]);
     expect(largest).toBeLessThanOrEqual(MAX);
     expect(sessions.size).toBe(MAX);
-    expect(target.upstream.sessions + old.upstream.sessions).toBe(MAX);
+    expect(target.upstream.lease.sessions + old.upstream.lease.sessions).toBe(MAX);
     expect(sessions.stats.evicted).toBeGreaterThan(REQUESTS - 2 * MAX);
     expect(sessions.stats.queued).toBeLessThanOrEqual(2 * MAX + 4096);
     expect(limits).toHaveLength(1);

@@ -41,10 +41,10 @@ describe('a cleared session cookie unbinds only when it is the session cookie (s
       await clear(port, attrs);
       expect(route.sessions.peek('S1'), attrs).toBe(w.upstream);
     }
-    expect(w.upstream.sessions).toBe(1);
+    expect(w.upstream.lease.sessions).toBe(1);
     await clear(port, '; Path=/');
     expect(route.sessions.peek('S1')).toBeUndefined();
-    expect(w.upstream.sessions).toBe(0);
+    expect(w.upstream.lease.sessions).toBe(0);
   });
 
   it('learns the scope from the Set-Cookie that bound the session (Tomcat: Path=/<context>)', async () => {

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { SessionTable } from '@handover/session-table';
 import type { Upstream } from '../src/index';
+import { Lease } from '@handover/process-table';
 import { answerWith, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
 
 describe('session accounting from Set-Cookie', () => {
@@ -18,14 +19,14 @@ describe('session accounting from Set-Cookie', () => {
     const login = await get(port, '/login');
     expect(login.headers['set-cookie']).toEqual(['other=1; Path=/', 'demo.sid=S1; Path=/; HttpOnly']);
     expect(route.sessions.peek('S1')).toBe(w.upstream);
-    expect(w.upstream.sessions).toBe(1);
+    expect(w.upstream.lease.sessions).toBe(1);
 
     await get(port, '/page', { Cookie: 'demo.sid=S1' });
-    expect(w.upstream.sessions).toBe(1);
+    expect(w.upstream.lease.sessions).toBe(1);
 
     await get(port, '/logout', { Cookie: 'demo.sid=S1' });
     expect(route.sessions.peek('S1')).toBeUndefined();
-    expect(w.upstream.sessions).toBe(0);
+    expect(w.upstream.lease.sessions).toBe(0);
   });
 
   it('treats Max-Age=0 as an unbind and a smaller Max-Age as the ttl', async () => {
@@ -59,7 +60,7 @@ describe('session accounting from Set-Cookie', () => {
     await get(port, '/login', { Cookie: 'demo.sid=OLD' });
     expect(route.sessions.peek('OLD')).toBeUndefined();
     expect(route.sessions.peek('NEW')).toBe(w.upstream);
-    expect(w.upstream.sessions).toBe(1);
+    expect(w.upstream.lease.sessions).toBe(1);
   });
 
   it("keeps another worker's binding when the target sets a new id for a client carrying it", async () => {
@@ -78,7 +79,7 @@ describe('session accounting from Set-Cookie', () => {
     expect((await get(port, '/', { Cookie: 'demo.sid=OF-A' })).body).toBe('web@1');
     expect(route.sessions.peek('FROM-B')).toBe(b.upstream);
     expect(route.sessions.peek('OF-A')).toBe(a.upstream);
-    expect(a.upstream.sessions).toBe(1);
+    expect(a.upstream.lease.sessions).toBe(1);
     expect(a.seen).toHaveLength(0);
   });
 
@@ -87,14 +88,14 @@ describe('session accounting from Set-Cookie', () => {
       res.setHeader('Set-Cookie', 'demo.sid=; Max-Age=0');
       res.end('ok');
     });
-    const dead: Upstream = { ...w1.upstream, id: 'web@0', routable: false, sessions: 0 };
+    const dead: Upstream = { ...w1.upstream, id: 'web@0', routable: false, lease: new Lease() };
     const route = makeRoute(w1.upstream);
     route.sessions.bind('STALE', dead, 60_000);
     await using testProxy = await startProxy(route);
     const { port } = testProxy;
     await get(port, '/', { Cookie: 'demo.sid=STALE' });
     expect(route.sessions.size).toBe(0);
-    expect(dead.sessions).toBe(0);
+    expect(dead.lease.sessions).toBe(0);
   });
 });
 
@@ -115,7 +116,7 @@ describe('X-Handover-Session protocol', () => {
     expect(reply.rawHeaders.map((h) => h.toLowerCase())).not.toContain('x-handover-session');
     expect(route.sessions.peek('A')).toBe(w.upstream);
     expect(route.sessions.peek('B')).toBe(w.upstream);
-    expect(w.upstream.sessions).toBe(2);
+    expect(w.upstream.lease.sessions).toBe(2);
     now += 31_000;
     expect(route.sessions.peek('A')).toBeUndefined();
     expect(route.sessions.peek('B')).toBe(w.upstream);
@@ -187,15 +188,15 @@ describe('inFlight and onRelease', () => {
     const a = get(port, '/a');
     const b = get(port, '/b');
     await waitFor(() => pending.length === 2, 'both requests at the worker');
-    expect(w.upstream.inFlight).toBe(2);
+    expect(w.upstream.lease.inFlight).toBe(2);
     w.upstream.draining = true;
     pending[0]?.end('a');
     await a;
-    await waitFor(() => w.upstream.inFlight === 1, 'inFlight 1');
+    await waitFor(() => w.upstream.lease.inFlight === 1, 'inFlight 1');
     expect(released).toEqual([w.upstream]);
     pending[1]?.end('b');
     await b;
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight 0');
     expect(released).toEqual([w.upstream, w.upstream]);
   });
 
@@ -209,7 +210,7 @@ describe('inFlight and onRelease', () => {
     const { port, released } = testProxy;
     await get(port, '/');
     expect((await get(port, '/boom')).status).toBe(502);
-    expect(w.upstream.inFlight).toBe(0);
+    expect(w.upstream.lease.inFlight).toBe(0);
     expect(released).toEqual([]);
   });
 

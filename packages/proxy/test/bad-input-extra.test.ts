@@ -150,7 +150,7 @@ describe('an upstream that resets mid-upload', () => {
     expect(outcome).toMatch(/^(status 502|closed)/);
     expect(received).toBeGreaterThanOrEqual(64 * 1024);
     expect(w1.seen).toHaveLength(0); // a POST is never retried elsewhere
-    await waitFor(() => w0.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w0.upstream.lease.inFlight === 0, 'inFlight back to 0');
     expect(testProxy.errors).toEqual([]);
     // Still serving, both new visitors and the session (re-routed when its owner is gone).
     expect((await get(port, '/')).body).toBe('web@1');
@@ -181,7 +181,7 @@ describe('slow clients are cut by timeouts without hurting others', () => {
     expect(head.answer).toMatch(/^HTTP\/1\.1 408 /);
     // The stalled body was already streaming to the worker: it gets a 408 if nothing was answered yet, or the connection is closed.
     expect(body.answer === '' || /^HTTP\/1\.1 408 /.test(body.answer)).toBe(true);
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0', 5000);
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0', 5000);
     expect((await get(port, '/')).body).toBe('web@0');
     console.log(
       `[figures] slow clients: ${JSON.stringify({ normalRequests: 20, normalErrors: 0, slowHeadCutMs: head.ms, slowBodyCutMs: body.ms, slowBodyAnswer: body.answer.split('\r\n')[0] || 'closed' })}`,

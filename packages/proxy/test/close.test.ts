@@ -21,7 +21,7 @@ describe('close(graceMs)', () => {
     expect(reply.body).toBe('finished');
     expect(reply.headers.connection).toBe('close');
     await closing;
-    expect(w.upstream.inFlight).toBe(0);
+    expect(w.upstream.lease.inFlight).toBe(0);
     expect(proxy.close()).toBe(closePromise); // idempotent
   });
 
@@ -44,7 +44,7 @@ describe('close(graceMs)', () => {
     await proxy.close(100);
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
     expect(await outcome).not.toBe('end');
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight 0');
   });
 
   it('closes idle keep-alive connections at once, while a busy one still has its grace', async () => {

@@ -24,7 +24,7 @@ describe('engine details', () => {
     socket.destroy();
     expect(text.indexOf('answer /1')).toBeLessThan(text.indexOf('answer /2'));
     expect(text.indexOf('answer /2')).toBeLessThan(text.indexOf('answer /3'));
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight 0');
   });
 
   it('forwards a head with many header lines intact', async () => {

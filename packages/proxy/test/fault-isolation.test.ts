@@ -161,7 +161,7 @@ describe('a throw inside any engine entry point costs one connection, never the 
       await waitFor(() => proxy.stats().faults === 1, 'the fault counted');
       expect(errors).toHaveLength(1);
       expect(String(errors[0])).toContain(`proxy fault in ${entry}`);
-      await waitFor(() => w.upstream.inFlight === 0 && proxy.stats().requestsInFlight === 0, 'in-flight counts back to 0', 5000);
+      await waitFor(() => w.upstream.lease.inFlight === 0 && proxy.stats().requestsInFlight === 0, 'in-flight counts back to 0', 5000);
       const next = await get(port, '/echo');
       expect(next.status).toBe(200);
       expect(next.body).toBe('echo');

@@ -3,6 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import { SessionTable } from '@handover/session-table';
 import { createProxy, type ProxyOptions, type ProxyServer, type Route, type Upstream } from '../src/index';
 import { type AsyncResource, asyncResource } from '../../../test-support/resources';
+import { Lease } from '@handover/process-table';
 
 export { type AsyncResource, asyncResource, disposeAll, disposer } from '../../../test-support/resources';
 
@@ -42,7 +43,7 @@ export async function startUpstream(id: string, handler: RequestListener): Promi
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  result.upstream = { id, host: '127.0.0.1', port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
+  result.upstream = { id, host: '127.0.0.1', port, routable: true, draining: false, lease: new Lease() };
   return asyncResource(result, () => result.close());
 }
 
@@ -56,7 +57,7 @@ export async function deadPort(): Promise<number> {
 }
 
 export function deadUpstream(id: string, port: number): Upstream {
-  return { id, host: '127.0.0.1', port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
+  return { id, host: '127.0.0.1', port, routable: true, draining: false, lease: new Lease() };
 }
 
 export function makeRoute(target: Upstream | undefined, extra: Partial<Route> = {}): Route {

@@ -5,6 +5,7 @@
 import net, { type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { answerWith, asyncResource, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
+import { Lease } from '@handover/process-table';
 
 /** A worker on a raw socket: records every byte and answers with `respond` per chunk it gets. */
 async function startRawWorker(respond: (socket: net.Socket, received: string) => void) {
@@ -26,7 +27,7 @@ async function startRawWorker(respond: (socket: net.Socket, received: string) =>
   const port = (server.address() as AddressInfo).port;
   return asyncResource(
     {
-      upstream: { id: 'web@0', host: '127.0.0.1', port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 },
+      upstream: { id: 'web@0', host: '127.0.0.1', port, routable: true, draining: false, lease: new Lease() },
       received,
       bytes: () => received.join(''),
     },
@@ -53,7 +54,7 @@ describe('a Connection header cannot change framing (request smuggling)', () => 
       const { text, socket } = await readUntil(port, (s) => s.write(bytes), (t) => t.includes('web@0'));
       socket.destroy();
       expect(text).toMatch(/^HTTP\/1\.1 200 /);
-      await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+      await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
       expect(w.seen.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /notes']);
     });
   }
@@ -111,7 +112,7 @@ describe('a worker that answers before the request body ends', () => {
         socket.write('5\r\nworld\r\n0\r\n\r\n', () => resolve());
       });
       socket.destroy();
-      await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+      await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
       expect((await get(port, '/')).body).toBe('web@0');
     });
   }
@@ -249,7 +250,7 @@ describe('only Upgrade: websocket is tunnelled', () => {
     expect(w.seen).toHaveLength(1);
     expect(w.seen[0]?.headers.upgrade).toBeUndefined();
     expect(w.seen[0]?.headers['http2-settings']).toBeUndefined();
-    await waitFor(() => w.upstream.inFlight === 0 && w.upstream.webSockets === 0, 'counts back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0 && w.upstream.lease.webSockets === 0, 'counts back to 0');
   });
 
   it('a worker that answers 101 to a plain request gets the client a 502, not a tunnel', async () => {
@@ -261,7 +262,7 @@ describe('only Upgrade: websocket is tunnelled', () => {
     const answer = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 502 /);
     expect(answer).not.toContain('RAW-BYTES');
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
   });
 
   it('CONNECT gets 405 and the connection is closed', async () => {

@@ -285,7 +285,7 @@ describe('aborts and failures', () => {
     });
     req.on('error', () => {});
     await waitFor(() => atWorker && upstreamClosed, 'the worker to see the close');
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
   });
 
   it('destroys the upstream request when the client aborts mid-upload', async () => {
@@ -303,7 +303,7 @@ describe('aborts and failures', () => {
     await waitFor(() => gotData, 'first body bytes at the worker');
     req.destroy();
     await waitFor(() => aborted, 'the worker to see the aborted upload');
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
   });
 
   for (const framing of ['chunked', 'content-length'] as const) {
@@ -325,7 +325,7 @@ describe('aborts and failures', () => {
           .on('error', (e) => resolve(`request error ${e.message}`));
       });
       expect(outcome).not.toBe('complete');
-      await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+      await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
     });
   }
 });

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { type AsyncResource, answerWith, asyncResource, disposer, get, makeRoute, rawExchange, readUntil, startProxy, startUpstream, waitFor } from './helpers';
+import { Lease } from '@handover/process-table';
 
 const FAST = { connectionsCheckingIntervalMs: 20 };
 
@@ -28,7 +29,7 @@ describe('timeouts', () => {
     const answer = await rawExchange(port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789');
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
   });
 
   it('a steady slow upload is not cut by the body idle timeout', async () => {
@@ -57,7 +58,7 @@ describe('timeouts', () => {
     const { port } = testProxy;
     const answer = await rawExchange(port, 'GET /stuck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 504 /);
-    expect(w.upstream.inFlight).toBe(0);
+    expect(w.upstream.lease.inFlight).toBe(0);
   });
 
   it('a worker whose body stops mid-response: the client is cut (never a short answer), inFlight back to 0', async () => {
@@ -70,7 +71,7 @@ describe('timeouts', () => {
     const answer = await rawExchange(port, 'GET /half HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer).toContain('only part of it');
-    expect(w.upstream.inFlight).toBe(0);
+    expect(w.upstream.lease.inFlight).toBe(0);
   });
 
   it('a client that stops reading a big answer is cut after sendTimeoutMs, the worker released', async () => {
@@ -91,7 +92,7 @@ describe('timeouts', () => {
     await waitFor(() => proxy.stats().stalledClients === 1, 'the proxy waiting for the client');
     // (A paused client sees the close only once it reads again: the proxy's side is what counts.)
     await waitFor(() => proxy.stats().clientConnections === 0, 'the client cut');
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
     expect(proxy.stats().timeouts).toBeGreaterThanOrEqual(1);
   });
 
@@ -113,7 +114,7 @@ describe('timeouts', () => {
     );
     socket.destroy();
     expect(text).toMatch(/^HTTP\/1\.1 504 /);
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
   });
 
   it('an idle WebSocket is closed after tunnelIdleTimeoutMs and stops counting', async () => {
@@ -122,14 +123,14 @@ describe('timeouts', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     await using _server = disposer(() => new Promise<void>((resolve) => (wss.close(), server.closeAllConnections(), server.close(() => resolve()))));
     const address = server.address() as net.AddressInfo;
-    const upstream = { id: 'web@0', host: '127.0.0.1', port: address.port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
+    const upstream = { id: 'web@0', host: '127.0.0.1', port: address.port, routable: true, draining: false, lease: new Lease() };
     await using testProxy = await startProxy(makeRoute(upstream), { tunnelIdleTimeoutMs: 200 });
     const { port } = testProxy;
     const client = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     await new Promise((resolve, reject) => client.on('open', resolve).on('error', reject));
-    expect(upstream.webSockets).toBe(1);
+    expect(upstream.lease.webSockets).toBe(1);
     await new Promise((resolve) => client.on('close', resolve));
-    await waitFor(() => upstream.webSockets === 0, 'webSockets back to 0');
+    await waitFor(() => upstream.lease.webSockets === 0, 'webSockets back to 0');
   });
 });
 
@@ -162,13 +163,13 @@ describe('limits', () => {
     await waitFor(() => hold !== undefined, 'the slow request at the worker');
     const queued = get(port, '/queued');
     // Waiting for the worker's only connection: a unit of inFlight, so a draining worker waits too.
-    await waitFor(() => w.upstream.inFlight === 2, 'the second request counted');
+    await waitFor(() => w.upstream.lease.inFlight === 2, 'the second request counted');
     expect(w.seen.map((r) => r.url)).toEqual(['/slow']);
     hold?.();
     expect((await slow).body).toBe('slow');
     expect((await queued).body).toBe('web@0');
     expect(w.connections).toBe(1);
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
   });
 
   it('a request that waits longer than queueTimeoutMs for a worker connection gets 503, the worker released', async () => {
@@ -184,7 +185,7 @@ describe('limits', () => {
     const refused = await get(port, '/queued');
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
-    expect(w.upstream.inFlight).toBe(1);
+    expect(w.upstream.lease.inFlight).toBe(1);
     hold?.();
     expect((await slow).body).toBe('slow');
     expect((await get(port, '/')).body).toBe('web@0');
@@ -210,7 +211,7 @@ describe('limits', () => {
     await using testProxy = await startProxy(makeRoute(w.upstream), { maxResponseHeaderSize: 4096 });
     const { port } = testProxy;
     expect((await get(port, '/')).status).toBe(502);
-    await waitFor(() => w.upstream.inFlight === 0, 'inFlight back to 0');
+    await waitFor(() => w.upstream.lease.inFlight === 0, 'inFlight back to 0');
   });
 });
 
@@ -262,7 +263,7 @@ describe('connect timeout', () => {
       fillers.push(s);
     }
     await using target = await startUpstream('web@1', answerWith('web@1'));
-    const stuck = { id: 'web@0', host: '127.0.0.1', port: stuckPort, routable: true, draining: true, inFlight: 0, webSockets: 0, sessions: 0 };
+    const stuck = { id: 'web@0', host: '127.0.0.1', port: stuckPort, routable: true, draining: true, lease: new Lease() };
     const route = makeRoute(target.upstream);
     route.sessions.bind('S0', stuck, 60_000);
     await using testProxy = await startProxy(route, { upstreamConnectTimeoutMs: 300 });
@@ -271,6 +272,6 @@ describe('connect timeout', () => {
     const answer = await get(port, '/', { Cookie: 'demo.sid=S0' });
     expect(answer.body).toBe('web@1');
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
-    expect(stuck.inFlight).toBe(0);
+    expect(stuck.lease.inFlight).toBe(0);
   });
 });

@@ -48,7 +48,7 @@ describe('malformed requests', () => {
       expect(answer).not.toMatch(/web@0/);
       expect((await get(port, '/')).body).toBe('web@0');
       expect(w.seen.map((r) => r.url)).toEqual(['/']);
-      expect(w.upstream.inFlight).toBe(0);
+      expect(w.upstream.lease.inFlight).toBe(0);
     });
   }
 

@@ -14,9 +14,10 @@ import {
 } from '../src/index';
 import { responseHead } from '../src/engine/heads';
 import { makeRoute } from './helpers';
+import { Lease } from '@handover/process-table';
 
 function up(id: string, routable = true): Upstream {
-  return { id, host: '127.0.0.1', port: 1, routable, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
+  return { id, host: '127.0.0.1', port: 1, routable, draining: false, lease: new Lease() };
 }
 
 describe('findCookie', () => {

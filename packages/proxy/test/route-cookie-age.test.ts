@@ -69,7 +69,7 @@ describe('route cookie: honoured only within the idle timeout (real sockets)', (
     const reply = await get(port, '/', { Cookie: cookie });
     expect(reply.body).toBe('new');
     expect(route.sessions.peek('S1')).toBeUndefined();
-    expect(old.upstream.sessions).toBe(0);
+    expect(old.upstream.lease.sessions).toBe(0);
   });
 
   it('a cookie within the idle timeout restores the binding', async () => {

@@ -87,7 +87,7 @@ describe('route cookie: on real sockets', () => {
     const reply = await get(port, '/page', { Cookie: cookie });
     expect(reply.body).toBe('old');
     expect(route.sessions.peek('S9')).toBe(old.upstream);
-    expect(old.upstream.sessions).toBe(1);
+    expect(old.upstream.lease.sessions).toBe(1);
     // The client is not told again: its cookie is right.
     expect(routeLines(reply.headers['set-cookie'])).toEqual([]);
     // The forwarded request still carries the cookie header as sent (the app ignores unknown cookies).
@@ -115,7 +115,7 @@ describe('route cookie: on real sockets', () => {
       expect(reply.body, cookie).toBe('new');
     }
     expect(route.sessions.peek('S1')).toBeUndefined();
-    expect(old.upstream.sessions).toBe(0);
+    expect(old.upstream.lease.sessions).toBe(0);
 
     // A valid cookie naming a worker that is no longer routable: the target, never a 502.
     old.upstream.routable = false;

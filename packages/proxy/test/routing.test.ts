@@ -95,8 +95,8 @@ describe('upstream failures', () => {
     const reply = await get(port, '/', { Cookie: 'demo.sid=s' });
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('web@1');
-    expect(dead.inFlight).toBe(0);
-    expect(w1.upstream.inFlight).toBe(0);
+    expect(dead.lease.inFlight).toBe(0);
+    expect(w1.upstream.lease.inFlight).toBe(0);
   });
 
   it('retries a POST too: its body is held back until the upstream connection is up', async () => {
@@ -121,7 +121,7 @@ describe('upstream failures', () => {
     const reply = await get(port, '/');
     expect(reply.status).toBe(502);
     expect(reply.body).toMatch(/Bad Gateway/);
-    expect(dead.inFlight).toBe(0);
+    expect(dead.lease.inFlight).toBe(0);
   });
 
   it('answers 502 (no retry) when the worker resets after receiving the request', async () => {
@@ -134,7 +134,7 @@ describe('upstream failures', () => {
     const reply = await get(port, '/', { Cookie: 'demo.sid=s' });
     expect(reply.status).toBe(502);
     expect(w1.seen).toHaveLength(0);
-    expect(w0.upstream.inFlight).toBe(0);
+    expect(w0.upstream.lease.inFlight).toBe(0);
   });
 
   it('retries a GET on a fresh connection when a pooled connection turns out closed', async () => {

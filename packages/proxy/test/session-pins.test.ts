@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Upstream } from '../src/index';
 import { disposer, get, makeRoute, startProxy, startUpstream, waitFor } from './helpers';
+import { Lease } from '@handover/process-table';
 
 /** Binds many new sessions to `owner`, as a flood of new visitors would. */
 function flood(table: SessionTable<Upstream>, owner: Upstream, count: number): void {
@@ -47,7 +48,7 @@ describe('pinned sessions', () => {
     wss.on('headers', (headers) => headers.push('X-Handover-Session: ws-user; ttl=600'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     await using _server = disposer(() => new Promise<void>((resolve) => (wss.close(), server.closeAllConnections(), server.close(() => resolve()))));
-    const upstream: Upstream = { id: 'web@0', host: '127.0.0.1', port: (server.address() as AddressInfo).port, routable: true, draining: false, inFlight: 0, webSockets: 0, sessions: 0 };
+    const upstream: Upstream = { id: 'web@0', host: '127.0.0.1', port: (server.address() as AddressInfo).port, routable: true, draining: false, lease: new Lease() };
     const table = new SessionTable<Upstream>({ maxSessions: 4 });
     const route = makeRoute(upstream, {
       sessions: table,
@@ -65,7 +66,7 @@ describe('pinned sessions', () => {
     flood(table, upstream, 50);
     expect(table.peek('ws-user')).toBe(upstream);
     client.close();
-    await waitFor(() => upstream.webSockets === 0, 'the socket closed');
+    await waitFor(() => upstream.lease.webSockets === 0, 'the socket closed');
     flood(table, upstream, 50);
     expect(table.peek('ws-user')).toBeUndefined();
   });

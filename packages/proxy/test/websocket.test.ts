@@ -108,15 +108,15 @@ describe('websockets', () => {
     const { port, released } = testProxy;
     const a = await open(port);
     const b = await open(port);
-    expect(w0.upstream.webSockets).toBe(2);
-    expect(w0.upstream.inFlight).toBe(0);
+    expect(w0.upstream.lease.webSockets).toBe(2);
+    expect(w0.upstream.lease.inFlight).toBe(0);
     w0.upstream.draining = true;
     a.ws.close();
-    await waitFor(() => w0.upstream.webSockets === 1, 'webSockets 1');
+    await waitFor(() => w0.upstream.lease.webSockets === 1, 'webSockets 1');
     expect(released).toEqual([w0.upstream]);
     // the worker closing its side counts too
     for (const client of w0.wss.clients) client.terminate();
-    await waitFor(() => w0.upstream.webSockets === 0, 'webSockets 0');
+    await waitFor(() => w0.upstream.lease.webSockets === 0, 'webSockets 0');
     expect(released).toEqual([w0.upstream, w0.upstream]);
     await new Promise<void>((resolve) => (b.ws.readyState === WebSocket.CLOSED ? resolve() : b.ws.once('close', () => resolve())));
   });
@@ -137,12 +137,12 @@ describe('websockets', () => {
     base.upstream.draining = true;
     const opening = open(port);
     await waitFor(() => accept !== undefined, 'the handshake at the worker');
-    expect(base.upstream.inFlight).toBe(1);
-    expect(base.upstream.webSockets).toBe(0);
+    expect(base.upstream.lease.inFlight).toBe(1);
+    expect(base.upstream.lease.webSockets).toBe(0);
     accept?.(true);
     expect((await opening).first).toBe('hi');
-    expect(base.upstream.inFlight).toBe(0);
-    expect(base.upstream.webSockets).toBe(1);
+    expect(base.upstream.lease.inFlight).toBe(0);
+    expect(base.upstream.lease.webSockets).toBe(1);
     expect(released).toEqual([base.upstream]);
   });
 
@@ -200,7 +200,7 @@ describe('websockets', () => {
     expect(answer.status).toBe(401);
     expect(answer.body).toBe('login first');
     await answer.closed;
-    expect(w0.upstream.webSockets).toBe(0);
+    expect(w0.upstream.lease.webSockets).toBe(0);
     // On a raw socket that never closes by itself: the proxy relays the whole answer, then closes.
     const raw = await rawExchange(
       port,
@@ -222,7 +222,7 @@ describe('websockets', () => {
     const answer = await refused(port);
     expect(answer.status).toBe(401);
     await answer.closed;
-    await waitFor(() => base.upstream.inFlight === 0, 'inFlight 0');
+    await waitFor(() => base.upstream.lease.inFlight === 0, 'inFlight 0');
   });
 
   it('refuses an upgrade with an absolute-form target (400); the worker never sees it', async () => {
@@ -241,7 +241,7 @@ describe('websockets', () => {
     );
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(upgrades).toBe(0);
-    expect(w.upstream.inFlight).toBe(0);
+    expect(w.upstream.lease.inFlight).toBe(0);
   });
 
   it('answers 503 to an upgrade when there is no target, 502 when the worker is unreachable', async () => {
@@ -254,8 +254,8 @@ describe('websockets', () => {
     const { port: port2 } = testProxy2;
     const bad = await refused(port2);
     expect(bad.status).toBe(502);
-    expect(dead.webSockets).toBe(0);
-    expect(dead.inFlight).toBe(0);
+    expect(dead.lease.webSockets).toBe(0);
+    expect(dead.lease.inFlight).toBe(0);
   });
 
   it('retries an upgrade on the target when the session owner refuses the connection', async () => {
@@ -268,9 +268,9 @@ describe('websockets', () => {
     await using testProxy = await startProxy(route);
     const { port } = testProxy;
     expect((await open(port, '/ws', { Cookie: 'demo.sid=S' })).first).toBe('hello from web@1');
-    expect(dead.inFlight).toBe(0);
-    expect(w1.upstream.inFlight).toBe(0);
-    expect(w1.upstream.webSockets).toBe(1);
+    expect(dead.lease.inFlight).toBe(0);
+    expect(w1.upstream.lease.inFlight).toBe(0);
+    expect(w1.upstream.lease.webSockets).toBe(1);
   });
 
   it('close() destroys open websockets and resolves', async () => {
@@ -283,7 +283,7 @@ describe('websockets', () => {
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     await proxy.close(1000);
     await closed;
-    await waitFor(() => w0.upstream.webSockets === 0, 'webSockets 0');
+    await waitFor(() => w0.upstream.lease.webSockets === 0, 'webSockets 0');
     expect(proxy.server.listening).toBe(false);
   });
 

@@ -128,10 +128,10 @@ export class SessionTable<O extends SessionOwner> {
       const renewed = existing.owner === owner && existing.expiresAt > now;
       if (existing.owner !== owner) {
         const previous = existing.owner;
-        previous.sessions--;
+        previous.lease.sessionsReleased(1);
         existing.owner = owner;
         existing.mark = NEVER;
-        owner.sessions++;
+        owner.lease.sessionsBound(1);
         this.onRelease?.(previous, 'unbind');
       }
       existing.ttlMs = ttlMs;
@@ -151,7 +151,7 @@ export class SessionTable<O extends SessionOwner> {
     binding.bucket = this.expiry.file(own, expiresAt);
     shard.set(own, binding);
     this.count++;
-    owner.sessions++;
+    owner.lease.sessionsBound(1);
     this.queue.push(binding, this.count);
     if (this.listeners.length !== 0) this.tellBound(own, owner, ttlMs);
     return true;
@@ -240,7 +240,7 @@ export class SessionTable<O extends SessionOwner> {
     if (dropped > 0) {
       this.count -= dropped;
       if (this.count < this.rearmBelow) this.limitReported = false;
-      owner.sessions -= dropped;
+      owner.lease.sessionsReleased(dropped);
       this.onRelease?.(owner, 'owner-gone');
     }
     return dropped;
@@ -292,7 +292,7 @@ export class SessionTable<O extends SessionOwner> {
     binding.bucket = REMOVED;
     this.count--;
     if (this.count < this.rearmBelow) this.limitReported = false;
-    binding.owner.sessions--;
+    binding.owner.lease.sessionsReleased(1);
     this.onRelease?.(binding.owner, reason, id);
     for (const listener of this.listeners) listener.released?.(binding.id, binding.owner, reason, binding.expiresAt - binding.ttlMs);
   }

@@ -1,10 +1,17 @@
 /** The session table's public types: what it holds, what it reports, how it is set up. */
 
-/** Anything that owns sessions; the table keeps `sessions` equal to the ids bound to it. */
+/** Anything that owns sessions; the table counts them on its lease, and nothing else does. */
 export interface SessionOwner {
-  sessions: number;
+  readonly lease: SessionCount;
   /** A draining owner's sessions are never evicted to make room. */
   readonly draining?: boolean;
+}
+
+/** The session part of an owner's lease (process-table's `Lease` is one). */
+export interface SessionCount {
+  readonly sessions: number;
+  sessionsBound(count: number): void;
+  sessionsReleased(count: number): void;
 }
 
 export type ReleaseReason = 'unbind' | 'expire' | 'owner-gone' | 'evict';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SessionTable, type ReleaseReason, type SessionOwner } from '../src/index';
+import { sessionCount } from './owners';
 
 interface Owner extends SessionOwner {
   name: string;
@@ -7,7 +8,7 @@ interface Owner extends SessionOwner {
 }
 
 function owner(name: string, draining = false): Owner {
-  return { name, sessions: 0, draining };
+  return { name, lease: sessionCount(), draining };
 }
 
 function setup(maxSessions: number) {
@@ -35,7 +36,7 @@ describe('SessionTable: bounded size', () => {
     expect(limits).toEqual([]);
     expect(table.bind('s4', a, 60_000)).toBe(true);
     expect(table.size).toBe(3);
-    expect(a.sessions).toBe(3);
+    expect(a.lease.sessions).toBe(3);
     expect(table.peek('s1')).toBeUndefined();
     expect(table.peek('s4')).toBe(a);
     expect(released).toEqual([['a', 'evict', 's1']]);
@@ -90,7 +91,7 @@ describe('SessionTable: bounded size', () => {
     expect(table.peek('kept')).toBe(old);
     expect(table.peek('busy')).toBe(attached);
     expect(table.size).toBe(3);
-    expect(old.sessions + attached.sessions).toBe(3);
+    expect(old.lease.sessions + attached.lease.sessions).toBe(3);
   });
 
   it('refuses a new session when every candidate is protected, and takes it once one is not', () => {
@@ -104,7 +105,7 @@ describe('SessionTable: bounded size', () => {
     expect(table.bind('refused', attached, 60_000)).toBe(true);
     expect(table.peek('refused')).toBeUndefined();
     expect(table.size).toBe(2);
-    expect(attached.sessions).toBe(1);
+    expect(attached.lease.sessions).toBe(1);
     expect(table.stats).toMatchObject({ evicted: 0, refused: 1 });
     expect(limits).toHaveLength(1);
     table.unpin(pin);
@@ -161,7 +162,7 @@ describe('SessionTable: bounded size', () => {
       if (table.size > 100) throw new Error(`size ${table.size} after ${i}`);
     }
     expect(table.peek('user')).toBe(legit);
-    expect(a.sessions + legit.sessions).toBe(100);
+    expect(a.lease.sessions + legit.lease.sessions).toBe(100);
     expect(table.stats.queued).toBeLessThanOrEqual(2 * 100 + 4096);
   });
 
@@ -187,7 +188,7 @@ describe('SessionTable: bounded size', () => {
     table.unbindOwner(a);
     for (const id of ['b1', 'b2', 'b3', 'b4']) table.bind(id, b, 60_000);
     expect(table.size).toBe(3);
-    expect(b.sessions).toBe(3);
+    expect(b.lease.sessions).toBe(3);
     expect(table.peek('b1')).toBeUndefined();
   });
 });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { SessionTable, type SessionOwner } from '../src/index';
+import { sessionCount } from './owners';
 
 interface Owner extends SessionOwner {
   name: string;
 }
-const owner = (name: string): Owner => ({ name, sessions: 0 });
+const owner = (name: string): Owner => ({ name, lease: sessionCount() });
 
 function setup(maxSessions?: number) {
   const clock = { now: 10_000 };

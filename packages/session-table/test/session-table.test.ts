@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { SessionTable, type ReleaseReason, type SessionOwner } from '../src/index';
+import { sessionCount } from './owners';
 
 interface Owner extends SessionOwner {
   name: string;
 }
 
 function owner(name: string): Owner {
-  return { name, sessions: 0 };
+  return { name, lease: sessionCount() };
 }
 
 function setup(bucketMs = 1000) {
@@ -42,12 +43,12 @@ describe('SessionTable', () => {
     expect(table.peek('s2')).toBe(a);
     expect(table.lookup('nope')).toBeUndefined();
     expect(table.size).toBe(2);
-    expect(a.sessions).toBe(2);
+    expect(a.lease.sessions).toBe(2);
     expect(table.idsOf(a).sort()).toEqual(['s1', 's2']);
     expect(table.unbind('s1')).toBe(true);
     expect(table.unbind('s1')).toBe(false);
     expect(table.lookup('s1')).toBeUndefined();
-    expect(a.sessions).toBe(1);
+    expect(a.lease.sessions).toBe(1);
     expect(table.size).toBe(1);
     expect(released).toEqual([['a', 'unbind']]);
   });
@@ -57,7 +58,7 @@ describe('SessionTable', () => {
     const a = owner('a');
     table.bind('s', a, 5000);
     table.bind('s', a, 5000);
-    expect(a.sessions).toBe(1);
+    expect(a.lease.sessions).toBe(1);
     expect(table.size).toBe(1);
   });
 
@@ -68,8 +69,8 @@ describe('SessionTable', () => {
     table.bind('s', a, 5000);
     table.bind('s', b, 5000);
     expect(table.lookup('s')).toBe(b);
-    expect(a.sessions).toBe(0);
-    expect(b.sessions).toBe(1);
+    expect(a.lease.sessions).toBe(0);
+    expect(b.lease.sessions).toBe(1);
     expect(released).toEqual([['a', 'unbind']]);
   });
 
@@ -79,10 +80,10 @@ describe('SessionTable', () => {
     table.bind('s', a, 5000);
     table.bind('s', a, 0);
     expect(table.peek('s')).toBeUndefined();
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
     table.bind('t', a, -1);
     expect(table.size).toBe(0);
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
   });
 
   it('unbindOwner drops every session of one owner, once', () => {
@@ -93,8 +94,8 @@ describe('SessionTable', () => {
     table.bind('a2', a, 5000);
     table.bind('b1', b, 5000);
     expect(table.unbindOwner(a)).toBe(2);
-    expect(a.sessions).toBe(0);
-    expect(b.sessions).toBe(1);
+    expect(a.lease.sessions).toBe(0);
+    expect(b.lease.sessions).toBe(1);
     expect(table.lookup('a1')).toBeUndefined();
     expect(table.lookup('b1')).toBe(b);
     expect(released).toEqual([['a', 'owner-gone']]);
@@ -110,10 +111,10 @@ describe('SessionTable', () => {
     table.bind('s', a, 5000);
     clock.now += 4999;
     expect(table.sweep()).toEqual({ expired: 0, done: true });
-    expect(a.sessions).toBe(1);
+    expect(a.lease.sessions).toBe(1);
     clock.now += 3000; // past expiry and past the bucket's end
     expect(table.sweep()).toEqual({ expired: 1, done: true });
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
     expect(table.size).toBe(0);
     expect(released).toEqual([['a', 'expire']]);
   });
@@ -124,9 +125,9 @@ describe('SessionTable', () => {
     table.bind('s', a, 5000);
     clock.now += 5000;
     expect(table.peek('s')).toBeUndefined();
-    expect(a.sessions).toBe(1); // peek does not release
+    expect(a.lease.sessions).toBe(1); // peek does not release
     expect(table.lookup('s')).toBeUndefined();
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
     expect(released).toEqual([['a', 'expire']]);
     // the later sweep finds only a stale filing
     clock.now += 5000;
@@ -142,10 +143,10 @@ describe('SessionTable', () => {
       expect(table.lookup('s')).toBe(a);
       expect(table.sweep().expired).toBe(0);
     }
-    expect(a.sessions).toBe(1);
+    expect(a.lease.sessions).toBe(1);
     clock.now += 7000;
     expect(table.sweep()).toEqual({ expired: 1, done: true });
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
   });
 
   it('a shorter ttl on re-bind is honoured by the sweep', () => {
@@ -155,7 +156,7 @@ describe('SessionTable', () => {
     table.bind('s', a, 1000);
     clock.now += 3000;
     expect(table.sweep()).toEqual({ expired: 1, done: true });
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
   });
 
   it('a sweep over budget returns done: false and continues on the next call', () => {
@@ -164,10 +165,10 @@ describe('SessionTable', () => {
     for (let i = 0; i < 10; i++) table.bind(`s${i}`, a, 1000);
     clock.now += 5000;
     expect(table.sweep(4)).toEqual({ expired: 4, done: false });
-    expect(a.sessions).toBe(6);
+    expect(a.lease.sessions).toBe(6);
     expect(table.sweep(4)).toEqual({ expired: 4, done: false });
     expect(table.sweep(4)).toEqual({ expired: 2, done: true });
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
     expect(table.size).toBe(0);
   });
 
@@ -180,7 +181,7 @@ describe('SessionTable', () => {
     table.bind('late', a, 500);
     clock.now += 2500;
     expect(table.sweep()).toEqual({ expired: 1, done: true });
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
   });
 
   it('reports each reason to onRelease', () => {
@@ -203,8 +204,8 @@ describe('SessionTable', () => {
       ['a', 'expire'],
       ['b', 'owner-gone'],
     ]);
-    expect(a.sessions).toBe(0);
-    expect(b.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
+    expect(b.lease.sessions).toBe(0);
   });
 
   it('handles many sessions across many buckets', () => {
@@ -215,7 +216,7 @@ describe('SessionTable', () => {
     for (let t = 0; t < 120; t++) {
       clock.now += 100;
       expired += table.sweep().expired;
-      expect(a.sessions).toBe(1000 - expired);
+      expect(a.lease.sessions).toBe(1000 - expired);
     }
     expect(expired).toBe(1000);
     expect(table.size).toBe(0);
@@ -232,7 +233,7 @@ describe('SessionTable', () => {
     const rest = table.sweep();
     expect(rest.done).toBe(true);
     expect(first.expired + rest.expired).toBe(5000);
-    expect(a.sessions).toBe(0);
+    expect(a.lease.sessions).toBe(0);
   });
 
   it('keeps sessions apart whatever their ids look like (shards)', () => {
@@ -243,7 +244,7 @@ describe('SessionTable', () => {
     ids.forEach((id, i) => table.bind(id, i % 2 ? a : b, 1000));
     ids.forEach((id, i) => expect(table.lookup(id)).toBe(i % 2 ? a : b));
     expect(table.size).toBe(ids.length);
-    expect(a.sessions + b.sessions).toBe(ids.length);
+    expect(a.lease.sessions + b.lease.sessions).toBe(ids.length);
   });
 });
 
@@ -251,8 +252,8 @@ describe('the session table names the session it releases', () => {
   it('passes the id on unbind and expiry, not on unbindOwner', () => {
     let now = 0;
     const released: Array<[string, string | undefined]> = [];
-    const table = new SessionTable<{ sessions: number }>({ now: () => now, onRelease: (_o, reason, id) => released.push([reason, id]) });
-    const owner = { sessions: 0 };
+    const table = new SessionTable<SessionOwner>({ now: () => now, onRelease: (_o, reason, id) => released.push([reason, id]) });
+    const owner = { lease: sessionCount() };
     table.bind('a', owner, 1000);
     table.bind('b', owner, 5000);
     table.bind('c', owner, 5000);

@@ -1,7 +1,7 @@
 /**
  * One request on its way through the proxy, and its life: start (the request steps), dispatch
  * to a worker connection, finish (answered and read), abort (the client or the worker is gone),
- * and the proxy's own answers. In-flight accounting belongs here: `upstream.inFlight` goes up
+ * and the proxy's own answers. In-flight accounting belongs here: `upstream.lease` counts a request up
  * once per dispatch and comes down exactly once (release), whatever ends the exchange.
  */
 import { fallbackUpstream } from '../passes/choose-upstream';
@@ -87,7 +87,7 @@ export function dispatch(ex: Exchange, upstream: Upstream, fresh: boolean): void
   // A handshake needs a connection of its own, never a freed one: no queue for it.
   if (full && ex.upgrade) return reply(ex, 503, 'Service Unavailable', 'The worker has too many connections; retry shortly.\n', true);
   ex.upstream = upstream;
-  upstream.inFlight++;
+  upstream.lease.requestStarted();
   ex.counted = true;
   if (ex.sessionId !== undefined) ex.pin = state.route.sessions.pin(ex.sessionId, upstream);
   ex.connected = false;
@@ -277,7 +277,7 @@ export function release(ex: Exchange): void {
     ex.pin = undefined;
   }
   const upstream = ex.upstream as Upstream;
-  upstream.inFlight--;
+  upstream.lease.requestFinished();
   notifyRelease(ex.conn.state, upstream);
 }
 

@@ -30,7 +30,7 @@ class Tunnel {
     this.client.destroy();
     this.worker.destroy();
     if (this.pin !== undefined) this.state.route.sessions.unpin(this.pin);
-    this.upstream.webSockets--;
+    this.upstream.lease.webSocketClosed();
     notifyRelease(this.state, this.upstream);
   }
 }
@@ -48,7 +48,7 @@ export function openTunnel(ex: Exchange, up: UpConn, fromWorker: Buffer): void {
   up.detach();
   conn.detach();
   // The handshake is over: its in-flight unit goes back as the tunnel's webSockets unit comes.
-  upstream.webSockets++;
+  upstream.lease.webSocketOpened();
   const pin = ex.sessionId === undefined ? undefined : state.route.sessions.pin(ex.sessionId, upstream);
   ex.responseDone = true;
   ex.requestDone = true;
