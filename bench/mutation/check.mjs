@@ -19,11 +19,14 @@ const MUTANTS = [
   ['request trailers kept for the next request', 'packages/proxy/src/engine/request-parser.ts', "    // Trailers arrive as a last kOnHeaders: dropped, never merged into the next request's head.\n    conn.headers = undefined;", '', 'packages/proxy', ['test/hostile.test.ts']],
   ['a request body framed with the length dropped', 'packages/proxy/src/engine/heads.ts', "  else if (length !== undefined) head += `Content-Length: ${length}\\r\\n`;", '', 'packages/proxy', ['test/hostile.test.ts']],
   ['a stale cookie sent to a dead worker', 'packages/proxy/src/passes/choose-upstream.ts', 'if (owner.routable) return owner;', 'return owner;', 'packages/proxy', ['test/routing.test.ts']],
-  ['inFlight never given back', 'packages/proxy/src/engine/exchange.ts', 'upstream.inFlight--;', '', 'packages/proxy', ['test/routing.test.ts']],
+  ['inFlight never given back', 'packages/proxy/src/engine/exchange.ts', 'upstream.lease.requestFinished();', '', 'packages/proxy', ['test/routing.test.ts']],
   ["another worker's session unbound on a rotation", 'packages/proxy/src/passes/account-response.ts', ' && sessions.peek(requestSessionId) === upstream', '', 'packages/proxy', ['test/accounting.test.ts']],
   ['a route cookie honoured without its signature', 'packages/proxy/src/passes/route-cookie.ts', '!timingSafeEqual(given, expected)', 'false', 'packages/proxy', ['test/route-cookie.test.ts']],
   ['the per-worker connection limit ignored', 'packages/proxy/src/engine/exchange.ts', 'return limit === 0 ||', 'return true ||', 'packages/proxy', ['test/limits.test.ts']],
-  ['a detached worker stopped with a WebSocket open', 'packages/process-table/src/drain.ts', ' && lease.webSockets <= 0', '', 'apps/supervisor', ['test/lifecycle.test.ts']],
+  ['a detached worker stopped with a WebSocket open', 'packages/process-table/src/lease.ts', ' && this.webSocketCount <= 0', '', 'apps/supervisor', ['test/lifecycle.test.ts']],
+  ['new sessions sent to a detached worker', 'packages/process-table/src/process-table.ts', "if (worker.state !== 'started') continue;", "if (worker.state === 'stopped') continue;", 'packages/process-table', ['test/table.test.ts']],
+  ['a restored session a request used dropped as a phantom', 'apps/supervisor/src/restored-sessions.ts', 'if (this.usedSinceRestore(id, owner)) counts.confirmed++;', 'if (false) counts.confirmed++;', 'apps/supervisor', ['test/restored-sessions.test.ts']],
+  ['the journal told of nothing the table binds', 'packages/session-table/src/session-table.ts', '    if (this.listeners.length !== 0) this.tellBound(own, owner, ttlMs);\n', '', 'packages/session-table', ['test/listener.test.ts']],
 ];
 
 function copyTree() {
