@@ -12,4 +12,5 @@ export { CONFIG_FILE_NAME, loadConfig } from './load';
 export type { LoadConfigOptions } from './load';
 export { loadDotEnv, parseDotEnv } from './dotenv';
 export { locateJsonError } from './json';
-export { urlHost } from './url-host';
+// Kept here for its users (CLI, launch banner, console); one copy, in @handover/net.
+export { urlHost } from '@handover/net';

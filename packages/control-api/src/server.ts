@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { bracketHost, listenServer } from '@handover/net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { SupervisorControl } from './contract';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
@@ -315,10 +315,6 @@ export function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
 }
 
-export function formatHostForUrl(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
 export async function startControlServer(options: StartControlServerOptions): Promise<ControlServer> {
   const host = options.host ?? '127.0.0.1';
   const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -349,22 +345,12 @@ export async function startControlServer(options: StartControlServerOptions): Pr
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    const done = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    if (options.fd === undefined) server.listen(options.port, host, done);
-    else server.listen({ fd: options.fd }, done);
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenServer(server, options.port, host, options.fd);
   let closing: Promise<void> | null = null;
   return {
     server,
     port,
-    url: `http://${formatHostForUrl(host)}:${port}/`,
+    url: `http://${bracketHost(host)}:${port}/`,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
