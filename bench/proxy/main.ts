@@ -7,15 +7,15 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { answers, startOnFreePort } from '../../test-support/ports';
+import { startBenchHandover } from './handover';
 import { cpuSplitMicros, processTree, rssBytes } from './proc';
 import { type WrkResult, runWrk } from './wrk';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '../..');
 const LOAD_CPU = 0;
 const SERVER_CPU = 1;
 
@@ -57,30 +57,6 @@ function requireTools(): void {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.ok) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 interface Target {
   name: string;
   url: string;
@@ -92,10 +68,17 @@ const children: ChildProcess[] = [];
 function start(command: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn('taskset', ['-c', String(SERVER_CPU), ...command], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // stderr through us: shown as before, and read for "address in use" (then another port).
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   children.push(child);
   return child;
+}
+
+/** A server of this benchmark on a port chosen now, answering `path` (another port if it was taken). */
+async function startServer(what: string, spawnOn: (port: number) => ChildProcess, path = '/'): Promise<{ child: ChildProcess; port: number }> {
+  return startOnFreePort(what, spawnOn, (port) => answers(`http://127.0.0.1:${port}${path}`));
 }
 
 function stopAll(): void {
@@ -106,50 +89,27 @@ async function startTargets(dir: string, only: string[] | null): Promise<Target[
   const want = (name: string) => only === null || only.includes(name);
   // One bench worker per configuration (Handover's supervisor starts its own), so no proxy's
   // idle keep-alive connections burden the worker another one is measured against.
-  const newWorker = async (): Promise<number> => {
-    const port = await freePort();
-    start(['node', join(HERE, 'worker.mjs')], { PORT: String(port) });
-    await waitForHttp(`http://127.0.0.1:${port}/login`);
-    return port;
-  };
+  const newWorker = async (): Promise<number> =>
+    (await startServer('a bench worker', (port) => start(['node', join(HERE, 'worker.mjs')], { PORT: String(port) }), '/login')).port;
   const directPort = await newWorker();
   const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${directPort}/`, proxyPids: () => [] }];
 
   if (want('handover')) {
-    const [proxyPort, controlPort] = [await freePort(), await freePort()];
-    const configPath = join(dir, 'handover.config.json');
-    writeFileSync(
-      configPath,
-      JSON.stringify({
-        proxy: { port: proxyPort },
-        control: { port: controlPort },
-        dataDir: join(dir, 'handover-data'),
-        pools: [
-          {
-            name: 'web',
-            command: `node ${JSON.stringify(join(HERE, 'worker.mjs'))}`,
-            basePort: 20_000 + Math.floor(Math.random() * 10_000),
-            sessionCookie: 'JSESSIONID',
-            healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 100 },
-          },
-        ],
-      }),
-    );
-    const supervisor = start(['node', join(ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
-      HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef',
-      // The supervisor in this very process (no keeper), so its pid is the one whose CPU is measured.
-      HANDOVER_KEEPER: '0',
+    const { run, url } = await startBenchHandover(dir, {
+      cpu: SERVER_CPU,
+      onOutput: (chunk, stream) => {
+        if (stream === 'stderr') process.stderr.write(chunk);
+      },
     });
-    // The first answer through the proxy also binds the bench session to the worker.
-    await waitForHttp(`http://127.0.0.1:${proxyPort}/login`);
-    targets.push({ name: 'handover', url: `http://127.0.0.1:${proxyPort}/`, proxyPids: () => [supervisor.pid!] });
+    const supervisor = run.child;
+    children.push(supervisor);
+    targets.push({ name: 'handover', url, proxyPids: () => [supervisor.pid!] });
   }
 
   if (want('nginx')) {
     const workerPort = await newWorker();
-    const port = await freePort();
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(
+    const writeConf = (port: number) => writeFileSync(
       conf,
       `worker_processes 1;
 daemon off;
@@ -178,16 +138,17 @@ http {
 }
 `,
     );
-    const nginx = start(['nginx', '-c', conf, '-p', dir]);
-    await waitForHttp(`http://127.0.0.1:${port}/`);
+    const { child: nginx, port } = await startServer('nginx', (port) => {
+      writeConf(port);
+      return start(['nginx', '-c', conf, '-p', dir]);
+    });
     targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}/`, proxyPids: () => processTree(nginx.pid!) });
   }
 
   if (want('haproxy')) {
     const workerPort = await newWorker();
-    const port = await freePort();
     const conf = join(dir, 'haproxy.cfg');
-    writeFileSync(
+    const writeConf = (port: number) => writeFileSync(
       conf,
       `global
   nbthread 1
@@ -208,16 +169,18 @@ backend workers
   server w1 127.0.0.1:${workerPort} cookie w1
 `,
     );
-    const haproxy = start(['haproxy', '-db', '-f', conf]);
-    await waitForHttp(`http://127.0.0.1:${port}/`);
+    const { child: haproxy, port } = await startServer('HAProxy', (port) => {
+      writeConf(port);
+      return start(['haproxy', '-db', '-f', conf]);
+    });
     targets.push({ name: 'haproxy', url: `http://127.0.0.1:${port}/`, proxyPids: () => [haproxy.pid!] });
   }
 
   if (want('http-proxy')) {
     const workerPort = await newWorker();
-    const port = await freePort();
-    const peer = start(['node', join(HERE, 'http-proxy-peer.mjs')], { PORT: String(port), UPSTREAM_PORT: String(workerPort) });
-    await waitForHttp(`http://127.0.0.1:${port}/`);
+    const { child: peer, port } = await startServer('http-proxy', (port) =>
+      start(['node', join(HERE, 'http-proxy-peer.mjs')], { PORT: String(port), UPSTREAM_PORT: String(workerPort) }),
+    );
     targets.push({ name: 'http-proxy', url: `http://127.0.0.1:${port}/`, proxyPids: () => [peer.pid!] });
   }
   return targets;

@@ -7,9 +7,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { answers, startOnFreePort } from '../../test-support/ports';
 import { cpuSplitMicros } from './proc';
 import { runWrk } from './wrk';
 
@@ -30,29 +30,19 @@ const idle = Number(arg('idle', '0'));
 const nodeFlags = arg('node-flags', '').split(' ').filter(Boolean);
 
 const children: ChildProcess[] = [];
-function start(cmd: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn('taskset', ['-c', '1', ...cmd], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  return child;
-}
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-  });
-}
-async function ready(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} not ready`);
+/** A server on core 1 on a port chosen now, ready when /login answers (another port if it was taken). */
+async function start(what: string, cmd: string[], env: (port: number) => NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
+  return startOnFreePort(
+    what,
+    (port) => {
+      // stderr through us: shown as before, and read for "address in use".
+      const child = spawn('taskset', ['-c', '1', ...cmd], { env: { ...process.env, ...env(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+      children.push(child);
+      return child;
+    },
+    (port) => answers(`http://127.0.0.1:${port}/login`),
+  );
 }
 /** proxy-only.ts bundled to one plain JS file (the tsx A/B). */
 async function bundle(): Promise<string> {
@@ -86,19 +76,19 @@ function topSelf(file: string, n = 25): string {
 }
 
 try {
-  const workerPort = await freePort();
-  start(['node', join(HERE, 'worker.mjs')], { PORT: String(workerPort) });
-  await ready(`http://127.0.0.1:${workerPort}/login`);
+  const { port: workerPort } = await start('the bench worker', ['node', join(HERE, 'worker.mjs')], (port) => ({ PORT: String(port) }));
   for (const engine of engines) {
-    const port = await freePort();
     const dir = prof ? join(prof, engine) : '';
     if (dir) mkdirSync(dir, { recursive: true });
     // `<engine>:plain` runs an esbuild bundle of proxy-only.ts under plain node (no tsx loader).
     const [engineName, variant] = engine.split(':') as [string, string | undefined];
     const script = variant === 'plain' ? await bundle() : join(HERE, 'proxy-only.ts');
     const node = ['node', ...nodeFlags, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...(variant === 'plain' ? [] : ['--import', 'tsx']), script];
-    const proxy = start(node, { PORT: String(port), UPSTREAM_PORT: String(workerPort), HANDOVER_PROXY_ENGINE: engineName });
-    await ready(`http://127.0.0.1:${port}/login`);
+    const { child: proxy, port } = await start(`the proxy (${engine})`, node, (port) => ({
+      PORT: String(port),
+      UPSTREAM_PORT: String(workerPort),
+      HANDOVER_PROXY_ENGINE: engineName,
+    }));
     for (let r = 0; r < repeats; r++) {
       for (const c of connections) {
         if (idle > 0) await new Promise((r) => setTimeout(r, idle * 1000));

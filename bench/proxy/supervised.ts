@@ -4,17 +4,16 @@
  * [--node-options "--trace-gc"] [--idle S]`. Supervisor and worker on core 1, wrk on core 0. The
  * supervisor's stdout/stderr go to --log (so `--trace-gc` output can be read next to the runs).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type HandoverRun, stopHandover } from '../../test-support/handover';
+import { startBenchHandover } from './handover';
 import { cpuSplitMicros } from './proc';
 import { runWrk } from './wrk';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '../..');
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
@@ -28,54 +27,18 @@ const nodeOptions = arg('node-options', '');
 /** Seconds to wait before each run (the proxy's idle worker connections expire after 4 s, as between main.ts's configurations). */
 const idle = Number(arg('idle', '0'));
 
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-  });
-}
-async function ready(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} not ready`);
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'handover-supervised-'));
-let supervisor: ChildProcess | undefined;
+let run: HandoverRun | undefined;
+const out = openSync(log, 'a');
 try {
-  const [proxyPort, controlPort] = [await freePort(), await freePort()];
-  const configPath = join(dir, 'handover.config.json');
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      proxy: { port: proxyPort },
-      control: { port: controlPort },
-      dataDir: join(dir, 'handover-data'),
-      pools: [
-        {
-          name: 'web',
-          command: `node ${JSON.stringify(join(HERE, 'worker.mjs'))}`,
-          basePort: 20_000 + Math.floor(Math.random() * 10_000),
-          sessionCookie: 'JSESSIONID',
-          healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 100 },
-        },
-      ],
-    }),
-  );
-  const out = openSync(log, 'a');
-  supervisor = spawn('taskset', ['-c', '1', 'node', ...nodeOptions.split(' ').filter(Boolean), join(ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
-    env: { ...process.env, HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef', HANDOVER_KEEPER: '0' }, // its pid is measured
-    stdio: ['ignore', out, out],
+  const started = await startBenchHandover(dir, {
+    cpu: 1,
+    nodeArgs: nodeOptions.split(' ').filter(Boolean),
+    onOutput: (chunk) => writeSync(out, chunk),
   });
-  await ready(`http://127.0.0.1:${proxyPort}/login`);
+  run = started.run;
+  const supervisor = run.child;
+  const url = started.url;
   for (let r = 0; r < repeats; r++) {
     for (const c of connections) {
       if (idle > 0) {
@@ -87,7 +50,7 @@ try {
       }
       if (log !== '/dev/null') appendFileSync(log, `=== run c=${c} start ${Date.now()}\n`);
       const before = cpuSplitMicros([supervisor.pid!]);
-      const w = await runWrk({ url: `http://127.0.0.1:${proxyPort}/`, connections: c, seconds, script: join(HERE, 'sticky.lua'), cpu: 0 });
+      const w = await runWrk({ url, connections: c, seconds, script: join(HERE, 'sticky.lua'), cpu: 0 });
       const after = cpuSplitMicros([supervisor.pid!]);
       if (log !== '/dev/null') appendFileSync(log, `=== run c=${c} end ${Date.now()}\n`);
       const cpu = (after.user + after.sys - before.user - before.sys) / w.requests;
@@ -98,12 +61,7 @@ try {
     }
   }
 } finally {
-  if (supervisor && supervisor.exitCode === null) {
-    await new Promise<void>((done) => {
-      const t = setTimeout(() => { supervisor!.kill('SIGKILL'); done(); }, 15_000);
-      supervisor!.once('exit', () => { clearTimeout(t); done(); });
-      supervisor!.kill('SIGTERM');
-    });
-  }
+  if (run) await stopHandover(run);
+  closeSync(out);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,21 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_SERVER, REPO_ROOT, isProcessAlive, randomBasePort, waitFor } from './harness';
+import { type HandoverRun, handoverConfig, startHandover, stopHandover } from '../../../test-support/handover';
+import { demoPool, isProcessAlive, randomBasePort, waitFor } from './harness';
 
 const TOKEN = 'cli-test-token-0123456789abcdef';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function isGroupAlive(pgid: number): boolean {
   try {
@@ -27,52 +17,31 @@ function isGroupAlive(pgid: number): boolean {
 }
 
 describe('`handover start` as a real process', () => {
-  let child: ChildProcess | undefined;
+  let run: HandoverRun | undefined;
   let dir: string | undefined;
   afterEach(async () => {
     // Workers outlive a SIGKILLed supervisor by design: on a failed test, stop it with SIGTERM
     // (which stops its workers) and only then, if it hangs, SIGKILL.
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child!.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    if (run) await stopHandover(run);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('serves, answers curl-style control calls, and leaves no process behind on SIGTERM', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'handover-cli-'));
-    const configPath = join(dir, 'handover.config.json');
-    const [proxyPort, controlPort] = [await freePort(), await freePort()];
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        proxy: { port: proxyPort },
-        control: { port: controlPort },
-        dataDir: join(dir, 'data'),
-        pools: [
-          {
-            name: 'web',
-            command: `node ${JSON.stringify(DEMO_SERVER)}`,
-            basePort: randomBasePort(),
-            sessionCookie: 'demo.sid',
-            revision: 'v1',
-            healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
-          },
-        ],
-      }),
-    );
-    let output = '';
-    child = spawn(process.execPath, [join(REPO_ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
-      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const home = (dir = await mkdtemp(join(tmpdir(), 'handover-cli-')));
+    const started = await startHandover({
+      configPath: join(home, 'handover.config.json'),
+      config: (ports) =>
+        handoverConfig(
+          ports,
+          join(home, 'data'),
+          demoPool('v1', { name: 'web', basePort: randomBasePort(), healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 } }),
+        ),
+      env: { HANDOVER_CONTROL_TOKEN: TOKEN },
+      timeoutMs: 30_000,
     });
-    child.stdout!.on('data', (chunk) => (output += chunk));
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    await waitFor(() => output.includes('Handover is running'), 30_000, `the start banner; output so far:\n${output}`);
-    expect(output).toContain(`http://127.0.0.1:${proxyPort}/`);
+    run = started.run;
+    const { proxy: proxyPort, control: controlPort } = started.ports;
+    expect(run.output).toContain(`http://127.0.0.1:${proxyPort}/`);
 
     const control = `http://127.0.0.1:${controlPort}`;
     const auth = { authorization: `Bearer ${TOKEN}` };
@@ -111,9 +80,8 @@ describe('`handover start` as a real process', () => {
     expect(pids.length).toBeGreaterThan(0);
     for (const pid of pids) expect(isGroupAlive(pid)).toBe(true);
 
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
     // Exited processes may linger as zombies for a moment until they are reaped.
     await waitFor(() => pids.every((pid) => !isProcessAlive(pid) && !isGroupAlive(pid)), 5_000, 'every worker process to be gone');
     await waitFor(async () => {

@@ -4,32 +4,20 @@
  * and the store read by another process. Shared by the durability, keeper and phantom-session
  * tests; cleanup kills only the processes it started, by pid.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-table';
+import { type HandoverRun, START_MS, handoverConfig, spawnHandover, startHandover, waitForBanner, withPorts } from '../../../test-support/handover';
+import { freePorts } from '../../../test-support/ports';
 import { checkProcess, processStartTime } from '../src/proc-identity';
-import { Client, DEMO_SERVER, REPO_ROOT, randomBasePort, waitFor } from './harness';
+import { Client, DEMO_SERVER, demoPool, randomBasePort, waitFor } from './harness';
 
 export const TOKEN = 'durability-test-token-0123456789abcdef';
-export const BIN = join(REPO_ROOT, 'apps/supervisor/bin/handover.mjs');
-/** Generous: two cores and other work on the machine. */
-export const START_MS = 60_000;
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** /proc/<pid>/stat state, or null when there is no such process. */
 export function procState(pid: number): string | null {
@@ -56,11 +44,7 @@ export function isOurWorker(pid: number): boolean {
   }
 }
 
-export interface Run {
-  child: ChildProcess;
-  output: string;
-  exited: Promise<number | null>;
-}
+export type Run = HandoverRun;
 
 /** A config, a data directory, and the supervisors run on them one after the other. */
 export class Installation {
@@ -71,38 +55,47 @@ export class Installation {
    * another test's worker by then.
    */
   readonly workerPids = new Map<number, string | null>();
+  /** Until the first start: candidates, replaced if that start finds one taken. */
+  private ports: { proxy: number; control: number };
+  private started = false;
   private constructor(
     readonly dir: string,
     readonly configPath: string,
-    readonly proxyPort: number,
-    readonly controlPort: number,
-  ) {}
+    proxyPort: number,
+    controlPort: number,
+  ) {
+    this.ports = { proxy: proxyPort, control: controlPort };
+  }
 
   static async create(pool: Record<string, unknown> = {}): Promise<Installation> {
     const dir = await mkdtemp(join(tmpdir(), 'handover-durability-'));
     const configPath = join(dir, 'handover.config.json');
-    const [proxyPort, controlPort] = [await freePort(), await freePort()];
+    const [proxy, control] = (await freePorts(2)) as [number, number];
     await writeFile(
       configPath,
-      JSON.stringify({
-        proxy: { port: proxyPort },
-        control: { port: controlPort },
-        dataDir: join(dir, 'data'),
-        pools: [
-          {
+      JSON.stringify(
+        handoverConfig(
+          { proxy, control },
+          join(dir, 'data'),
+          demoPool('v1', {
             name: 'web',
-            command: `node ${JSON.stringify(DEMO_SERVER)}`,
             basePort: randomBasePort(),
-            sessionCookie: 'demo.sid',
-            revision: 'v1',
             healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
             stop: { graceSeconds: 5 },
             ...pool,
-          },
-        ],
-      }),
+          }),
+        ),
+      ),
     );
-    return new Installation(dir, configPath, proxyPort, controlPort);
+    return new Installation(dir, configPath, proxy, control);
+  }
+
+  get proxyPort(): number {
+    return this.ports.proxy;
+  }
+
+  get controlPort(): number {
+    return this.ports.control;
   }
 
   get dbFile(): string {
@@ -119,34 +112,32 @@ export class Installation {
    * keeper itself is killed).
    */
   cli(args: string[], keeper = false, env: NodeJS.ProcessEnv = {}): Run {
-    const child = spawn(process.execPath, [BIN, ...args, '--config', this.configPath], {
-      env: { ...process.env, HANDOVER_CONTROL_TOKEN: TOKEN, HANDOVER_KEEPER: keeper ? '1' : '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const run: Run = {
-      child,
-      output: '',
-      exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-    };
-    child.stdout!.on('data', (chunk) => (run.output += chunk));
-    child.stderr!.on('data', (chunk) => (run.output += chunk));
+    const run = spawnHandover(args, { configPath: this.configPath, keeper, env: { HANDOVER_CONTROL_TOKEN: TOKEN, ...env } });
     this.runs.push(run);
     return run;
   }
 
-  /** Starts a supervisor and waits for its banner; returns it and how long it took. */
+  /**
+   * Starts a supervisor and waits for its banner; returns it and how long it took. The first
+   * start of an installation moves to other ports if one was taken since they were chosen
+   * (the config file keeps whatever else the test wrote into it); later ones keep them.
+   */
   async start(keeper = false, env: NodeJS.ProcessEnv = {}): Promise<{ run: Run; readyMs: number }> {
-    const began = Date.now();
-    const run = this.cli(['start'], keeper, env);
-    await waitFor(
-      () => run.output.includes('Handover is running') || run.child.exitCode !== null,
-      START_MS,
-      'the start banner',
-    );
-    if (!run.output.includes('Handover is running')) throw new Error(`the supervisor did not start:\n${run.output}`);
-    const readyMs = Date.now() - began;
+    const launch = () => this.cli(['start'], keeper, env);
+    let started: { run: Run; readyMs: number };
+    if (this.started) {
+      const began = Date.now();
+      const run = launch();
+      await waitForBanner(run);
+      started = { run, readyMs: Date.now() - began };
+    } else {
+      const first = await startHandover({ configPath: this.configPath, config: (ports) => withPorts(this.configPath, ports), launch });
+      this.ports = first.ports;
+      this.started = true;
+      started = first;
+    }
     await this.workers(); // remembers the pids
-    return { run, readyMs };
+    return { run: started.run, readyMs: started.readyMs };
   }
 
   async query<T>(procedure: string, input?: unknown): Promise<T> {

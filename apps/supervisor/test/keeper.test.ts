@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -6,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '@handover/config';
+import { spawnHandover } from '../../../test-support/handover';
+import { freePort, retryOnAddressInUse } from '../../../test-support/ports';
 import { RestartBackoff, inheritedSockets, keptAddresses } from '../src/keeper';
-import { REPO_ROOT, randomBasePort } from './harness';
+import { randomBasePort } from './harness';
 import { Installation, count, login, postOnNewConnection, report, running } from './installation';
 import { waitFor } from './wait';
 
@@ -49,40 +50,39 @@ describe('keeper: what it hands to the supervisor', () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as { port: number }).port;
-    const controlPort = await freePort();
-    const dir = await mkdtemp(join(tmpdir(), 'handover-keeper-'));
     try {
-      const configPath = join(dir, 'handover.config.json');
-      const marker = join(dir, 'worker-ran');
-      await writeFile(
-        configPath,
-        JSON.stringify({
-          proxy: { port },
-          control: { port: controlPort },
-          dataDir: join(dir, 'data'),
-          pools: [{ name: 'web', command: `touch ${marker}`, basePort: randomBasePort(), sessionCookie: 'a' }],
-        }),
-      );
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'apps/supervisor/bin/handover.mjs'), 'start', '--config', configPath], {
-        env: { ...process.env, HANDOVER_CONTROL_TOKEN: 'keeper-test-token-0123456789abcdef', HANDOVER_KEEPER: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      // Again on another control port if someone else takes it before the last check binds it.
+      await retryOnAddressInUse(async () => {
+        const controlPort = await freePort();
+        const dir = await mkdtemp(join(tmpdir(), 'handover-keeper-'));
+        try {
+          const configPath = join(dir, 'handover.config.json');
+          const marker = join(dir, 'worker-ran');
+          await writeFile(
+            configPath,
+            JSON.stringify({
+              proxy: { port },
+              control: { port: controlPort },
+              dataDir: join(dir, 'data'),
+              pools: [{ name: 'web', command: `touch ${marker}`, basePort: randomBasePort(), sessionCookie: 'a' }],
+            }),
+          );
+          const run = spawnHandover(['start'], { configPath, keeper: true, env: { HANDOVER_CONTROL_TOKEN: 'keeper-test-token-0123456789abcdef' } });
+          expect(await run.exited).toBe(1);
+          expect(run.output).toMatch(new RegExp(`cannot bind 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): another program uses that port`));
+          // Refused by the keeper itself: no supervisor ran, so none could sit on a random port.
+          expect(run.output).not.toMatch(/Handover is running/);
+          expect(existsSync(marker)).toBe(false);
+          // The control port the keeper held is free again.
+          const again = createServer();
+          await new Promise<void>((resolve, reject) => again.once('error', reject).listen(controlPort, '127.0.0.1', resolve));
+          await new Promise<void>((resolve) => again.close(() => resolve()));
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
       });
-      let output = '';
-      child.stdout.on('data', (chunk) => (output += chunk));
-      child.stderr.on('data', (chunk) => (output += chunk));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      expect(code).toBe(1);
-      expect(output).toMatch(new RegExp(`cannot bind 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): another program uses that port`));
-      // Refused by the keeper itself: no supervisor ran, so none could sit on a random port.
-      expect(output).not.toMatch(/Handover is running/);
-      expect(existsSync(marker)).toBe(false);
-      // The control port the keeper held is free again.
-      const again = createServer();
-      await new Promise<void>((resolve, reject) => again.once('error', reject).listen(controlPort, '127.0.0.1', resolve));
-      await new Promise<void>((resolve) => again.close(() => resolve()));
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
 });
@@ -99,15 +99,6 @@ describe('keeper: the wait before each restart', () => {
     expect(backoff.next(0)).toEqual({ delayMs: 200, restartsInRow: 2 });
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the keeper never gives up on a supervisor that keeps dying', () => {
   let install: Installation | undefined;
