@@ -1,5 +1,4 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { createControlConnection } from '../src/server/control-connection';
 import type { ConsoleSession } from '../src/server/session';
 import { createPassThrough } from '../src/server/trpc-pass-through';
 import { GET as routeGET } from '../src/app/api/trpc/[trpc]/route';
+import { freePort, freePorts, retryOnAddressInUse } from '../../../test-support/ports';
 
 /**
  * The console's /api/trpc pass-through against a real supervisor (real control API, real demo
@@ -19,17 +19,6 @@ import { GET as routeGET } from '../src/app/api/trpc/[trpc]/route';
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
 const DEMO = path.join(REPO_ROOT, 'apps/demo/server.mjs');
 const ORIGIN = 'http://127.0.0.1:3999';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The environment without the developer's own HANDOVER_* settings. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -58,32 +47,36 @@ function handler(session: ConsoleSession | null = alice, cwd = dir) {
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'handover-admin-test-'));
-  controlPort = await freePort();
-  const basePort = 21_000 + Math.floor(Math.random() * 1000) * 10;
   const configPath = path.join(dir, 'handover.config.json');
-  await writeFile(
-    configPath,
-    JSON.stringify({
-      proxy: { port: await freePort() },
-      control: { port: controlPort },
-      dataDir: 'data',
-      pools: [
-        {
-          name: 'web',
-          command: `node ${JSON.stringify(DEMO)}`,
-          basePort,
-          sessionCookie: 'demo.sid',
-          revision: 'v1',
-          healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
-          stop: { graceSeconds: 5 },
-        },
-      ],
-    }),
-  );
   const env = cleanEnv();
   const load = () => loadConfig({ path: configPath, env });
-  // The token is generated into data/control-token: the console must find it there.
-  running = await launchSupervisor(await load(), { env, reloadConfig: load });
+  // The console finds the control port in the config file, so it is a real one there, chosen
+  // now; if another process takes one before the supervisor binds it, again on others.
+  running = await retryOnAddressInUse(async () => {
+    const [proxyPort, port] = (await freePorts(2)) as [number, number];
+    controlPort = port;
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        proxy: { port: proxyPort },
+        control: { port: controlPort },
+        dataDir: 'data',
+        pools: [
+          {
+            name: 'web',
+            command: `node ${JSON.stringify(DEMO)}`,
+            basePort: 21_000 + Math.floor(Math.random() * 1000) * 10,
+            sessionCookie: 'demo.sid',
+            revision: 'v1',
+            healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
+            stop: { graceSeconds: 5 },
+          },
+        ],
+      }),
+    );
+    // The token is generated into data/control-token: the console must find it there.
+    return launchSupervisor(await load(), { env, reloadConfig: load });
+  });
 });
 
 afterAll(async () => {

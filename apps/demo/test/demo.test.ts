@@ -3,24 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { drained, freePort, markAddressInUse, retryOnAddressInUse } from '../../../test-support/ports';
 
 const SERVER = path.resolve(__dirname, '../server.mjs');
 const DEADLINE_MS = 10_000;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: run the real server.mjs as a child process
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Demo {
   child: ChildProcess;
@@ -71,11 +60,16 @@ function spawnDemo(env: Record<string, string>, port: number): Demo & { portRead
   return { child, port, base: `http://127.0.0.1:${port}`, stdout: () => out, stderr: () => err, exit, portReady };
 }
 
+/** On a port chosen now; again on another one if it was taken before the demo bound it. */
 async function startDemo(env: Record<string, string> = {}): Promise<Demo> {
-  const port = await freePort();
-  const demo = spawnDemo(env, port);
-  await demo.portReady;
-  return demo;
+  return retryOnAddressInUse(async () => {
+    const demo = spawnDemo(env, await freePort());
+    await demo.portReady.catch(async (error: unknown) => {
+      await drained(demo.child);
+      throw markAddressInUse(error, demo.stderr());
+    });
+    return demo;
+  });
 }
 
 /** A tiny cookie-keeping client for one user. */
@@ -524,11 +518,9 @@ describe('demo app: health, WebSocket, lifecycle', () => {
   });
 
   it('waits DEMO_START_DELAY_MS before listening', async () => {
-    const port = await freePort();
     const started = Date.now();
-    const demo = spawnDemo({ DEMO_START_DELAY_MS: '400' }, port);
-    await demo.portReady;
+    const demo = await startDemo({ DEMO_START_DELAY_MS: '400' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
-    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect((await fetch(`${demo.base}/healthz`)).status).toBe(200);
   });
 });

@@ -5,12 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProxy, type ProxyServer, type Route, type Upstream } from '@handover/proxy';
 import { SessionTable } from '@handover/session-table';
 import { Lease } from '@handover/process-table';
+import { startOnFreePort } from '../../../test-support/ports';
 
 const SERVER = path.resolve(__dirname, '../server.mjs');
 const SESSIONS = 3000;
@@ -27,33 +27,20 @@ afterEach(async () => {
   for (const proxy of proxies.splice(0)) await proxy.close(0);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** The demo with a short session TTL, ready when it prints its listening line. */
+/** The demo with a short session TTL, ready when it prints its listening line (on a port chosen now). */
 async function startDemo(): Promise<number> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH, HANDOVER_WORKER: 'web@0', PORT: String(port), DEMO_SESSION_TTL_SECONDS: TTL_SECONDS },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('listening on')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`demo exited with ${code}`)));
-  });
+  const { port } = await startOnFreePort(
+    'the demo',
+    (port) => {
+      const child = spawn(process.execPath, [SERVER], {
+        env: { PATH: process.env.PATH, HANDOVER_WORKER: 'web@0', PORT: String(port), DEMO_SESSION_TTL_SECONDS: TTL_SECONDS },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.add(child);
+      return child;
+    },
+    (_port, output) => output().includes('listening on'),
+  );
   return port;
 }
 
