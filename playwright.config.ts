@@ -3,7 +3,8 @@ import { CONSOLE_URL, PORTS, REPO_ROOT, STACK_DIR, stackConfig, stackEnv } from 
 
 /**
  * Browser tests of the admin console against the real stack: the supervisor with the demo
- * app (proxy :18180, control API :18190, workers from :18200) and the built console (:18100).
+ * app (proxy, control API, workers) and the built console, on ports chosen when the run starts
+ * (e2e/support/stack.ts), so a run meets nothing else on the machine.
  * `npm test` builds the console first; for a local run: `npm run build -w @handover/admin`
  * then `npx playwright test`. Chromium is Debian's (CHROMIUM_PATH overrides /usr/bin/chromium).
  */

@@ -1,65 +1,80 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
+import { answers, collectOutput, exitOf, freePorts, retryOnAddressInUse, waitUntilReady } from '../test-support/ports';
 import { snap } from './support/console';
-import { ADMIN_PASSWORD, ADMIN_USER, REPO_ROOT, stackConfig, stackEnv } from './support/stack';
+import { ADMIN_PASSWORD, ADMIN_USER, REPO_ROOT, randomBasePort, stackConfig, stackEnv } from './support/stack';
 
 /**
  * The supervisor goes away and comes back. This needs a supervisor the test may stop, so it
- * starts its own pair (supervisor + console) on other ports instead of the shared stack.
+ * starts its own pair (supervisor + console) on other ports instead of the shared stack:
+ * chosen when it starts, and chosen again if one was taken before it was bound.
  */
-const PORTS = { proxy: 18380, control: 18390, base: 18400 };
-const ADMIN_PORT = 18101;
-const DIR = path.join(tmpdir(), 'handover-e2e-reconnect');
-const CONFIG = path.join(DIR, 'handover.config.json');
-const ENV = { ...process.env, ...stackEnv(PORTS, DIR), HANDOVER_ADMIN_PORT: String(ADMIN_PORT) };
+let ports: { proxy: number; control: number; base: number };
+let adminPort: number;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+/** What each process printed (read as it comes, so its pipes never fill), for failure messages. */
+const outputs = new WeakMap<ChildProcess, () => string>();
 
 function start(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.resume();
-  child.stderr?.resume();
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  outputs.set(child, collectOutput(child));
   return child;
 }
 
-const startSupervisor = () => start(['apps/supervisor/bin/handover.mjs', 'start', '--config', CONFIG]);
+const startSupervisor = () => start(['apps/supervisor/bin/handover.mjs', 'start', '--config', path.join(dir, 'handover.config.json')]);
 
 async function stop(child: ChildProcess | undefined): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const exited = exitOf(child);
   child.kill('SIGTERM');
   await exited;
-}
-
-async function answers(url: string): Promise<number> {
-  try {
-    return (await fetch(url)).status;
-  } catch {
-    return 0;
-  }
 }
 
 let supervisor: ChildProcess | undefined;
 let adminConsole: ChildProcess | undefined;
 
 test.beforeAll(async () => {
-  await rm(DIR, { recursive: true, force: true });
-  await mkdir(DIR, { recursive: true });
-  await writeFile(CONFIG, JSON.stringify(stackConfig('v1', PORTS), null, 2));
-  supervisor = startSupervisor();
-  adminConsole = start(['apps/admin/scripts/start.mjs']);
-  await expect.poll(() => answers(`http://127.0.0.1:${PORTS.control}/healthz`), { timeout: 60_000 }).toBe(200);
-  await expect.poll(() => answers(`http://127.0.0.1:${ADMIN_PORT}/login`), { timeout: 60_000 }).toBe(200);
+  await retryOnAddressInUse(async () => {
+    // A fresh directory each attempt: the test counts the supervisor's starts and its workers.
+    dir = await mkdtemp(path.join(tmpdir(), 'handover-e2e-reconnect-'));
+    const [proxy, control, admin] = (await freePorts(3)) as [number, number, number];
+    ports = { proxy, control, base: randomBasePort() };
+    adminPort = admin;
+    env = { ...process.env, ...stackEnv(ports, dir), HANDOVER_ADMIN_PORT: String(adminPort) };
+    await writeFile(path.join(dir, 'handover.config.json'), JSON.stringify(stackConfig('v1', ports), null, 2));
+    supervisor = startSupervisor();
+    adminConsole = start(['apps/admin/scripts/start.mjs']);
+    try {
+      await waitUntilReady(supervisor, () => answers(`http://127.0.0.1:${ports.control}/healthz`), {
+        what: 'the supervisor',
+        output: outputs.get(supervisor)!,
+        timeoutMs: 60_000,
+      });
+      await waitUntilReady(adminConsole, () => answers(`http://127.0.0.1:${adminPort}/login`), {
+        what: 'the console',
+        output: outputs.get(adminConsole)!,
+        timeoutMs: 60_000,
+      });
+    } catch (error) {
+      await Promise.all([stop(adminConsole), stop(supervisor)]);
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  });
 });
 
 test.afterAll(async () => {
   await Promise.all([stop(adminConsole), stop(supervisor)]);
-  await rm(DIR, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
 });
 
 test('the page says when the supervisor is gone and reconnects by itself', async ({ page }, testInfo) => {
-  const base = `http://127.0.0.1:${ADMIN_PORT}`;
+  const base = `http://127.0.0.1:${adminPort}`;
   await page.goto(`${base}/`);
   await page.getByLabel('User name').fill(ADMIN_USER);
   await page.getByLabel('Password').fill(ADMIN_PASSWORD);
@@ -70,7 +85,7 @@ test('the page says when the supervisor is gone and reconnects by itself', async
   await stop(supervisor);
   const banner = page.getByTestId('disconnected-banner');
   await expect(banner).toContainText('Disconnected from the supervisor — reconnecting…');
-  await expect(banner).toContainText(`the supervisor is not answering on http://127.0.0.1:${PORTS.control}/`);
+  await expect(banner).toContainText(`the supervisor is not answering on http://127.0.0.1:${ports.control}/`);
   await expect(page.getByTestId('live-indicator')).toHaveText('Offline');
   await snap(page, testInfo, 'disconnected');
 

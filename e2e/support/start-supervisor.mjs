@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Playwright's webServer for the supervisor: writes a fresh config (revision v1) into the
-// stack directory, then runs the real `handover start --config …` in this process, so
-// Playwright's SIGTERM reaches it once and it stops every worker on the way out.
+// stack directory (chosen for this run), then runs the real `handover start --config …` in
+// this process, so Playwright's SIGTERM reaches it once and it stops every worker on the way
+// out; the directory goes with it.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,6 +14,7 @@ if (!dir || !configJson) {
 }
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const configPath = path.join(dir, 'handover.config.json');
 writeFileSync(configPath, configJson);
 
