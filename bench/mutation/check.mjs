@@ -22,7 +22,7 @@ const MUTANTS = [
   ['inFlight never given back', 'packages/proxy/src/engine/exchange.ts', 'upstream.lease.requestFinished();', '', 'packages/proxy', ['test/routing.test.ts']],
   ["another worker's session unbound on a rotation", 'packages/proxy/src/passes/account-response.ts', ' && sessions.peek(requestSessionId) === upstream', '', 'packages/proxy', ['test/accounting.test.ts']],
   ['a route cookie honoured without its signature', 'packages/proxy/src/passes/route-cookie.ts', '!timingSafeEqual(given, expected)', 'false', 'packages/proxy', ['test/route-cookie.test.ts']],
-  ['the per-worker connection limit ignored', 'packages/proxy/src/engine/exchange.ts', 'return limit === 0 ||', 'return true ||', 'packages/proxy', ['test/limits.test.ts']],
+  ['the per-worker connection limit ignored', 'packages/proxy/src/engine/worker-queue.ts', 'return limit === 0 ||', 'return true ||', 'packages/proxy', ['test/limits.test.ts']],
   ['a detached worker stopped with a WebSocket open', 'packages/process-table/src/lease.ts', ' && this.webSocketCount <= 0', '', 'apps/supervisor', ['test/lifecycle.test.ts']],
   ['new sessions sent to a detached worker', 'packages/process-table/src/process-table.ts', "if (worker.state !== 'started') continue;", "if (worker.state === 'stopped') continue;", 'packages/process-table', ['test/table.test.ts']],
   ['a restored session a request used dropped as a phantom', 'apps/supervisor/src/restored-sessions.ts', 'if (this.usedSinceRestore(id, owner)) counts.confirmed++;', 'if (false) counts.confirmed++;', 'apps/supervisor', ['test/restored-sessions.test.ts']],

@@ -10,8 +10,9 @@ import type { Upstream } from '../types';
 import { type ClientConn, endConn, pauseConn, PAUSE_CONNECTING, PAUSE_PIPELINED, PAUSE_UPSTREAM_FULL, resumeConn } from './client-connection';
 import { BODY_CHUNKED, BODY_NONE, type BodyKind, OUT_NONE, type OutMode } from './heads';
 import { runRequestSteps } from './request-steps';
-import { endActive, type EngineState, notifyRelease, type WorkerPool } from './state';
+import { endActive, notifyRelease } from './state';
 import { openWorkerConnection, takeIdle, type UpConn } from './worker-connection';
+import { canOpen, waitForConnection } from './worker-queue';
 
 export class Exchange {
   sessionId: string | undefined = undefined;
@@ -76,7 +77,7 @@ export function start(ex: Exchange): void {
 }
 
 /**
- * Sends the exchange to a worker (again, on a retry), counting it in the worker's inFlight. When
+ * Sends the exchange to a worker (again, on a retry), counting it on the worker's lease. When
  * the worker has maxConnectionsPerWorker open and none idle, the exchange waits in the worker's
  * queue (HAProxy's server maxconn + timeout queue) for the next connection that frees up.
  */
@@ -95,64 +96,19 @@ export function dispatch(ex: Exchange, upstream: Upstream, fresh: boolean): void
   if (up !== undefined) return sendOn(ex, up);
   // Hold the body back until the connection is up, so a refused connection can be retried.
   if (!ex.requestDone) pauseConn(ex.conn, PAUSE_CONNECTING);
-  if (full) {
-    ex.queuedAt = Date.now();
-    (state.pools.get(upstream) as WorkerPool).waiting.push(ex);
-    return;
-  }
+  if (full) return waitForConnection(ex, state, upstream);
   const created = openWorkerConnection(state, upstream);
   created.ex = ex;
   ex.up = created;
 }
 
-function sendOn(ex: Exchange, up: UpConn): void {
+/** Sends the exchange on a connection that is open already (an idle one, or one a queue hands over). */
+export function sendOn(ex: Exchange, up: UpConn): void {
   up.ex = ex;
   ex.up = up;
   ex.reused = true;
   ex.connected = true;
   sendHead(ex, up);
-}
-
-function canOpen(state: EngineState, upstream: Upstream): boolean {
-  const limit = state.maxConnectionsPerWorker;
-  return limit === 0 || (state.pools.get(upstream)?.open ?? 0) < limit;
-}
-
-/** The next exchange waiting for this worker that is still wanted (aborted ones are skipped). */
-function nextWaiting(pool: WorkerPool): Exchange | undefined {
-  const waiting = pool.waiting;
-  while (waiting.length > 0) {
-    const ex = waiting.shift() as Exchange;
-    ex.queuedAt = 0;
-    if (!ex.finished && !ex.conn.dead) return ex;
-  }
-  return undefined;
-}
-
-/** A worker connection came free: the oldest waiting exchange takes it. True when one did. */
-export function handToWaiting(up: UpConn): boolean {
-  const ex = nextWaiting(up.pool);
-  if (ex === undefined) return false;
-  sendOn(ex, up);
-  return true;
-}
-
-/** A worker connection closed: the oldest waiting exchange gets a new one. */
-export function openForWaiting(state: EngineState, pool: WorkerPool, upstream: Upstream): void {
-  if (pool.waiting.length === 0 || !canOpen(state, upstream)) return;
-  const ex = nextWaiting(pool);
-  if (ex === undefined) return;
-  const created = openWorkerConnection(state, upstream);
-  created.ex = ex;
-  ex.up = created;
-}
-
-/** Waited longer than queueTimeoutMs for a connection: 503. */
-export function queueTimedOut(ex: Exchange): void {
-  ex.queuedAt = 0;
-  if (ex.finished) return;
-  release(ex);
-  reply(ex, 503, 'Service Unavailable', 'The worker is busy (all its connections in use); retry shortly.\n', true);
 }
 
 export function sendHead(ex: Exchange, up: UpConn): void {

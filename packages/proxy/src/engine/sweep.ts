@@ -5,7 +5,8 @@
  * client or worker can never keep a detached worker from draining.
  */
 import { type ClientConn, failConn } from './client-connection';
-import { abort, type Exchange, queueTimedOut } from './exchange';
+import { abort, type Exchange } from './exchange';
+import { queueTimedOut } from './worker-queue';
 import { faultProbe } from './guard';
 import type { EngineState, WorkerPool } from './state';
 

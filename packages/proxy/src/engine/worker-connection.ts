@@ -6,7 +6,8 @@
 import net, { type Socket } from 'node:net';
 import type { Upstream } from '../types';
 import { failConn, PAUSE_UPSTREAM_FULL, resumeConn } from './client-connection';
-import { abort, type Exchange, handToWaiting, openForWaiting, sendHead, upstreamFailed } from './exchange';
+import { abort, type Exchange, sendHead, upstreamFailed } from './exchange';
+import { handToWaiting, openForWaiting } from './worker-queue';
 import { type EntryPoint, faultProbe, recordFault } from './guard';
 import { HTTPParser, PARSER_RESOURCE, RESPONSE, STRICT } from './llhttp';
 import { afterUpParse, flushHead, listenToResponses } from './response-parser';
