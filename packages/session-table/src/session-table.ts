@@ -11,6 +11,9 @@
  * `pin`) nor owned by a draining worker (those sessions only shrink, and losing one logs a user
  * out). When none of the next 256 candidates may go, the new session is refused (not stored): its
  * requests still reach the pool's target, and the proxy's route cookie keeps routing it.
+ *
+ * (A little over 300 lines on purpose: every operation that must keep the count, the shards, the
+ * expiry buckets, the eviction queue and the listeners in step is in this one file.)
  */
 import { Binding, EvictionQueue, NEVER, REMOVED, ownString } from './binding';
 import { ExpiryBuckets } from './expiry-buckets';
