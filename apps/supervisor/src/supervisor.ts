@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type HandoverConfig, formatConfigWarning, loadConfig } from '@handover/config';
-import { ControlError, type SupervisorControl } from '@handover/control-api';
+import { ControlError, type SupervisorControl, noSuchPool, noSuchWorker, requireState } from '@handover/control-api';
 import {
   type DetachAndSyncResult,
   type HandoverEvent,
@@ -329,29 +329,14 @@ export class Supervisor implements SupervisorControl {
     const worker = this.rt.table.find(id);
     const pool = worker === undefined ? undefined : this.rt.pools.get(worker.pool);
     if (pool === undefined || worker === undefined) {
-      throw new ControlError('NOT_FOUND', `no worker ${id}; running workers: ${this.rt.table.aliveIds().join(', ') || 'none'}`);
+      throw noSuchWorker(id, this.rt.table.aliveIds());
     }
     return { pool, worker };
   }
 
   private findPool(name: string): Pool {
     const pool = this.rt.pools.get(name);
-    if (pool === undefined) throw new ControlError('NOT_FOUND', `no pool ${name}; pools: ${[...this.rt.pools.keys()].join(', ')}`);
+    if (pool === undefined) throw noSuchPool(name, [...this.rt.pools.keys()]);
     return pool;
   }
-}
-
-function requireState(worker: Worker, state: 'started' | 'detached', what: string): void {
-  if (worker.state === state) return;
-  const hint =
-    state === 'started'
-      ? worker.state === 'detached'
-        ? ' It is already detached (draining); reattach it to roll back.'
-        : worker.state === 'starting'
-          ? ' Wait until it is ready.'
-          : ''
-      : worker.state === 'started'
-        ? ' It is attached already.'
-        : ' Only a detached worker that is still running can be reattached.';
-  throw new ControlError('PRECONDITION_FAILED', `cannot ${what} ${worker.id}: it is ${worker.state}.${hint}`);
 }

@@ -5,6 +5,7 @@
  */
 import type {
   DetachAndSyncResult,
+  InstanceState,
   HandoverEvent,
   LogLine,
   PoolInfo,
@@ -47,4 +48,33 @@ export interface SupervisorControl {
    * (`keepWorkers`) leaving the workers running and recorded for the next start to re-adopt.
    */
   stopSupervisor(options: { keepWorkers: boolean }, actor: string): Promise<SupervisorStopResult>;
+}
+
+/*
+ * The operator errors every SupervisorControl gives in the same words (the real supervisor and
+ * the in-memory fake alike), so a CLI or console test against either sees what users see.
+ */
+
+export function noSuchWorker(id: string, running: readonly string[]): ControlError {
+  return new ControlError('NOT_FOUND', `no worker ${id}; running workers: ${running.join(', ') || 'none'}`);
+}
+
+export function noSuchPool(name: string, pools: readonly string[]): ControlError {
+  return new ControlError('NOT_FOUND', `no pool ${name}; pools: ${pools.join(', ')}`);
+}
+
+/** An operation that needs the worker `started` (detach) or `detached` (reattach), with what to do instead. */
+export function requireState(worker: { id: string; state: InstanceState }, state: 'started' | 'detached', what: string): void {
+  if (worker.state === state) return;
+  const hint =
+    state === 'started'
+      ? worker.state === 'detached'
+        ? ' It is already detached (draining); reattach it to roll back.'
+        : worker.state === 'starting'
+          ? ' Wait until it is ready.'
+          : ''
+      : worker.state === 'started'
+        ? ' It is attached already.'
+        : ' Only a detached worker that is still running can be reattached.';
+  throw new ControlError('PRECONDITION_FAILED', `cannot ${what} ${worker.id}: it is ${worker.state}.${hint}`);
 }

@@ -2,7 +2,7 @@
  * The Handover control API: the tRPC router (server half, `type AppRouter` for the console),
  * the `node:http` handler and server, and a typed client for the CLI and scripts.
  */
-export { ControlError } from './contract';
+export { ControlError, noSuchPool, noSuchWorker, requireState } from './contract';
 export type { ControlErrorCode, SupervisorControl } from './contract';
 export { appRouter } from './router';
 export type { AppRouter } from './router';

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { isAlive } from '@handover/process-table';
-import { ControlError, type SupervisorControl } from '../src/contract';
+import { ControlError, type SupervisorControl, noSuchPool, noSuchWorker, requireState } from '../src/contract';
 import type {
   DetachAndSyncResult,
   EventType,
@@ -162,30 +162,15 @@ export class FakeSupervisor implements SupervisorControl {
       const running = this.ordered()
         .filter((w) => isAlive(w.state))
         .map((w) => w.id);
-      throw new ControlError('NOT_FOUND', `no worker ${worker}; running workers: ${running.join(', ') || 'none'}`);
+      throw noSuchWorker(worker, running);
     }
     return info;
   }
 
   private findPool(name: string): PoolInfo {
     const pool = this.pools.get(name);
-    if (pool === undefined) throw new ControlError('NOT_FOUND', `no pool ${name}; pools: ${[...this.pools.keys()].join(', ')}`);
+    if (pool === undefined) throw noSuchPool(name, [...this.pools.keys()]);
     return pool;
-  }
-
-  private requireState(info: WorkerInfo, state: 'started' | 'detached', what: string): void {
-    if (info.state === state) return;
-    const hint =
-      state === 'started'
-        ? info.state === 'detached'
-          ? ' It is already detached (draining); reattach it to roll back.'
-          : info.state === 'starting'
-            ? ' Wait until it is ready.'
-            : ''
-        : info.state === 'started'
-          ? ' It is attached already.'
-          : ' Only a detached worker that is still running can be reattached.';
-    throw new ControlError('PRECONDITION_FAILED', `cannot ${what} ${info.id}: it is ${info.state}.${hint}`);
   }
 
   private action(actor: string, info: WorkerInfo, what: string): void {
@@ -261,7 +246,7 @@ export class FakeSupervisor implements SupervisorControl {
   async detach(worker: string, actor: string): Promise<WorkerInfo> {
     this.call('detach', worker, actor);
     const info = this.find(worker);
-    this.requireState(info, 'started', 'detach');
+    requireState(info, 'started', 'detach');
     if (![...this.workers.values()].some((w) => w.pool === info.pool && w.id !== worker && w.state === 'started')) {
       throw new ControlError(
         'PRECONDITION_FAILED',
@@ -276,7 +261,7 @@ export class FakeSupervisor implements SupervisorControl {
   async detachAndSync(worker: string, actor: string): Promise<DetachAndSyncResult> {
     this.call('detachAndSync', worker, actor);
     const info = this.find(worker);
-    this.requireState(info, 'started', 'detach and sync');
+    requireState(info, 'started', 'detach and sync');
     this.action(actor, info, `detach and sync ${worker}`);
     let started: WorkerInfo;
     try {
@@ -295,7 +280,7 @@ export class FakeSupervisor implements SupervisorControl {
   async reattach(worker: string, actor: string): Promise<WorkerInfo> {
     this.call('reattach', worker, actor);
     const info = this.find(worker);
-    this.requireState(info, 'detached', 'reattach');
+    requireState(info, 'detached', 'reattach');
     this.action(actor, info, `reattach ${worker}`);
     const next: WorkerInfo = { ...info, state: 'started', attached: true, detachedAt: null, drainDeadline: null };
     this.workers.set(worker, next);
