@@ -2,7 +2,7 @@ import { createTRPCClient, httpLink, httpSubscriptionLink, splitLink } from '@tr
 import type { TRPCClient } from '@trpc/client';
 import { EventSource } from 'eventsource';
 import type { AppRouter } from './router';
-import { TRPC_PATH } from './server';
+import { TRPC_PATH } from './http-handler';
 
 export interface ControlClientOptions {
   /** The control API, e.g. `http://127.0.0.1:8090` (a trailing `/trpc` is accepted too). */

@@ -8,17 +8,10 @@ export { appRouter } from './router';
 export type { AppRouter } from './router';
 export { createCallerFactory } from './trpc';
 export type { ControlContext } from './trpc';
-export {
-  ACTOR_HEADER,
-  DEFAULT_ACTOR,
-  TRPC_PATH,
-  createControlHandler,
-  createTokenCheck,
-  isLoopbackHost,
-  parseActor,
-  startControlServer,
-} from './server';
-export type { ControlHandlerOptions, ControlServer, StartControlServerOptions } from './server';
+export { ACTOR_HEADER, DEFAULT_ACTOR, TRPC_PATH, createControlHandler, createTokenCheck, parseActor } from './http-handler';
+export type { ControlHandlerOptions } from './http-handler';
+export { isLoopbackHost, startControlServer } from './http-server';
+export type { ControlServer, StartControlServerOptions } from './http-server';
 export { createControlClient, trpcUrl } from './client';
 export type { ControlClient, ControlClientOptions } from './client';
 export { liveEvents } from './live-events';

@@ -1,5 +1,5 @@
-import { startControlServer } from '../src/server';
-import type { ControlServer, StartControlServerOptions } from '../src/server';
+import { startControlServer } from '../src/http-server';
+import type { ControlServer, StartControlServerOptions } from '../src/http-server';
 import { type AsyncResource, asyncResource } from '../../../test-support/resources';
 import { FakeSupervisor } from './fake-supervisor';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fakeWorker } from './fake-supervisor';
 import { TOKEN, json, startHarness, startServer } from './helpers';
-import { createTokenCheck, isLoopbackHost, parseActor, startControlServer } from '../src/server';
+import { createTokenCheck, parseActor } from '../src/http-handler';
+import { isLoopbackHost, startControlServer } from '../src/http-server';
 
 describe('plain HTTP (curl style)', () => {
   it('serves /healthz without a token', async () => {
