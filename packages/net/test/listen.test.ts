@@ -1,19 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
-import { type AddressInfo, type Server, connect, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listenServer } from '../src/index';
 
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const server of servers.splice(0)) await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-});
-
-function track<S extends Server>(server: S): S {
-  servers.push(server);
-  return server;
-}
 
 /** One line the server at host:port writes to a new connection. */
 function greeting(port: number, host = '127.0.0.1'): Promise<string> {
@@ -27,11 +18,12 @@ function greeting(port: number, host = '127.0.0.1'): Promise<string> {
   });
 }
 
-const greeter = () => track(createServer((socket) => socket.end(`hello from ${process.pid}\n`)));
+/** Held with `await using`: a net.Server closes itself on dispose (Node ≥ 20.5). */
+const greeter = () => createServer((socket) => socket.end(`hello from ${process.pid}\n`));
 
 describe('listenServer', () => {
   it('resolves the port it got: an ephemeral one for port 0, where it then answers', async () => {
-    const server = greeter();
+    await using server = greeter();
     const port = await listenServer(server, 0, '127.0.0.1');
     expect(port).toBeGreaterThan(0);
     expect(port).toBe((server.address() as AddressInfo).port);
@@ -39,7 +31,7 @@ describe('listenServer', () => {
   });
 
   it('takes an HTTP server as well, and an IPv6 host', async () => {
-    const server = track(createHttpServer((_req, res) => res.end('ok')));
+    await using server = createHttpServer((_req, res) => res.end('ok'));
     const port = await listenServer(server, 0, '::1').catch((error: NodeJS.ErrnoException) => {
       // A machine without IPv6 loopback: nothing to check here.
       if (error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT') return null;
@@ -50,9 +42,9 @@ describe('listenServer', () => {
   });
 
   it('rejects with EADDRINUSE for a port another server holds, and leaves no error listener behind', async () => {
-    const holder = greeter();
+    await using holder = greeter();
     const port = await listenServer(holder, 0, '127.0.0.1');
-    const second = greeter();
+    await using second = greeter();
     const before = second.listenerCount('error');
     await expect(listenServer(second, port, '127.0.0.1')).rejects.toMatchObject({ code: 'EADDRINUSE' });
     // Only the one-shot listener it added, already fired and gone.
@@ -63,7 +55,7 @@ describe('listenServer', () => {
   it('listens on an inherited socket (fd) instead of binding: the port the parent bound answers, from the child', async () => {
     // The parent (as Handover's keeper does) holds a bound socket and hands it down as fd 3;
     // it closes its own copy once the child listens, so only the child can answer.
-    const parent = greeter();
+    await using parent = greeter();
     const port = await listenServer(parent, 0, '127.0.0.1');
     const fd = (parent as unknown as { _handle: { fd: number } })._handle.fd;
     const script = `
