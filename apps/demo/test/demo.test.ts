@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { drained, freePort, markAddressInUse, retryOnAddressInUse } from '../../../test-support/ports';
 
 const SERVER = path.resolve(__dirname, '../server.mjs');
@@ -11,7 +11,8 @@ const DEADLINE_MS = 10_000;
 // ---------------------------------------------------------------------------------------------
 // Helpers: run the real server.mjs as a child process
 
-interface Demo {
+/** A running demo; `await using` kills it (SIGKILL) and waits for its exit when the test ends. */
+interface Demo extends AsyncDisposable {
   child: ChildProcess;
   port: number;
   base: string;
@@ -20,27 +21,17 @@ interface Demo {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const running = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
-});
-
 function spawnDemo(env: Record<string, string>, port: number): Demo & { portReady: Promise<number> } {
   const child = spawn(process.execPath, [SERVER], {
     env: { PATH: process.env.PATH, HANDOVER_WORKER: 'web@0', HANDOVER_REVISION: 'v1', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    }),
+    child.on('exit', (code, signal) => resolve({ code, signal })),
   );
   const portReady = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`demo did not print its listening line in time; stdout: ${out}; stderr: ${err}`)), DEADLINE_MS);
@@ -57,7 +48,11 @@ function spawnDemo(env: Record<string, string>, port: number): Demo & { portRead
     });
   });
   portReady.catch(() => {});
-  return { child, port, base: `http://127.0.0.1:${port}`, stdout: () => out, stderr: () => err, exit, portReady };
+  const dispose = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exit;
+  };
+  return { child, port, base: `http://127.0.0.1:${port}`, stdout: () => out, stderr: () => err, exit, portReady, [Symbol.asyncDispose]: dispose };
 }
 
 /** On a port chosen now; again on another one if it was taken before the demo bound it. */
@@ -243,7 +238,7 @@ const ID = /^[A-Za-z0-9_-]{22}$/;
 
 describe('demo app: HTML', () => {
   it('logs on, counts, adds notes and logs off through the page', async () => {
-    const demo = await startDemo();
+    await using demo = await startDemo();
     const user = new Browser(demo.base);
 
     let { res, text } = await user.request('GET', '/');
@@ -290,7 +285,7 @@ describe('demo app: HTML', () => {
   });
 
   it('keeps sessions apart and forgets a session id it does not know', async () => {
-    const demo = await startDemo();
+    await using demo = await startDemo();
     const alice = new Browser(demo.base);
     const bob = new Browser(demo.base);
     await alice.request('POST', '/login');
@@ -310,7 +305,7 @@ describe('demo app: HTML', () => {
 
 describe('demo app: JSON API and session reporting', () => {
   it('logs on, counts exactly once per call, adds notes and logs off', async () => {
-    const demo = await startDemo({ DEMO_SESSION_TTL_SECONDS: '120' });
+    await using demo = await startDemo({ DEMO_SESSION_TTL_SECONDS: '120' });
     const user = new Browser(demo.base);
 
     let r = await user.json('GET', '/api/state');
@@ -351,7 +346,7 @@ describe('demo app: JSON API and session reporting', () => {
   });
 
   it('expires idle sessions by itself and reports them with ttl=0, next to the current session', async () => {
-    const demo = await startDemo({ DEMO_SESSION_TTL_SECONDS: '0.3' });
+    await using demo = await startDemo({ DEMO_SESSION_TTL_SECONDS: '0.3' });
     const user = new Browser(demo.base);
     const other = new Browser(demo.base);
     const { body, res } = await user.json('POST', '/api/login');
@@ -372,7 +367,7 @@ describe('demo app: JSON API and session reporting', () => {
   });
 
   it('answers 404 and 405 sensibly', async () => {
-    const demo = await startDemo();
+    await using demo = await startDemo();
     expect((await fetch(`${demo.base}/nope`)).status).toBe(404);
     const res = await fetch(`${demo.base}/api/count`);
     expect(res.status).toBe(405);
@@ -382,7 +377,7 @@ describe('demo app: JSON API and session reporting', () => {
 
 describe('demo app: health, WebSocket, lifecycle', () => {
   it('answers /healthz with 200 ok', async () => {
-    const demo = await startDemo();
+    await using demo = await startDemo();
     const res = await fetch(`${demo.base}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('ok');
@@ -390,7 +385,7 @@ describe('demo app: health, WebSocket, lifecycle', () => {
   });
 
   it('echoes WebSocket text messages prefixed with the worker name, with ping/pong and close', async () => {
-    const demo = await startDemo({ HANDOVER_WORKER: 'web@3' });
+    await using demo = await startDemo({ HANDOVER_WORKER: 'web@3' });
     const user = new Browser(demo.base);
     const id = (await user.json('POST', '/api/login')).body.session!.id;
 
@@ -428,7 +423,7 @@ describe('demo app: health, WebSocket, lifecycle', () => {
   });
 
   it('refuses a WebSocket without a session (401) and a bad handshake (400, 426)', async () => {
-    const demo = await startDemo();
+    await using demo = await startDemo();
     await expect(RawWebSocket.open(demo.port, null)).rejects.toThrow('HTTP/1.1 401 Unauthorized');
     await expect(RawWebSocket.open(demo.port, 'demo.sid=AAAAAAAAAAAAAAAAAAAAAA')).rejects.toThrow('401');
 
@@ -451,7 +446,7 @@ describe('demo app: health, WebSocket, lifecycle', () => {
   });
 
   it('closes a WebSocket on protocol errors: unmasked frame (1002), binary (1003), bad UTF-8 (1007)', async () => {
-    const demo = await startDemo();
+    await using demo = await startDemo();
     const user = new Browser(demo.base);
     await user.json('POST', '/api/login');
 
@@ -472,7 +467,7 @@ describe('demo app: health, WebSocket, lifecycle', () => {
   });
 
   it('closes the WebSockets of a session that logs off', async () => {
-    const demo = await startDemo();
+    await using demo = await startDemo();
     const user = new Browser(demo.base);
     await user.json('POST', '/api/login');
     const ws = await RawWebSocket.open(demo.port, user.cookie);
@@ -486,7 +481,7 @@ describe('demo app: health, WebSocket, lifecycle', () => {
   });
 
   it('exits 0 on SIGTERM, closing open WebSockets with 1001', async () => {
-    const demo = await startDemo();
+    await using demo = await startDemo();
     const user = new Browser(demo.base);
     await user.json('POST', '/api/login');
     const ws = await RawWebSocket.open(demo.port, user.cookie);
@@ -498,7 +493,7 @@ describe('demo app: health, WebSocket, lifecycle', () => {
   });
 
   it('exits 1 with a message on DEMO_FAIL_START=1', async () => {
-    const demo = spawnDemo({ DEMO_FAIL_START: '1' }, await freePort());
+    await using demo = spawnDemo({ DEMO_FAIL_START: '1' }, await freePort());
     await expect(demo.portReady).rejects.toThrow('exited with 1');
     expect((await demo.exit).code).toBe(1);
     expect(demo.stderr()).toContain('DEMO_FAIL_START');
@@ -509,7 +504,7 @@ describe('demo app: health, WebSocket, lifecycle', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const demo = spawnDemo({}, port);
+      await using demo = spawnDemo({}, port);
       expect((await demo.exit).code).toBe(1);
       expect(demo.stderr()).toContain('cannot listen');
     } finally {
@@ -519,7 +514,7 @@ describe('demo app: health, WebSocket, lifecycle', () => {
 
   it('waits DEMO_START_DELAY_MS before listening', async () => {
     const started = Date.now();
-    const demo = await startDemo({ DEMO_START_DELAY_MS: '400' });
+    await using demo = await startDemo({ DEMO_START_DELAY_MS: '400' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
     expect((await fetch(`${demo.base}/healthz`)).status).toBe(200);
   });
