@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HandoverEvent, WorkerInfo } from '@handover/process-table';
 import { Client, REPO_ROOT, waitFor } from './harness';
 import {
@@ -47,14 +47,9 @@ function bindings(worker: string, clients: Client[]): Record<string, string> {
 }
 
 describe('the supervisor restarts without dropping a session', () => {
-  let install: Installation | undefined;
-  afterEach(async () => {
-    await install?.cleanup();
-    install = undefined;
-  });
 
   it('kill -9 of the supervisor: the worker lives on, a new supervisor re-adopts it, the session continues', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const first = await install.start();
     const alice = await login(install);
     for (let i = 1; i <= 3; i++) expect(await count(alice)).toEqual({ worker: 'web@0', counter: i });
@@ -118,7 +113,7 @@ describe('the supervisor restarts without dropping a session', () => {
   });
 
   it('a detached worker keeps draining across a kill -9: re-adopted detached, logging off stops it', async () => {
-    install = await Installation.create({ drain: { maxSeconds: 600 } });
+    await using install = await Installation.create({ drain: { maxSeconds: 600 } });
     const first = await install.start();
     const alice = await login(install);
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
@@ -171,7 +166,7 @@ describe('the supervisor restarts without dropping a session', () => {
   });
 
   it('with the keeper (the default): kill -9 of the supervisor keeps the proxy port open; requests sent meanwhile wait and are served by the next one', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const { run: keeper } = await install.start(true);
     const alice = await login(install);
     for (let i = 1; i <= 3; i++) expect(await count(alice)).toEqual({ worker: 'web@0', counter: i });
@@ -228,7 +223,7 @@ describe('the supervisor restarts without dropping a session', () => {
   });
 
   it('under the keeper, a bug in the supervisor (an uncaught exception) logs nobody out: the workers are left for the next one', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const fixture = join(REPO_ROOT, 'apps/supervisor/test/fixtures/inject-supervisor-bug.mjs');
     const { run: keeper } = await install.start(true, { NODE_OPTIONS: `--import ${fixture}` });
     const alice = await login(install);
@@ -260,7 +255,7 @@ describe('the supervisor restarts without dropping a session', () => {
   });
 
   it('the keeper killed with -9: its supervisor leaves the workers running for the next `handover start`', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const { run: keeper } = await install.start(true);
     const alice = await login(install);
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
@@ -276,7 +271,7 @@ describe('the supervisor restarts without dropping a session', () => {
   });
 
   it('a binding that never reached the store (kill -9 within the flush interval) is restored from the signed route cookie', async () => {
-    install = await Installation.create({ drain: { maxSeconds: 600 } });
+    await using install = await Installation.create({ drain: { maxSeconds: 600 } });
     const first = await install.start();
     const alice = await login(install);
     const bob = await login(install);
@@ -333,7 +328,7 @@ describe('the supervisor restarts without dropping a session', () => {
   });
 
   it('`handover stop --keep-workers` exits leaving the workers; `handover start` re-adopts; `handover stop` stops all', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const first = await install.start();
     const alice = await login(install);
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
@@ -382,7 +377,7 @@ describe('the supervisor restarts without dropping a session', () => {
   });
 
   it('reports a worker that died while the supervisor was down, with its sessions lost, and starts a new one', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const first = await install.start();
     const alice = await login(install);
     const bob = await login(install);
@@ -416,7 +411,7 @@ describe('the supervisor restarts without dropping a session', () => {
   });
 
   it('kills and reports a worker that is alive but does not answer its health check at re-adoption', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const first = await install.start();
     const alice = await login(install);
     await count(alice);

@@ -4,7 +4,7 @@
  * answer, and the supervisor's pid never changes.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from './harness';
 import { Installation } from './installation';
 
@@ -33,14 +33,9 @@ function raw(port: number, first: string, done: (text: string) => boolean, then?
 }
 
 describe('hostile traffic against `handover start`', () => {
-  let install: Installation | undefined;
-  afterEach(async () => {
-    await install?.cleanup();
-    install = undefined;
-  });
 
   it('early answers to uploads, a Connection: content-length smuggle, h2c, a foreign version and two Hosts: documented answers, same supervisor', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     await install.start(true);
     const pid = await install.supervisorPid();
     const port = install.proxyPort;

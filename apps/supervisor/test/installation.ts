@@ -281,6 +281,11 @@ export class Installation {
   }
 
   /** Kills every process this installation started, by pid, whatever state the test left. */
+  /** `await using install = await Installation.create()`: cleaned up when the test's block ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.cleanup();
+  }
+
   async cleanup(): Promise<void> {
     for (const run of this.runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     await Promise.all(this.runs.map((r) => r.exited));

@@ -7,7 +7,7 @@
  * processes, the demo app as the workers.
  */
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HandoverEvent } from '@handover/process-table';
 import type { Client } from './harness';
 import { Installation, count, login, report, running, sessionId } from './installation';
@@ -66,14 +66,9 @@ function readSessions(install: Installation): SessionRow[] {
 const reconciled = (e: HandoverEvent) => e.type === 'sessions.reconciled' && e.worker === 'web@0';
 
 describe('bindings restored after a kill -9 are reconciled', () => {
-  let install: Installation | undefined;
-  afterEach(async () => {
-    await install?.cleanup();
-    install = undefined;
-  });
 
   it('a detached worker whose restored sessions were all ended stops by itself after the window, and the event names the count', async () => {
-    install = await Installation.create({ drain: { maxSeconds: 600, unconfirmedSeconds: WINDOW_SECONDS } });
+    await using install = await Installation.create({ drain: { maxSeconds: 600, unconfirmedSeconds: WINDOW_SECONDS } });
     const { carol, web0Pid, restartedAt } = await endTwoSessionsThenKill(install);
     // The last real user logs off after the restart: what is left are the two phantoms.
     expect((await carol.post('/api/logout')).status).toBe(200);
@@ -95,7 +90,7 @@ describe('bindings restored after a kill -9 are reconciled', () => {
   });
 
   it('a session used after the restart is confirmed and kept; only the phantoms are dropped', async () => {
-    install = await Installation.create({ drain: { maxSeconds: 600, unconfirmedSeconds: WINDOW_SECONDS } });
+    await using install = await Installation.create({ drain: { maxSeconds: 600, unconfirmedSeconds: WINDOW_SECONDS } });
     const { carol } = await endTwoSessionsThenKill(install);
     expect(await count(carol)).toEqual({ worker: 'web@0', counter: 2 });
 

@@ -1,26 +1,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type InstanceState, Lease } from '@handover/process-table';
 import type { Upstream } from '@handover/proxy';
 import { SessionTable } from '@handover/session-table';
 import { StateStore } from '../src/state-store';
+import { type AsyncResource, asyncResource } from '../../../test-support/resources';
 import { Client, TestSupervisor, demoPool, waitFor } from './harness';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function tempStore(): Promise<StateStore> {
+/** A store in a temp dir of its own, closed and removed when the test's block ends. */
+async function tempStore(): Promise<AsyncResource<{ store: StateStore }>> {
   const dir = await mkdtemp(join(tmpdir(), 'handover-limit-'));
   const store = new StateStore(join(dir, 'state.db'));
-  cleanups.push(async () => {
+  return asyncResource({ store }, async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return store;
 }
 
 function worker(id: string, draining = false): Upstream & { state: InstanceState } {
@@ -29,7 +25,8 @@ function worker(id: string, draining = false): Upstream & { state: InstanceState
 
 describe('the session journal stays within maxSessions', () => {
   it('journals neither a session the full table refused nor one it evicted', async () => {
-    const store = await tempStore();
+    await using temp = await tempStore();
+    const { store } = temp;
     const table = new SessionTable<Upstream & { state: InstanceState }>({ maxSessions: 3 });
     table.subscribe(store); // as the supervisor's pools do
     const old = worker('web@0', true);
@@ -44,7 +41,8 @@ describe('the session journal stays within maxSessions', () => {
   });
 
   it('streams one worker’s stored sessions (no whole-table load at restore)', async () => {
-    const store = await tempStore();
+    await using temp = await tempStore();
+    const { store } = temp;
     const a = { id: 'web@0', state: 'started' as InstanceState };
     const b = { id: 'web@1', state: 'started' as InstanceState };
     for (let i = 0; i < 1000; i++) store.bound(`a${i}`, a, 60_000);
@@ -62,14 +60,9 @@ describe('the session journal stays within maxSessions', () => {
 });
 
 describe('a pool at maxSessions (real supervisor, demo workers)', () => {
-  let harness: TestSupervisor | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
 
   it('keeps at most maxSessions bound and records the limit once, as an event and a warning', async () => {
-    harness = await TestSupervisor.launch(demoPool('v1', { maxSessions: 5 }));
+    await using harness = await TestSupervisor.launch(demoPool('v1', { maxSessions: 5 }));
     for (let i = 0; i < 12; i++) {
       const client = new Client(harness.proxyUrl);
       expect((await client.post('/api/login')).status).toBe(200);
@@ -77,7 +70,7 @@ describe('a pool at maxSessions (real supervisor, demo workers)', () => {
     const event = await harness.waitForEvent((e) => e.type === 'sessions.limit');
     expect(event).toMatchObject({ pool: 'web', data: { maxSessions: 5 } });
     expect(event.message).toMatch(/maxSessions/);
-    await waitFor(() => harness!.worker('web@0').sessions === 5, 5000, 'five sessions');
+    await waitFor(() => harness.worker('web@0').sessions === 5, 5000, 'five sessions');
     expect(harness.events.filter((e) => e.type === 'sessions.limit')).toHaveLength(1);
   });
 });

@@ -10,7 +10,8 @@
  * timer).
  */
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { disposer } from '../../../test-support/resources';
 import type { HandoverEvent } from '@handover/process-table';
 import { Client } from './harness';
 import { Installation, count, login, onNewConnection, report, running, sessionId } from './installation';
@@ -223,17 +224,9 @@ function logoffThenKill(install: Installation, user: User, pid: number): Promise
 }
 
 describe('supervision under load (issue #9)', () => {
-  let install: Installation | undefined;
-  let load: Load | undefined;
-  afterEach(async () => {
-    if (load !== undefined) load.stopping = true;
-    load = undefined;
-    await install?.cleanup();
-    install = undefined;
-  });
 
   it(`the supervisor killed ${KILLS} times under load: the port keeps answering, every request reaches its worker, and no phantom holds the detached one`, async () => {
-    install = await Installation.create({ drain: { maxSeconds: 600, unconfirmedSeconds: WINDOW_SECONDS } });
+    await using install = await Installation.create({ drain: { maxSeconds: 600, unconfirmedSeconds: WINDOW_SECONDS } });
     const began = Date.now();
     const { run: keeper } = await install.start(true);
     const failWith = () => `\n--- keeper output ---\n${keeper.output}`;
@@ -268,7 +261,11 @@ describe('supervision under load (issue #9)', () => {
     );
 
     // The load: every user counting, new visitors arriving.
-    load = new Load(install.proxyPort);
+    const load = new Load(install.proxyPort);
+    // Declared after the installation, so disposed before it: the load stops first.
+    await using _stopLoad = disposer(() => {
+      load.stopping = true;
+    });
     const theLoad = load;
     for (const user of [...web0Users, ...web1Users]) user.loop = theLoad.user(user);
     const visitors = theLoad.visitors('web@1');
