@@ -3,14 +3,15 @@
  * reported a few kilobytes per response (the protocol's size rule), the rest carried over, through
  * a real proxy, to a real demo process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createProxy, type ProxyServer, type Route, type Upstream } from '@handover/proxy';
+import { describe, expect, it } from 'vitest';
+import { createProxy, type Route, type Upstream } from '@handover/proxy';
 import { SessionTable } from '@handover/session-table';
 import { Lease } from '@handover/process-table';
 import { startOnFreePort } from '../../../test-support/ports';
+import { type AsyncResource, asyncResource, disposer } from '../../../test-support/resources';
 
 const SERVER = path.resolve(__dirname, '../server.mjs');
 const SESSIONS = 3000;
@@ -19,29 +20,21 @@ const TTL_SECONDS = '4';
 /** The protocol's rule: X-Handover-Session lines of one response total at most this many bytes. */
 const REPORT_BUDGET = 4096;
 
-const children = new Set<ChildProcess>();
-const proxies: ProxyServer[] = [];
-afterEach(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  children.clear();
-  for (const proxy of proxies.splice(0)) await proxy.close(0);
-});
-
-/** The demo with a short session TTL, ready when it prints its listening line (on a port chosen now). */
-async function startDemo(): Promise<number> {
-  const { port } = await startOnFreePort(
+/**
+ * The demo with a short session TTL, ready when it prints its listening line (on a port chosen
+ * now); held with `await using`, it is killed when the test ends.
+ */
+async function startDemo(): Promise<AsyncResource<{ port: number }>> {
+  const { child, port } = await startOnFreePort(
     'the demo',
-    (port) => {
-      const child = spawn(process.execPath, [SERVER], {
+    (port) =>
+      spawn(process.execPath, [SERVER], {
         env: { PATH: process.env.PATH, HANDOVER_WORKER: 'web@0', PORT: String(port), DEMO_SESSION_TTL_SECONDS: TTL_SECONDS },
         stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.add(child);
-      return child;
-    },
+      }),
     (_port, output) => output().includes('listening on'),
   );
-  return port;
+  return asyncResource({ port }, () => child.kill('SIGKILL'));
 }
 
 interface Answer {
@@ -94,7 +87,8 @@ function reportsOf(headers: http.IncomingHttpHeaders): Array<[string, number]> {
 
 describe('demo: session reports fit the protocol and reach the proxy', () => {
   it('reports thousands of expiries a few kilobytes per response, each exactly once', async () => {
-    const port = await startDemo();
+    await using demo = await startDemo();
+    const { port } = demo;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const ids = await logOn(agent, port, SESSIONS);
     const ended = new Map<string, number>();
@@ -127,13 +121,14 @@ describe('demo: session reports fit the protocol and reach the proxy', () => {
   }, 60_000);
 
   it('through a real proxy: every user response is 2xx and every ended session is unbound', async () => {
-    const demoPort = await startDemo();
+    await using demo = await startDemo();
+    const demoPort = demo.port;
     const worker: Upstream = { id: 'web@0', host: '127.0.0.1', port: demoPort, routable: true, draining: false, lease: new Lease() };
     // A stopped clock: the proxy never expires a session itself, so only the demo's reports unbind.
     const route: Route = { sessionCookie: 'demo.sid', idleTimeoutMs: 3_600_000, sessions: new SessionTable<Upstream>({ now: () => 0 }), target: worker };
     const errors: unknown[] = [];
     const proxy = createProxy({ route, onError: (error) => errors.push(error) });
-    proxies.push(proxy);
+    await using _proxy = disposer(() => proxy.close(0));
     const port = await proxy.listen(0);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
