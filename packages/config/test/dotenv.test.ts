@@ -1,7 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test-support/resources';
 import { ConfigError, loadDotEnv, parseDotEnv } from '../src/index';
 
 describe('parseDotEnv', () => {
@@ -58,15 +58,10 @@ describe('parseDotEnv', () => {
 });
 
 describe('loadDotEnv', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'handover-dotenv-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it('sets variables that are not already set and returns their keys', async () => {
+    await using temp = await tempDir('handover-dotenv-');
+    const dir = temp.path;
     const file = path.join(dir, '.env');
     await writeFile(file, 'HANDOVER_PROXY_PORT=8181\nHANDOVER_CONTROL_TOKEN=secret\nALREADY=from-file\nBLANK_SET=x\n');
     const env: NodeJS.ProcessEnv = { ALREADY: 'from-env', BLANK_SET: '' };
@@ -76,6 +71,8 @@ describe('loadDotEnv', () => {
   });
 
   it('returns [] for a missing file', async () => {
+    await using temp = await tempDir('handover-dotenv-');
+    const dir = temp.path;
     const env: NodeJS.ProcessEnv = {};
     expect(await loadDotEnv(path.join(dir, 'missing.env'), env)).toEqual([]);
     expect(env).toEqual({});
