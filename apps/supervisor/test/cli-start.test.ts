@@ -1,8 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type HandoverRun, handoverConfig, startHandover, stopHandover } from '../../../test-support/handover';
+import { describe, expect, it } from 'vitest';
+import { disposer, tempDir } from '../../../test-support/resources';
+import { handoverConfig, startHandover, stopHandover } from '../../../test-support/handover';
 import { demoPool, isProcessAlive, randomBasePort, waitFor } from './harness';
 
 const TOKEN = 'cli-test-token-0123456789abcdef';
@@ -17,17 +16,10 @@ function isGroupAlive(pgid: number): boolean {
 }
 
 describe('`handover start` as a real process', () => {
-  let run: HandoverRun | undefined;
-  let dir: string | undefined;
-  afterEach(async () => {
-    // Workers outlive a SIGKILLed supervisor by design: on a failed test, stop it with SIGTERM
-    // (which stops its workers) and only then, if it hangs, SIGKILL.
-    if (run) await stopHandover(run);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
 
   it('serves, answers curl-style control calls, and leaves no process behind on SIGTERM', async () => {
-    const home = (dir = await mkdtemp(join(tmpdir(), 'handover-cli-')));
+    await using temp = await tempDir('handover-cli-');
+    const home = temp.path;
     const started = await startHandover({
       configPath: join(home, 'handover.config.json'),
       config: (ports) =>
@@ -39,7 +31,11 @@ describe('`handover start` as a real process', () => {
       env: { HANDOVER_CONTROL_TOKEN: TOKEN },
       timeoutMs: 30_000,
     });
-    run = started.run;
+    const run = started.run;
+    // Declared after the directory, so stopped before it is removed. Workers outlive a SIGKILLed
+    // supervisor by design: on a failed test, stop it with SIGTERM (which stops its workers)
+    // and only then, if it hangs, SIGKILL.
+    await using _stop = disposer(() => stopHandover(run));
     const { proxy: proxyPort, control: controlPort } = started.ports;
     expect(run.output).toContain(`http://127.0.0.1:${proxyPort}/`);
 

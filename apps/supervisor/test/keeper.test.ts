@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@handover/config';
 import { spawnHandover } from '../../../test-support/handover';
 import { freePort, retryOnAddressInUse } from '../../../test-support/ports';
@@ -101,14 +101,9 @@ describe('keeper: the wait before each restart', () => {
 });
 
 describe('the keeper never gives up on a supervisor that keeps dying', () => {
-  let install: Installation | undefined;
-  afterEach(async () => {
-    await install?.cleanup();
-    install = undefined;
-  });
 
   it('7 deaths in a row (the old limit was 5): the port keeps answering on the same worker, the crash loop is told; SIGTERM during a back-off stops everything', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const { run: keeper } = await install.start(true);
     const alice = await login(install);
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
@@ -171,7 +166,7 @@ describe('the keeper never gives up on a supervisor that keeps dying', () => {
   }, 180_000);
 
   it('a restarted supervisor that cannot start (the config broke meanwhile) is retried, not given up on: the workers are re-adopted once it is fixed', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const { run: keeper } = await install.start(true);
     const alice = await login(install);
     expect(await count(alice)).toEqual({ worker: 'web@0', counter: 1 });
@@ -198,7 +193,7 @@ describe('the keeper never gives up on a supervisor that keeps dying', () => {
   }, 120_000);
 
   it('`handover stop` during a back-off stops the workers too (answered by the next supervisor)', async () => {
-    install = await Installation.create();
+    await using install = await Installation.create();
     const { run: keeper } = await install.start(true);
     const web0 = await install.worker('web@0');
     const killed = new Set<number>();
