@@ -1,7 +1,9 @@
 import http, { type IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { type AsyncResource, asyncResource, deadPort, deadUpstream, disposer, makeRoute, rawExchange, startProxy, startUpstream, type TestUpstream, waitFor } from './helpers';
+import { SessionTable } from '@handover/session-table';
+import type { Upstream } from '../src/index';
+import { type AsyncResource, asyncResource, deadPort, deadUpstream, disposer, get, makeRoute, rawExchange, startProxy, startUpstream, type TestUpstream, waitFor } from './helpers';
 
 interface WsWorker extends TestUpstream {
   upgrades: IncomingMessage[];
@@ -119,6 +121,40 @@ describe('websockets', () => {
     await waitFor(() => w0.upstream.lease.webSockets === 0, 'webSockets 0');
     expect(released).toEqual([w0.upstream, w0.upstream]);
     await new Promise<void>((resolve) => (b.ws.readyState === WebSocket.CLOSED ? resolve() : b.ws.once('close', () => resolve())));
+  });
+
+  it('keeps the session of an open WebSocket alive past its idle timeout; its idle clock starts when the socket closes', async () => {
+    await using clients = wsClients();
+    await using w0 = await wsWorker('web@0');
+    await using w1 = await wsWorker('web@1');
+    const clock = { now: 1_000_000 };
+    const route = makeRoute(w0.upstream, { idleTimeoutMs: 1000, sessions: new SessionTable<Upstream>({ now: () => clock.now, bucketMs: 100 }) });
+    route.sessions.bind('S1', w0.upstream, 1000);
+    await using testProxy = await startProxy(route);
+    const { port } = testProxy;
+    const { ws, first } = await clients.open(port, '/ws', { Cookie: 'demo.sid=S1' });
+    expect(first).toBe('hello from web@0');
+    // A chat over the socket for five idle timeouts; meanwhile new sessions go to web@1.
+    route.target = w1.upstream;
+    clock.now += 5000;
+    route.sessions.sweep();
+    expect(route.sessions.peek('S1')).toBe(w0.upstream);
+    ws.send('still here');
+    expect(await nextMessage(ws)).toBe('echo still here');
+    // The user's next page load still reaches their worker.
+    expect((await get(port, '/', { Cookie: 'demo.sid=S1' })).body).toBe('web@0');
+    clock.now += 2000; // and the socket alone for two more
+    route.sessions.sweep();
+    expect(route.sessions.peek('S1')).toBe(w0.upstream);
+    ws.close();
+    await waitFor(() => w0.upstream.lease.webSockets === 0, 'the tunnel closed');
+    clock.now += 900; // less than an idle timeout after the close
+    route.sessions.sweep();
+    expect(route.sessions.peek('S1')).toBe(w0.upstream);
+    clock.now += 300;
+    route.sessions.sweep();
+    expect(route.sessions.peek('S1')).toBeUndefined();
+    expect(w0.upstream.lease.sessions).toBe(0);
   });
 
   it('counts the handshake in inFlight until the worker answers', async () => {

@@ -83,7 +83,7 @@ export class EvictionQueue<O> {
       const binding = this.shift();
       if (binding === undefined) return undefined;
       if (binding.bucket === REMOVED) continue;
-      if (binding.expiresAt <= now) return binding;
+      if (binding.expiresAt <= now && binding.pins === 0) return binding;
       if (binding.pins > 0 || binding.touched || (binding.owner as { draining?: boolean }).draining === true) {
         binding.touched = false;
         this.push(binding, live);

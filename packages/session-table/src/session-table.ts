@@ -97,7 +97,8 @@ export class SessionTable<O extends SessionOwner> {
     const binding = this.shardOf(id).get(id);
     if (binding === undefined) return undefined;
     const now = this.now();
-    if (binding.expiresAt <= now) {
+    // A pinned session is in use (a WebSocket open on it): it does not expire.
+    if (binding.expiresAt <= now && binding.pins === 0) {
       this.remove(id, binding, 'expire');
       return undefined;
     }
@@ -109,7 +110,7 @@ export class SessionTable<O extends SessionOwner> {
   /** The owner without touching the idle timeout (for inspection). */
   peek(id: string): O | undefined {
     const binding = this.shardOf(id).get(id);
-    if (binding === undefined || binding.expiresAt <= this.now()) return undefined;
+    if (binding === undefined || !this.isLive(binding, this.now())) return undefined;
     return binding.owner;
   }
 
@@ -128,7 +129,7 @@ export class SessionTable<O extends SessionOwner> {
     const shard = this.shardOf(id);
     const existing = shard.get(id);
     if (existing !== undefined) {
-      const renewed = existing.owner === owner && existing.expiresAt > now;
+      const renewed = existing.owner === owner && this.isLive(existing, now);
       if (existing.owner !== owner) {
         const previous = existing.owner;
         previous.lease.sessionsReleased(1);
@@ -163,7 +164,8 @@ export class SessionTable<O extends SessionOwner> {
   /**
    * Protects a session bound to `owner` from eviction until `unpin` (the proxy pins a session
    * while one of its requests or WebSockets is under way). O(1); undefined when the id is not
-   * bound to that owner. Pins do not stop idle expiry, unbinds or a move to another owner.
+   * bound to that owner. A pinned session does not expire either (it is in use); pins do not stop
+   * unbinds or a move to another owner.
    */
   pin(id: string, owner: O): SessionPin | undefined {
     const binding = this.shardOf(id).get(id);
@@ -172,9 +174,22 @@ export class SessionTable<O extends SessionOwner> {
     return binding as unknown as SessionPin;
   }
 
-  unpin(pin: SessionPin): void {
+  /**
+   * Gives a pin back. With `refresh` (a WebSocket closed), the session's idle clock starts again
+   * now: it was in use all the while it was held. A request's unpin needs none (its lookup did it).
+   */
+  unpin(pin: SessionPin, refresh = false): void {
     const binding = pin as unknown as Binding<O>;
     if (binding.pins > 0) binding.pins--;
+    if (refresh && binding.bucket !== REMOVED) {
+      binding.expiresAt = Math.max(binding.expiresAt, this.now() + binding.ttlMs);
+      binding.touched = true;
+    }
+  }
+
+  /** Not past its idle timeout, or held (pinned): a held session does not expire. */
+  private isLive(binding: Binding<O>, now: number): boolean {
+    return binding.expiresAt > now || binding.pins > 0;
   }
 
   /**
@@ -208,7 +223,7 @@ export class SessionTable<O extends SessionOwner> {
   /** When the live binding of `id` to `owner` was last looked up or bound (ms); undefined when there is none. */
   lastUsedAt(id: string, owner: O): number | undefined {
     const binding = this.shardOf(id).get(id);
-    if (binding === undefined || binding.owner !== owner || binding.expiresAt <= this.now()) return undefined;
+    if (binding === undefined || binding.owner !== owner || !this.isLive(binding, this.now())) return undefined;
     return binding.expiresAt - binding.ttlMs;
   }
 
@@ -270,12 +285,15 @@ export class SessionTable<O extends SessionOwner> {
         const id = ids.pop() as string;
         const binding = this.shardOf(id).get(id);
         if (binding === undefined || binding.bucket !== key) continue;
-        if (binding.expiresAt <= now) {
-          this.remove(id, binding, 'expire');
-          expired++;
-        } else {
+        if (binding.expiresAt > now) {
           // Touched since it was filed: file it again where its expiry now falls.
           binding.bucket = this.expiry.file(id, binding.expiresAt);
+        } else if (binding.pins > 0) {
+          // Held open (a WebSocket): looked at again one idle timeout from now.
+          binding.bucket = this.expiry.file(id, now + binding.ttlMs);
+        } else {
+          this.remove(id, binding, 'expire');
+          expired++;
         }
       }
       this.expiry.walked();

@@ -29,7 +29,8 @@ class Tunnel {
     this.state.tunnels.delete(this);
     this.client.destroy();
     this.worker.destroy();
-    if (this.pin !== undefined) this.state.route.sessions.unpin(this.pin);
+    // The session was in use all the while the socket was open: its idle clock starts now.
+    if (this.pin !== undefined) this.state.route.sessions.unpin(this.pin, true);
     this.upstream.lease.webSocketClosed();
     notifyRelease(this.state, this.upstream);
   }
