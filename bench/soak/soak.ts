@@ -198,6 +198,7 @@ function configFile(dir: string, basePort: number, revision: string): string {
           name: POOL,
           command: `node ${JSON.stringify(DEMO_SERVER)}`,
           sessionCookie: COOKIE,
+          sessionReports: true,
           revision,
           basePort,
           healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 25 },

@@ -80,6 +80,7 @@ export function stackConfig(revision: string, ports: { proxy: number; control: n
         command: `node ${JSON.stringify(path.join(REPO_ROOT, 'apps/demo/server.mjs'))}`,
         basePort: ports.base,
         sessionCookie: 'demo.sid',
+        sessionReports: true,
         revision,
         instances: 1,
         healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },

@@ -67,6 +67,7 @@ beforeAll(async () => {
             command: `node ${JSON.stringify(DEMO)}`,
             basePort: 21_000 + Math.floor(Math.random() * 1000) * 10,
             sessionCookie: 'demo.sid',
+            sessionReports: true,
             revision: 'v1',
             healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 },
             stop: { graceSeconds: 5 },

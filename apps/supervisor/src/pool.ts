@@ -64,6 +64,7 @@ export class Pool {
       sessionCookie: config.sessionCookie,
       sessionPathParameter: config.sessionPathParameter ?? undefined,
       sessionCookieDuplicates: config.sessionCookieDuplicates,
+      learnSessions: !config.sessionReports,
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       sessions: this.sessions,
       target: undefined,

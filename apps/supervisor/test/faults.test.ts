@@ -330,6 +330,7 @@ describe('the data directory not writable', () => {
           {
             name: 'web',
             command: `touch ${JSON.stringify(marker)} && node ${JSON.stringify(DEMO_SERVER)}`,
+            sessionReports: true,
             basePort,
             sessionCookie: 'demo.sid',
           },

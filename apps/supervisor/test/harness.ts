@@ -15,7 +15,8 @@ export const FIXTURES = join(import.meta.dirname, 'fixtures');
 
 /** A pool running the demo app on a given revision. */
 export function demoPool(revision: string, extra: Record<string, unknown> = {}): PoolFile {
-  return { command: `node ${JSON.stringify(DEMO_SERVER)}`, sessionCookie: 'demo.sid', revision, ...extra };
+  // The demo reports every session it makes and ends (X-Handover-Session).
+  return { command: `node ${JSON.stringify(DEMO_SERVER)}`, sessionCookie: 'demo.sid', sessionReports: true, revision, ...extra };
 }
 
 /**

@@ -9,6 +9,7 @@ export const DEFAULTS = {
     idleTimeoutSeconds: 1800,
     maxSessions: 1_000_000,
     sessionCookieDuplicates: 'first',
+    sessionReports: false,
     revision: 'unversioned',
     instances: 1,
     healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },

@@ -81,6 +81,13 @@ export interface PoolConfig {
   maxSessions: number;
   /** Which of several session cookies in one request counts, as the app decides: 'first' (PHP, Express, Tomcat) or 'last' (Django). */
   sessionCookieDuplicates: 'first' | 'last';
+  /**
+   * The app reports every session it makes and ends (X-Handover-Session: the demo, the
+   * integrations), so the proxy never guesses one from a request. Without it, an id the app
+   * adopted silently (PHP does) is learned from the request; a report from any worker of the
+   * pool turns that off too.
+   */
+  sessionReports: boolean;
   /** The revision label new workers start on. */
   revision: string;
   /** Attached instances wanted. */

@@ -73,6 +73,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     idleTimeoutSeconds: p.idleTimeoutSeconds ?? d.idleTimeoutSeconds,
     maxSessions: p.maxSessions ?? d.maxSessions,
     sessionCookieDuplicates: p.sessionCookieDuplicates ?? d.sessionCookieDuplicates,
+    sessionReports: p.sessionReports ?? d.sessionReports,
     revision: revisionOf(p, i, dir, options, issues),
     instances: p.instances ?? d.instances,
     healthCheck: { ...d.healthCheck, ...p.healthCheck },

@@ -136,6 +136,7 @@ export const poolSchema = z.strictObject({
   idleTimeoutSeconds: amount(0, 365 * 24 * 3600, 'seconds', true).optional(),
   maxSessions: int(1, 100_000_000).optional(),
   sessionCookieDuplicates: z.enum(['first', 'last'], { error: 'expected "first" or "last"' }).optional(),
+  sessionReports: z.boolean({ error: 'expected true or false' }).optional(),
   revision: label().optional(),
   revisionFile: text('a file path (relative to the config file, or absolute)').optional(),
   instances: int(0, 64).optional(),

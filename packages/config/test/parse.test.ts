@@ -43,6 +43,7 @@ describe('parseConfig defaults', () => {
           idleTimeoutSeconds: 1800,
           maxSessions: 1_000_000,
           sessionCookieDuplicates: 'first',
+          sessionReports: false,
           revision: 'unversioned',
           instances: 1,
           healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
@@ -385,6 +386,11 @@ describe('cross-field checks', () => {
     const same = issuesOf({ pools: [pool({ routeCookie: 'JSESSIONID' })] });
     expect(same).toEqual([{ path: 'pools[0].routeCookie', message: expect.stringMatching(/must differ from sessionCookie \("JSESSIONID"\)/) }]);
     expect(issuesOf({ pools: [pool({ sessionCookie: 'handover_route' })] })[0]!.path).toBe('pools[0].routeCookie');
+  });
+
+  it('takes sessionReports as true or false only', () => {
+    expect(parse({ pools: [pool({ sessionReports: true })] }).pools[0]!.sessionReports).toBe(true);
+    expect(issuesOf({ pools: [pool({ sessionReports: 'yes' })] })).toEqual([{ path: 'pools[0].sessionReports', message: 'expected true or false, got "yes"' }]);
   });
 
   it('rejects backoffMaxMs below backoffInitialMs', () => {

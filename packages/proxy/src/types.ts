@@ -36,6 +36,12 @@ export interface Route {
   readonly sessions: SessionTable<Upstream>;
   /** Where requests without a live session go; undefined (or not routable) → 503. */
   target: Upstream | undefined;
+  /**
+   * Bind an id the table did not know to the worker that answered it without replacing it (an
+   * app that adopts ids silently, like PHP). Default true; false for apps that report their
+   * sessions (X-Handover-Session), and off by itself once any worker of the route reported.
+   */
+  readonly learnSessions?: boolean;
   /** Signed route cookie that restores a binding the table lost (supervisor kill -9); off when undefined. */
   readonly routeCookie?: RouteCookie;
   /** Which of several `sessionCookie` cookies in one request counts, as the app decides: default 'first' (see find-session.ts). */

@@ -49,7 +49,12 @@ describe('route cookie: honoured only within the idle timeout (real sockets)', (
   async function setup() {
     const { c, now } = clock();
     const old = await startUpstream('web@0', (_req, res) => res.end('old'));
-    const fresh = await startUpstream('web@1', (_req, res) => res.end('new'));
+    // As a real app does with an id it does not know: a new session (so S1 is never adopted there).
+    let n = 0;
+    const fresh = await startUpstream('web@1', (_req, res) => {
+      res.setHeader('Set-Cookie', `demo.sid=NEW${++n}; Path=/`);
+      res.end('new');
+    });
     old.upstream.draining = true;
     const key = randomBytes(32);
     const route: Route = makeRoute(fresh.upstream, {

@@ -96,7 +96,12 @@ describe('route cookie: on real sockets', () => {
 
   it('ignores forged, mismatched, dead-worker and unknown-worker route cookies (new visitor → target)', async () => {
     await using old = await startUpstream('web@0', (_req, res) => res.end('old'));
-    await using fresh = await startUpstream('web@1', (_req, res) => res.end('new'));
+    // As a real app does with an id it does not know: a new session (so S1 is never adopted there).
+    let n = 0;
+    await using fresh = await startUpstream('web@1', (_req, res) => {
+      res.setHeader('Set-Cookie', `demo.sid=NEW${++n}; Path=/`);
+      res.end('new');
+    });
     const key = randomBytes(32);
     const route = makeRoute(fresh.upstream, { routeCookie: routeCookie([old.upstream, fresh.upstream], key) });
     await using testProxy = await startProxy(route);

@@ -86,7 +86,7 @@ function onResponseHead(
         badResponse(up, ex);
         return 1;
       }
-      const routeSetCookie = accountResponse(conn.state.route, ex.upstream as Upstream, ex.sessionId, headers);
+      const routeSetCookie = accountResponse(conn.state.route, ex.upstream as Upstream, ex.sessionId, headers, ex.pin === undefined);
       ex.responded = true;
       ex.switching = switchingHead(reason ?? '', headers, routeSetCookie);
       return 0;
@@ -102,7 +102,8 @@ function onResponseHead(
     up.keepAlive = keepAlive && !ex.upgrade;
     const state = conn.state;
     // The worker made or ended the session whether or not the client is still there.
-    const routeSetCookie = accountResponse(state.route, ex.upstream as Upstream, ex.sessionId, headers);
+    // No pin: the id the request carried was not bound to this worker when it was dispatched.
+    const routeSetCookie = accountResponse(state.route, ex.upstream as Upstream, ex.sessionId, headers, ex.pin === undefined);
     const bodyless = ex.method === 'HEAD' || status === 204 || status === 304;
     const close = !ex.keepAlive || state.closing || conn.ended;
     const out = responseHead(status, reason ?? '', headers, bodyless, ex.http10, close, routeSetCookie);

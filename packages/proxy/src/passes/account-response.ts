@@ -117,6 +117,8 @@ interface CookieScope {
 }
 const DEFAULT_SCOPE: CookieScope = { path: '/', domain: undefined, secure: false };
 const scopes = new WeakMap<Route, CookieScope>();
+/** Routes a worker has sent X-Handover-Session on: their apps report, so nothing is guessed. */
+const reporting = new WeakSet<Route>();
 
 /**
  * A clearing Set-Cookie removes the browser's cookie only when its Path and Domain are those the
@@ -135,7 +137,9 @@ function sameScope(effect: SetCookieEffect, scope: CookieScope): boolean {
  * Pass 4: learn sessions from a worker's response. X-Handover-Session, when present, is exact
  * and wins; otherwise the session cookie is inferred from Set-Cookie: set → bind (and a
  * rotated id drops the old one), cleared (with the cookie's own Path and Domain) → unbind the id
- * the request carried.
+ * the request carried. When the request carried an id the table did not know (`unknownId`) and
+ * the answer neither replaced nor cleared it, the worker adopted it without a word (PHP does,
+ * for any id): it is bound to that worker.
  * Returns a Set-Cookie line to add to the response (the route cookie) when the route has one
  * and this response bound a session anew, ended one, or is the first answer to the session since
  * its route cookie passed half the idle timeout; otherwise undefined (the usual case).
@@ -145,14 +149,18 @@ export function accountResponse(
   upstream: Upstream,
   requestSessionId: string | undefined,
   raw: readonly string[],
+  unknownId = false,
 ): string | undefined {
   const sessions = route.sessions;
   const routeCookie = route.routeCookie;
   let extra: string | undefined;
   let reported = false;
   let ended = false;
+  /** The answer set the session cookie to another id, or cleared it. */
+  let replaced = false;
   for (let i = 0; i < raw.length; i += 2) {
     if (!nameIs(raw[i] as string, 'x-handover-session')) continue;
+    if (!reported && !reporting.has(route)) reporting.add(route);
     reported = true;
     for (const report of parseSessionReport(raw[i + 1] as string)) {
       const ttl = report.ttlMs ?? route.idleTimeoutMs;
@@ -178,8 +186,10 @@ export function accountResponse(
         if (effect.value !== '' && effect.value !== requestSessionId) sessions.unbind(effect.value);
         if (routeCookie !== undefined) extra = clearRouteSetCookie(routeCookie);
         ended = true;
+        replaced = true;
         continue;
       }
+      if (effect.value !== requestSessionId) replaced = true;
       if (effect.path !== scope.path || effect.domain !== scope.domain || effect.secure !== scope.secure) {
         scopes.set(route, { path: effect.path, domain: effect.domain, secure: effect.secure });
       }
@@ -193,10 +203,22 @@ export function accountResponse(
       }
     }
   }
+  if (unknownId && !reported && !replaced && requestSessionId !== undefined && learns(route) && sessions.peek(requestSessionId) === undefined) {
+    // Bounded like any new session: a full table makes room or refuses it.
+    if (sessions.bind(requestSessionId, upstream, route.idleTimeoutMs) && routeCookie !== undefined) {
+      extra = issueRouteCookie(route, upstream, requestSessionId, (scopes.get(route) ?? DEFAULT_SCOPE).secure);
+    }
+    return extra;
+  }
   if (extra === undefined && !ended && routeCookie !== undefined && requestSessionId !== undefined) {
     extra = renewRouteCookie(route, upstream, requestSessionId);
   }
   return extra;
+}
+
+/** Whether ids a worker adopted silently are learned from requests on this route (see Route.learnSessions). */
+function learns(route: Route): boolean {
+  return route.learnSessions !== false && !reporting.has(route);
 }
 
 /** The route cookie for a session bound anew, its issue time marked on the binding. */
