@@ -106,9 +106,12 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
     token: { value: token.token, source: token.source, file: token.file },
     stop(graceMs = 10_000, stopOptions = {}) {
       stopping ??= (async () => {
-        await Promise.all(listeners.map((l) => l.proxy.close(graceMs)));
+        // Requests first; WebSockets stay open while the workers stop, so clients get the
+        // app's own close frame (say 1001) instead of a cut connection.
+        await Promise.all(listeners.map((l) => l.proxy.close(graceMs, { keepTunnels: true })));
         if (stopOptions.keepWorkers === true) await supervisor.leave();
         else await supervisor.shutdown();
+        await Promise.all(listeners.map((l) => l.proxy.closeTunnels()));
         await controlServer.close();
         await store.close();
         events.close();

@@ -131,6 +131,12 @@ export interface ProxyServer {
   listen(port: number, host?: string, fd?: number): Promise<number>;
   /** Counters and gauges (cheap: read on demand, nothing per request). */
   stats(): ProxyStats;
-  /** Stop accepting, let in-flight requests finish for up to graceMs, then destroy what is left (incl. websockets). */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Stop accepting, let in-flight requests finish for up to graceMs, then destroy what is left
+   * (incl. websockets). With `keepTunnels`, open WebSockets stay up (their workers' own close
+   * frames can still pass while the workers stop) until `closeTunnels()`.
+   */
+  close(graceMs?: number, options?: { keepTunnels?: boolean }): Promise<void>;
+  /** Destroys the WebSockets a `close({ keepTunnels: true })` left open; resolves once all is closed. */
+  closeTunnels(): Promise<void>;
 }

@@ -323,6 +323,23 @@ describe('websockets', () => {
     expect(proxy.server.listening).toBe(false);
   });
 
+  it('close({ keepTunnels }) stops accepting but leaves open websockets working until closeTunnels()', async () => {
+    await using clients = wsClients();
+    await using w0 = await wsWorker('web@0');
+    await using testProxy = await startProxy(makeRoute(w0.upstream));
+    const { proxy, port } = testProxy;
+    const { ws } = await clients.open(port);
+    await proxy.close(1000, { keepTunnels: true });
+    expect(proxy.server.listening).toBe(false);
+    ws.send('after close');
+    expect(await nextMessage(ws)).toBe('echo after close');
+    expect(w0.upstream.lease.webSockets).toBe(1);
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    await proxy.closeTunnels();
+    await closed;
+    expect(w0.upstream.lease.webSockets).toBe(0);
+  });
+
   it('a plain request and an upgrade share the proxy port', async () => {
     await using clients = wsClients();
     const { open } = clients;

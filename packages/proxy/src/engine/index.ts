@@ -36,6 +36,12 @@ export function createProxy(options: ProxyOptions): ProxyServer {
   interval.unref();
 
   let closed: Promise<void> | undefined;
+  let serverClosed: Promise<void> = Promise.resolve();
+  /** Ends the tunnels still open, then waits for the listener to let go of its last connection. */
+  const closeTunnels = async (): Promise<void> => {
+    for (const tunnel of [...state.tunnels]) tunnel.destroy();
+    await serverClosed;
+  };
   return {
     server,
     listen(port: number, host = '127.0.0.1', fd?: number): Promise<number> {
@@ -55,10 +61,10 @@ export function createProxy(options: ProxyOptions): ProxyServer {
         ...state.counters,
       };
     },
-    close(graceMs = 10_000): Promise<void> {
+    close(graceMs = 10_000, options: { keepTunnels?: boolean } = {}): Promise<void> {
       if (closed !== undefined) return closed;
       state.closing = true;
-      const serverClosed = new Promise<void>((resolve) => {
+      serverClosed = new Promise<void>((resolve) => {
         if (!server.listening) return resolve();
         server.close(() => resolve());
       });
@@ -86,11 +92,15 @@ export function createProxy(options: ProxyOptions): ProxyServer {
           if (conn.socket.writableEnded) conn.socket.destroySoon();
           else conn.socket.destroy();
         }
-        for (const tunnel of [...state.tunnels]) tunnel.destroy();
         for (const pool of state.pools.values()) for (const up of pool.idle.splice(0)) up.destroy();
-        await serverClosed;
+        // Kept open, the tunnels let the workers' own close frames through as they stop.
+        if (options.keepTunnels === true) return;
+        await closeTunnels();
       })();
       return closed;
+    },
+    closeTunnels(): Promise<void> {
+      return closeTunnels();
     },
   };
 }
