@@ -10,6 +10,9 @@ export const DEFAULTS = {
     maxSessions: 1_000_000,
     sessionCookieDuplicates: 'first',
     sessionReports: false,
+    // Off unless a pool sets one; these fill in what a pool's sessionProbe leaves out.
+    sessionProbe: null,
+    sessionProbeSettings: { pattern: null, intervalSeconds: 5, timeoutSeconds: 2 },
     revision: 'unversioned',
     instances: 1,
     healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },

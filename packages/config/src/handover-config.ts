@@ -88,6 +88,15 @@ export interface PoolConfig {
    * pool turns that off too.
    */
   sessionReports: boolean;
+  /**
+   * The app's own session count, asked for on each running (started or detached) worker's port
+   * every `intervalSeconds` (one GET at a time, `timeoutSeconds` each, `headers` sent with it):
+   * `pattern`'s first capture group (compiled with the `m` flag) is the count; without one, a
+   * JSON answer's number or top-level `"sessions"` number, else the first whole number in the
+   * body. Shown beside Handover's count; a detached worker whose app says 0, with no request or
+   * WebSocket open, has drained whatever cookie accounting still counts. null: no probe.
+   */
+  sessionProbe: SessionProbeConfig | null;
   /** The revision label new workers start on. */
   revision: string;
   /** Attached instances wanted. */
@@ -117,6 +126,17 @@ export interface PoolConfig {
    * `.2` … `.keep`; the oldest is deleted) and emptied in place. `keep` 0: emptied, no copy kept.
    */
   logs: { maxBytes: number; keep: number };
+}
+
+export interface SessionProbeConfig {
+  /** e.g. "/stats"; with its query string if any. */
+  path: string;
+  /** A regular expression whose first capture group is the count; null: the default reading. */
+  pattern: string | null;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  /** Extra request headers, e.g. Authorization for Tomcat's manager. */
+  headers: Record<string, string>;
 }
 
 /**

@@ -74,6 +74,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     maxSessions: p.maxSessions ?? d.maxSessions,
     sessionCookieDuplicates: p.sessionCookieDuplicates ?? d.sessionCookieDuplicates,
     sessionReports: p.sessionReports ?? d.sessionReports,
+    sessionProbe: p.sessionProbe == null ? d.sessionProbe : { ...d.sessionProbeSettings, ...p.sessionProbe, headers: { ...p.sessionProbe.headers } },
     revision: revisionOf(p, i, dir, options, issues),
     instances: p.instances ?? d.instances,
     healthCheck: { ...d.healthCheck, ...p.healthCheck },

@@ -16,6 +16,8 @@ export { POOL_NAME_PATTERN };
 const COOKIE_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PATH_PARAMETER_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 const HOST_PATTERN = /^[A-Za-z0-9._:-]+$/;
+/** RFC 9110 field-name token characters. */
+const HEADER_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Environment variables Handover sets for every worker; a pool may not set them itself. */
 export const RESERVED_WORKER_ENV = ['PORT', 'HANDOVER_WORKER', 'HANDOVER_REVISION'] as const;
@@ -52,6 +54,55 @@ const host = () =>
 
 const label = () =>
   text('a revision label, e.g. "v2" or a git commit', 200).refine((s) => !/[\r\n]/.test(s), 'must be a single line');
+
+/**
+ * Why a session probe's `pattern` cannot be used, or null: it must compile (as the probe
+ * compiles it, with the `m` flag) and have a capture group, whose first one is the count.
+ */
+export function sessionProbePatternProblem(pattern: string): string | null {
+  let compiled: RegExp;
+  try {
+    compiled = new RegExp(pattern, 'm');
+  } catch (error) {
+    const why = error instanceof Error ? error.message.replace(/^Invalid regular expression: /, '') : String(error);
+    return `not a valid regular expression (${why}); in JSON a backslash is written twice, e.g. "active=(\\\\d+)"`;
+  }
+  // An alternative that matches the empty string makes every group show up in the result.
+  const groups = new RegExp(`${compiled.source}|`, 'm').exec('')!.length - 1;
+  if (groups === 0) return 'has no capture group: put parentheses around the count, e.g. "active=(\\\\d+)" (its first group is read as the number of sessions)';
+  return null;
+}
+
+const sessionProbeSchema = z
+  .strictObject(
+    {
+      path: z
+        .string({ error: 'expected a URL path starting with "/", e.g. "/stats"' })
+        .startsWith('/', 'expected a URL path starting with "/", e.g. "/stats"')
+        .refine((s) => !/\s/.test(s), 'must not contain spaces'),
+      pattern: z
+        .string({ error: 'expected a regular expression whose first capture group is the count, e.g. "active=(\\\\d+)"' })
+        .max(1000, 'too long (at most 1000 characters)')
+        .superRefine((pattern, ctx) => {
+          const problem = sessionProbePatternProblem(pattern);
+          if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
+      intervalSeconds: amount(0.1, 3600, 'seconds').optional(),
+      timeoutSeconds: amount(0, 60, 'seconds', true).optional(),
+      headers: z
+        .record(
+          z.string().regex(HEADER_NAME_PATTERN, 'not a valid header name (letters, digits and !#$%&\'*+-.^_`|~)'),
+          z
+            .string({ error: 'expected a string' })
+            .refine((s) => !/[\r\n\0]/.test(s), 'must be a single line'),
+          { error: 'expected an object of request headers, e.g. { "Authorization": "Basic …" }' },
+        )
+        .optional(),
+    },
+    { error: 'expected an object like { "path": "/stats" }, or null for no session probe' },
+  )
+  .nullable();
 
 export const listenSchema = z.strictObject({
   host: host().optional(),
@@ -137,6 +188,7 @@ export const poolSchema = z.strictObject({
   maxSessions: int(1, 100_000_000).optional(),
   sessionCookieDuplicates: z.enum(['first', 'last'], { error: 'expected "first" or "last"' }).optional(),
   sessionReports: z.boolean({ error: 'expected true or false' }).optional(),
+  sessionProbe: sessionProbeSchema.optional(),
   revision: label().optional(),
   revisionFile: text('a file path (relative to the config file, or absolute)').optional(),
   instances: int(0, 64).optional(),

@@ -44,6 +44,7 @@ describe('parseConfig defaults', () => {
           maxSessions: 1_000_000,
           sessionCookieDuplicates: 'first',
           sessionReports: false,
+          sessionProbe: null,
           revision: 'unversioned',
           instances: 1,
           healthCheck: { path: '/healthz', timeoutSeconds: 30, intervalMs: 200, everySeconds: 5, failuresBeforeUnhealthy: 3 },
