@@ -8,6 +8,7 @@ import { proxyOptions } from './proxy-options';
 import { resolveControlToken, resolveRouteKey } from '@handover/secrets';
 import { EventLog } from './event-log';
 import { type KeeperRestart, socketKey } from './keeper';
+import { SessionReportChannel } from './session-report-channel';
 import { StateStore } from './state-store';
 import { Supervisor } from './supervisor';
 
@@ -53,14 +54,15 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   // The process table and the sessions, beside the event log (a file of its own, written by a
   // thread of its own): a new supervisor re-adopts the workers from it.
   const store = new StateStore(join(config.dataDir, 'state.db'));
-  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey, keeperRestart: options.keeperRestart });
+  const reportChannel = new SessionReportChannel(token.token);
+  const supervisor = new Supervisor({ config, events, store, env, reloadConfig: options.reloadConfig, routeKey, keeperRestart: options.keeperRestart, reportChannel });
 
   // In pool order; `fd` marks a socket inherited from the keeper, listened on only after start.
   const listeners: Array<{ pool: string; proxy: ProxyServer; port: number; fd: number | undefined }> = [];
   let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
   const controlFd = options.inheritedSockets?.get(socketKey(config.control.host, config.control.port));
   const startControl = (fd: number | undefined) =>
-    startControlServer({ supervisor, token: token.token, host: config.control.host, port: config.control.port, fd });
+    startControlServer({ supervisor, token: token.token, host: config.control.host, port: config.control.port, fd, sessionReports: supervisor.sessionReports() });
   try {
     store.claim();
     for (const [index, pool] of config.pools.entries()) {
@@ -91,6 +93,8 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
     throw error;
   }
 
+  // Workers learn where to post session reports (an inherited control socket has the configured port).
+  reportChannel.baseUrl = `http://${urlHost(config.control.host)}:${control?.port ?? config.control.port}`;
   await supervisor.start();
   for (const l of listeners) {
     if (l.fd !== undefined) expectPort(await l.proxy.listen(l.port, config.proxy.host, l.fd), l.port);

@@ -4,6 +4,7 @@ import type { EventLog, NewEvent } from './event-log';
 import { removeLogFiles } from './log-rotation';
 import type { LogFiles } from './log-tail';
 import type { Pool } from './pool';
+import type { SessionReportChannel } from './session-report-channel';
 import type { StateStore } from './state-store';
 import type { Worker } from './worker';
 
@@ -24,6 +25,8 @@ export class Runtime {
   leaving = false;
   /** Re-adopted detached workers whose restored sessions are still unconfirmed (see readoption.ts). */
   readonly reconcileTimers = new Map<Worker, NodeJS.Timeout>();
+  /** Where workers post session reports no response can carry; null without a control API. */
+  reportChannel: SessionReportChannel | null = null;
 
   constructor(
     private readonly events: EventLog,

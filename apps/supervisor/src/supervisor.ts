@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type HandoverConfig, formatConfigWarning, loadConfig } from '@handover/config';
-import { ControlError, type SupervisorControl, noSuchPool, noSuchWorker, requireState } from '@handover/control-api';
+import { ControlError, type SessionReportReceiver, type SupervisorControl, noSuchPool, noSuchWorker, requireState } from '@handover/control-api';
 import {
   type DetachAndSyncResult,
   type HandoverEvent,
@@ -25,6 +25,7 @@ import { Pool } from './pool';
 import { readopt } from './readoption';
 import { reportProxyFault, reportSessionLimit } from './reports';
 import { Runtime } from './runtime';
+import { type SessionReportChannel, sessionReportReceiver } from './session-report-channel';
 import type { StateStore } from './state-store';
 import type { Worker } from './worker';
 import { StartFailure, fillPool, startWorker, withoutHandoverVariables } from './worker-start';
@@ -55,6 +56,8 @@ export interface SupervisorOptions {
   routeKey?: Buffer;
   /** Set when the keeper restarted the supervisor after it died: why, and how often in a row. */
   keeperRestart?: KeeperRestart;
+  /** The side channel for session reports (session-report-channel.ts); none without a control API. */
+  reportChannel?: SessionReportChannel;
 }
 
 /**
@@ -82,6 +85,7 @@ export class Supervisor implements SupervisorControl {
     this.rt = new Runtime(options.events, store, join(options.config.dataDir, 'logs'), withoutHandoverVariables(options.env ?? process.env));
     this.configWarnings = (options.config.warnings ?? []).map(formatConfigWarning);
     this.keeperRestart = options.keeperRestart;
+    this.rt.reportChannel = options.reportChannel ?? null;
     this.reloadConfig = options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
     this.housekeeping = new Housekeeping(this.rt, options.sweepIntervalMs ?? 1000, options.sampleIntervalMs ?? 2000);
     for (const config of options.config.pools) {
@@ -125,6 +129,11 @@ export class Supervisor implements SupervisorControl {
     const found = this.rt.pools.get(pool);
     if (found === undefined) throw new Error(`no pool named ${pool}`);
     return found.route;
+  }
+
+  /** A worker's reports by the side channel (`POST /session-reports/<id>` on the control port). */
+  sessionReports(): SessionReportReceiver {
+    return sessionReportReceiver(this.rt);
   }
 
   /** The proxy lowered a draining worker's in-flight or WebSocket count. */

@@ -44,6 +44,7 @@ export async function startWorker(rt: Runtime, pool: Pool, actor: string, onRead
       HANDOVER_WORKER: worker.id,
       HANDOVER_POOL: pool.name,
       HANDOVER_REVISION: config.revision,
+      ...rt.reportChannel?.envFor(worker.id),
     },
     logs: worker.logs,
     logFiles: rt.logFiles(worker.id),
@@ -106,8 +107,8 @@ export async function fillPool(rt: Runtime, pool: Pool, actor: string, started: 
 /**
  * Workers are the user's application: they must not learn the control token, the console's key
  * and password or any other Handover setting, so every HANDOVER_* variable is dropped (a new
- * secret is covered without a list to keep up). Handover sets HANDOVER_WORKER, _POOL and
- * _REVISION afresh for each worker, and a pool's own `env` is applied after this.
+ * secret is covered without a list to keep up). Handover sets HANDOVER_WORKER, _POOL,
+ * _REVISION and the session-report channel's _REPORT_URL and _REPORT_TOKEN afresh for each worker, and a pool's own `env` is applied after this.
  */
 export function withoutHandoverVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = {} as NodeJS.ProcessEnv;

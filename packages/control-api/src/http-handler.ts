@@ -7,6 +7,7 @@ import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import type { ZodType } from 'zod';
 import { SUBSCRIPTION_INPUTS, appRouter } from './router';
 import { describeInputError } from './schemas';
+import { SESSION_REPORTS_PATH, type SessionReportReceiver, handleSessionReport } from './session-reports-route';
 import type { InputIssue } from './schemas';
 import { UNAUTHORIZED_MESSAGE } from './trpc';
 import type { ControlContext } from './trpc';
@@ -44,6 +45,8 @@ export interface ControlHandlerOptions {
   token: string;
   /** Where unexpected (INTERNAL_SERVER_ERROR) failures are logged. Default: stderr. */
   log?: (line: string) => void;
+  /** Takes workers' session reports at `POST /session-reports/<worker>` (their own token, not this one). */
+  sessionReports?: SessionReportReceiver;
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
@@ -152,6 +155,7 @@ function subscriptionInput(req: IncomingMessage, params: URLSearchParams): unkno
 /**
  * The control API as a `node:http` request listener:
  * - `GET /healthz` → 200 `{"ok":true}`, no token needed;
+ * - `POST /session-reports/<worker>` → a worker's session reports, with that worker's token;
  * - `/trpc/<procedure>` → the tRPC router (bearer token required except for `health`), after
  *   the checks tRPC does not make or makes late: the method (405 with `Allow`), the content
  *   type (JSON only, 415), a subscription's token and input (401/400 before the stream opens);
@@ -205,6 +209,10 @@ export function createControlHandler(
         return;
       }
       sendJson(res, 200, { ok: true });
+      return;
+    }
+    if (pathname.startsWith(SESSION_REPORTS_PATH)) {
+      handleSessionReport(req, res, pathname, options.sessionReports);
       return;
     }
     if (!pathname.startsWith(`${TRPC_PATH}/`) || pathname.length === TRPC_PATH.length + 1) {

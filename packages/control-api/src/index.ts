@@ -10,6 +10,8 @@ export { createCallerFactory } from './trpc';
 export type { ControlContext } from './trpc';
 export { ACTOR_HEADER, DEFAULT_ACTOR, TRPC_PATH, createControlHandler, createTokenCheck, parseActor } from './http-handler';
 export type { ControlHandlerOptions } from './http-handler';
+export { MAX_REPORT_BYTES, SESSION_REPORTS_PATH } from './session-reports-route';
+export type { SessionReportReceiver } from './session-reports-route';
 export { isLoopbackHost, startControlServer } from './http-server';
 export type { ControlServer, StartControlServerOptions } from './http-server';
 export { createControlClient, trpcUrl } from './client';

@@ -3,7 +3,7 @@ export { assertSafeNodeVersion, isSafeNodeVersion, SAFE_NODE } from './engine/no
 export type { ProxyOptions, ProxyServer, ProxyStats, Route, Upstream, UpstreamLease } from './types';
 export { findCookie, findSessionId, pathSessionId } from './passes/find-session';
 export { chooseUpstream, fallbackUpstream } from './passes/choose-upstream';
-export { parseSessionReport, parseSetCookieEffect, accountResponse } from './passes/account-response';
+export { parseSessionReport, parseSetCookieEffect, accountResponse, applySessionReports } from './passes/account-response';
 export type { SessionReport, SetCookieEffect } from './passes/account-response';
 export { isHopByHop, isInternal, connectionTokens } from './passes/header-names';
 export { routeCookieValue, verifyRoute } from './passes/route-cookie';

@@ -216,6 +216,25 @@ export function accountResponse(
   return extra;
 }
 
+/**
+ * Reports a worker sent by the side channel (the supervisor's `/session-reports`), for what no
+ * response could carry: a session ended after the head was sent, or expired in the app's own
+ * background. Applied as if on a response, except that `ttl=0` ends a session only while it is
+ * this worker's: a late report must not end an id that has moved to another worker since.
+ * Marks the route as reporting. Returns how many entries changed the table.
+ */
+export function applySessionReports(route: Route, upstream: Upstream, reports: readonly SessionReport[]): number {
+  if (!reporting.has(route)) reporting.add(route);
+  const sessions = route.sessions;
+  let changed = 0;
+  for (const report of reports) {
+    if (report.ttlMs === 0) {
+      if (sessions.peek(report.id) === upstream && sessions.unbind(report.id)) changed++;
+    } else if (sessions.bind(report.id, upstream, report.ttlMs ?? route.idleTimeoutMs)) changed++;
+  }
+  return changed;
+}
+
 /** Whether ids a worker adopted silently are learned from requests on this route (see Route.learnSessions). */
 function learns(route: Route): boolean {
   return route.learnSessions !== false && !reporting.has(route);
