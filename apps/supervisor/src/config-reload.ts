@@ -1,7 +1,9 @@
 import { ConfigError, type HandoverConfig, formatConfigWarning } from '@handover/config';
 import { ControlError } from '@handover/control-api';
+import { isRoutable } from '@handover/process-table';
 import { configRejected, configReloaded } from './events';
 import type { Runtime } from './runtime';
+import { watchSessionProbe } from './session-probe';
 
 /**
  * Re-reads the configuration before a sync or a detach-and-sync; a broken file is refused whole
@@ -33,6 +35,8 @@ export async function applyConfig(rt: Runtime, reload: () => Promise<HandoverCon
       config.routeCookie = pool.config.routeCookie;
     }
     pool.reconfigure(config);
+    // A session probe added by this sync starts on the running workers too.
+    for (const worker of pool.workers) if (isRoutable(worker.state)) watchSessionProbe(rt, pool, worker);
   }
   for (const name of rt.pools.keys()) {
     if (!next.pools.some((p) => p.name === name)) notes.push(`pool ${name} is gone from the file: it keeps running until the supervisor restarts`);

@@ -42,6 +42,20 @@ export function scheduleDrainCheck(rt: Runtime, worker: Worker): void {
   if (worker.state === 'detached' && worker.lease.empty) queueMicrotask(() => checkDrain(rt, worker));
 }
 
+/**
+ * The pool's session probe says the app holds no session on this detached worker, and nothing is
+ * in flight: the sessions Handover still counts are phantoms (a logout that left the cookie), so
+ * they are unbound (not lost: the app ended them) and the worker stops as after any drain.
+ */
+export function drainedByApp(rt: Runtime, pool: Pool, worker: Worker, path: string): void {
+  if (worker.state !== 'detached' || worker.inFlight > 0 || worker.webSockets > 0 || rt.stopping) return;
+  const drainMs = worker.detachedAt ? Date.now() - worker.detachedAt.getTime() : 0;
+  const counted = pool.sessions.unbindOwner(worker);
+  rt.record(workerEvents.drainedByApp(worker, counted, path, drainMs));
+  // Synchronously to 'stopping': the drain check the unbind queued finds nothing to do.
+  void stopWorker(rt, pool, worker, 'drained: the app reports 0 sessions');
+}
+
 function checkDrain(rt: Runtime, worker: Worker): void {
   if (worker.state !== 'detached' || !worker.lease.empty || rt.stopping) return;
   const pool = rt.pools.get(worker.pool);

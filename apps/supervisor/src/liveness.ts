@@ -11,10 +11,13 @@ import { seconds, sessionsLost, workerEvents } from './events';
 import { probe } from './health-check';
 import type { Pool } from './pool';
 import type { Runtime } from './runtime';
+import { watchSessionProbe } from './session-probe';
 import type { Worker } from './worker';
 import { stopWorker } from './worker-stop';
 
+/** Starts watching a worker that has become ready or was re-adopted: liveness, and the session probe if its pool has one. */
 export function watchLiveness(rt: Runtime, pool: Pool, worker: Worker): void {
+  watchSessionProbe(rt, pool, worker);
   worker.health = 'ok';
   worker.healthFailures = 0;
   const next = (): void => worker.scheduleProbe(pool.config.healthCheck.everySeconds * 1000, () => void check());

@@ -109,6 +109,7 @@ export class Pool {
       nextRestartAt: this.nextRestartAt?.toISOString() ?? null,
       lastError: this.lastError,
       sessionsLost: this.sessionsLost,
+      sessionProbe: this.config.sessionProbe?.path ?? null,
     };
   }
 }

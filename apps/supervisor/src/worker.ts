@@ -15,6 +15,10 @@ export class Worker extends WorkerRow implements Upstream {
   drainTimer: NodeJS.Timeout | null = null;
   /** The next liveness probe (see liveness.ts). */
   livenessTimer: NodeJS.Timeout | null = null;
+  /** The next session probe (see session-probe.ts). */
+  sessionProbeTimer: NodeJS.Timeout | null = null;
+  /** A session probe is under way (at most one per worker). */
+  sessionProbeBusy = false;
 
   constructor(pool: string, generation: number, port: number, revision: string, logLines: number) {
     super(pool, generation, port, revision);
@@ -58,9 +62,25 @@ export class Worker extends WorkerRow implements Upstream {
     this.livenessTimer = null;
   }
 
+  /** The next session probe runs `probe` after `delayMs`. */
+  scheduleSessionProbe(delayMs: number, probe: () => void): void {
+    this.clearSessionProbe();
+    this.sessionProbeTimer = setTimeout(() => {
+      this.sessionProbeTimer = null;
+      probe();
+    }, delayMs);
+    this.sessionProbeTimer.unref();
+  }
+
+  clearSessionProbe(): void {
+    if (this.sessionProbeTimer !== null) clearTimeout(this.sessionProbeTimer);
+    this.sessionProbeTimer = null;
+  }
+
   /** Stops every timer watching this worker (the supervisor is stopping or leaving). */
   clearTimers(): void {
     this.clearDrainTimer();
     this.clearLiveness();
+    this.clearSessionProbe();
   }
 }

@@ -27,6 +27,9 @@ type Started = AsyncResource<{
 const ACTOR = 'contract';
 
 const WORKER_KEYS = [
+  'appSessions',
+  'appSessionsAt',
+  'appSessionsError',
   'attached',
   'detachedAt',
   'drainDeadline',
@@ -60,6 +63,7 @@ const POOL_KEYS = [
   'restarts',
   'revision',
   'sessionCookie',
+  'sessionProbe',
   'sessionsLost',
   'status',
 ];
@@ -128,6 +132,10 @@ function supervisorControlContract(name: string, start: () => Promise<Started>):
         exitSignal: null,
         lastError: null,
         drainDeadline: null,
+        // No session probe configured.
+        appSessions: null,
+        appSessionsAt: null,
+        appSessionsError: null,
       });
       const pools = control.listPools();
       expect(pools).toHaveLength(1);
@@ -141,6 +149,7 @@ function supervisorControlContract(name: string, start: () => Promise<Started>):
         nextRestartAt: null,
         lastError: null,
         sessionsLost: 0,
+        sessionProbe: null,
         revision: workers[0]!.revision,
       });
     });

@@ -58,6 +58,9 @@ export function fakeWorker(id: string, patch: Partial<WorkerInfo> = {}): WorkerI
     memoryRss: 50 * 1024 * 1024,
     health: 'ok',
     drainDeadline: null,
+    appSessions: null,
+    appSessionsAt: null,
+    appSessionsError: null,
     ...patch,
   };
 }
@@ -111,6 +114,7 @@ export class FakeSupervisor implements SupervisorControl {
       nextRestartAt: null,
       lastError: null,
       sessionsLost: 0,
+      sessionProbe: null,
     });
   }
 

@@ -57,6 +57,14 @@ export interface WorkerInfo {
    * (ISO); null when attached, ended, or with no maximum. Always set by the supervisor.
    */
   drainDeadline?: string | null;
+  /**
+   * The app's own session count from the pool's session probe (`pools[].sessionProbe`), as of
+   * `appSessionsAt` (ISO); null without a probe, before its first answer, or when the last probe
+   * failed (`appSessionsError` says why). Handover's own count is `sessions`.
+   */
+  appSessions: number | null;
+  appSessionsAt: string | null;
+  appSessionsError: string | null;
 }
 
 /** Session counts of every live worker at one moment (for the console's chart). */
@@ -88,6 +96,8 @@ export interface PoolInfo {
   lastError: string | null;
   /** Sessions lost to crashes and forced drains since the supervisor started. */
   sessionsLost: number;
+  /** The session probe's path (`pools[].sessionProbe.path`); null: the pool has none. */
+  sessionProbe: string | null;
 }
 
 export type EventType =

@@ -38,6 +38,12 @@ export class WorkerRow {
   healthFailures = 0;
   /** Re-adopted from a previous supervisor (its process is not our child). */
   adopted = false;
+  /** The app's own session count from the pool's session probe; null: unknown or the probe failed. */
+  appSessions: number | null = null;
+  /** When the probe last answered (with a count or a failure). */
+  appSessionsAt: Date | null = null;
+  /** Why the last probe failed; null after a good answer. */
+  appSessionsError: string | null = null;
 
   constructor(
     readonly pool: string,
@@ -121,6 +127,9 @@ export class WorkerRow {
       memoryRss: this.memoryRss,
       health: this.health,
       drainDeadline: iso(this.drainDeadline),
+      appSessions: this.appSessions,
+      appSessionsAt: iso(this.appSessionsAt),
+      appSessionsError: this.appSessionsError,
     };
   }
 }

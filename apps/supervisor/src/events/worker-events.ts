@@ -125,6 +125,18 @@ export function drained(worker: Worker, drainMs: number): NewEvent {
   });
 }
 
+/** The session probe found a detached worker empty while cookie accounting still counted sessions on it. */
+export function drainedByApp(worker: Worker, counted: number, path: string, drainMs: number): NewEvent {
+  return about(worker, {
+    type: 'worker.drained',
+    actor: SUPERVISOR,
+    message:
+      `${worker.id} drained: the app reports 0 sessions, Handover still counted ${counted} (cookie accounting cannot see every logout); ` +
+      `no request or WebSocket is open, so it is stopped (GET ${path}, drained in ${seconds(drainMs)})`,
+    data: { drainMs, by: 'session-probe', appSessions: 0, countedSessions: counted, path },
+  });
+}
+
 export function healthy(worker: Worker, path: string): NewEvent {
   return about(worker, { type: 'worker.healthy', actor: SUPERVISOR, message: `${worker.id} answers GET ${path} again` });
 }
