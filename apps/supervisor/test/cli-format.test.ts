@@ -31,6 +31,7 @@ const pool: PoolInfo = {
   nextRestartAt: null,
   lastError: null,
   sessionsLost: 0,
+  sessionProbe: null,
 };
 
 describe('formatDuration', () => {
@@ -92,6 +93,31 @@ describe('status', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('shows the app’s own count (APP) beside SESSIONS when a pool has a session probe, and why a probe failed', () => {
+    const probed: PoolInfo = { ...pool, sessionProbe: '/stats' };
+    const workers = [
+      fakeWorker('web@0', { sessions: 3, appSessions: 3 }),
+      fakeWorker('web@1', { state: 'detached', attached: false, sessions: 2, appSessions: 0 }),
+      fakeWorker('web@2', { sessions: 1, appSessionsError: 'GET /stats on port 9002 answered 500 Internal Server Error' }),
+      fakeWorker('web@3', { state: 'stopped', attached: false, pid: null, appSessions: 0 }),
+    ];
+    const text = workersTable(workers, T0 + 65_000, [probed]);
+    expect(text).toBe(
+      [
+        'WORKER  STATE     REVISION  SESSIONS  APP  IN-FLIGHT  WS   PID  PORT  UPTIME',
+        'web@0   started   v1               3    3          0   0  4000  9000  1m 05s',
+        'web@1   detached  v1               2    0          0   0  4001  9001  1m 05s',
+        'web@2   started   v1               1    ?          0   0  4002  9002  1m 05s',
+        'web@3   stopped   v1               0    -          0   0     -  9003       -',
+        '  web@1: the app says 0 sessions, Handover counts 2: it stops once no request or WebSocket is open',
+        '  web@2: session probe failed: GET /stats on port 9002 answered 500 Internal Server Error',
+      ].join('\n'),
+    );
+    // No probe in any pool: no APP column.
+    expect(workersTable(workers, T0, [pool]).split('\n')[0]).not.toContain('APP');
+    expect(formatStatus(workers, [probed], T0).split('\n')[0]).toContain('SESSIONS  APP');
   });
 
   it('says when the drain of a detached worker ends at the latest', () => {

@@ -74,15 +74,27 @@ function firstLine(text: string): string {
   return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
 
-export function workersTable(workers: readonly WorkerInfo[], now: number): string {
+/** The app's own count (the pool's session probe) for the APP column: `?` when the probe failed or has not answered yet. */
+function appSessions(worker: WorkerInfo): string {
+  if (worker.state !== 'started' && worker.state !== 'detached') return '-';
+  return worker.appSessions == null ? '?' : String(worker.appSessions);
+}
+
+/**
+ * The workers table; `pools` (from `pools.list`) tells which pools have a session probe: then an
+ * APP column shows the app's own count beside Handover's SESSIONS.
+ */
+export function workersTable(workers: readonly WorkerInfo[], now: number, pools: readonly PoolInfo[] = []): string {
   if (workers.length === 0) return 'no workers';
   const num = (n: number) => String(n);
+  const probed = new Set(pools.filter((p) => p.sessionProbe != null).map((p) => p.name));
   const main = table<WorkerInfo>(
     [
       { header: 'WORKER', value: (w) => w.id },
       { header: 'STATE', value: (w) => w.state },
       { header: 'REVISION', value: (w) => w.revision },
       { header: 'SESSIONS', align: 'right', value: (w) => num(w.sessions) },
+      ...(probed.size > 0 ? [{ header: 'APP', align: 'right' as const, value: (w: WorkerInfo) => (probed.has(w.pool) ? appSessions(w) : '-') }] : []),
       { header: 'IN-FLIGHT', align: 'right', value: (w) => num(w.inFlight) },
       { header: 'WS', align: 'right', value: (w) => num(w.webSockets) },
       { header: 'PID', align: 'right', value: (w) => (w.pid === null ? '-' : String(w.pid)) },
@@ -94,6 +106,11 @@ export function workersTable(workers: readonly WorkerInfo[], now: number): strin
   const notes: string[] = [];
   for (const w of workers) {
     if (w.lastError !== null && w.lastError !== '') notes.push(`  ${w.id}: ${firstLine(w.lastError)}`);
+    const running = w.state === 'started' || w.state === 'detached';
+    if (running && probed.has(w.pool) && w.appSessionsError) notes.push(`  ${w.id}: session probe failed: ${firstLine(w.appSessionsError)}`);
+    if (w.state === 'detached' && probed.has(w.pool) && w.appSessions === 0 && w.sessions > 0) {
+      notes.push(`  ${w.id}: the app says 0 sessions, Handover counts ${w.sessions}: it stops once no request or WebSocket is open`);
+    }
     const deadline = ms(w.drainDeadline ?? null);
     if (w.state === 'detached' && deadline !== null) {
       notes.push(`  ${w.id}: drain ends by ${formatTimestamp(w.drainDeadline!)} UTC at the latest (in ${formatDuration(deadline - now)})`);
@@ -129,7 +146,7 @@ function poolNote(pool: PoolInfo, now: number): string {
 
 /** The whole `status` output. */
 export function formatStatus(workers: readonly WorkerInfo[], pools: readonly PoolInfo[], now: number): string {
-  return `${workersTable(workers, now)}\n\n${poolsTable(pools, now)}\n`;
+  return `${workersTable(workers, now, pools)}\n\n${poolsTable(pools, now)}\n`;
 }
 
 /** `2030-01-02 03:04:05` in UTC. */
