@@ -1,4 +1,6 @@
 export { createProxy, PROXY_DEFAULTS } from './engine/index';
+export { LATENCY_BUCKETS_MS } from './engine/response-metrics';
+export type { ResponseMetricsSnapshot } from './engine/response-metrics';
 export { assertSafeNodeVersion, isSafeNodeVersion, SAFE_NODE } from './engine/node-version';
 export type { ProxyOptions, ProxyServer, ProxyStats, Route, Upstream, UpstreamLease } from './types';
 export { findCookie, findSessionId, pathSessionId } from './passes/find-session';

@@ -120,6 +120,8 @@ export interface ProxyStats {
   refusedConnections: number;
   /** Exchanges or connections ended by a timeout. */
   timeouts: number;
+  /** Responses by status class and time to the response head (since the proxy started). */
+  responses: import('./engine/response-metrics').ResponseMetricsSnapshot;
 }
 
 export interface ProxyServer {

@@ -38,6 +38,8 @@ export class Exchange {
   connected = false;
   reused = false;
   retried = false;
+  /** When the request's message began (Date.now(), from the parser's message-begin). */
+  startedAt = 0;
   /** When the whole request reached the worker's socket (the response timeout runs from here). */
   sentAt = 0;
   /** Since when it waits in its worker's queue for a connection (0: not waiting). */
@@ -168,6 +170,7 @@ export function reply(ex: Exchange, status: number, reason: string, body: string
   }
   ex.responded = true;
   ex.responseDone = true;
+  conn.state.responses.recordOwn(status, Date.now() - ex.startedAt);
   if (close) conn.broken = true;
   const closeAfter = close || conn.state.closing || !ex.keepAlive;
   if (!conn.dead) {

@@ -59,6 +59,7 @@ export function createProxy(options: ProxyOptions): ProxyServer {
         tunnels: state.tunnels.size,
         requestsInFlight: state.active,
         ...state.counters,
+        responses: state.responses.snapshot(),
       };
     },
     close(graceMs = 10_000, options: { keepTunnels?: boolean } = {}): Promise<void> {

@@ -112,6 +112,7 @@ function onRequestHead(
       return 1;
     }
     const ex = new Exchange(conn, name, url, headers, keepAlive && !http10, http10);
+    ex.startedAt = conn.msgStart;
     if (upgrade) {
       if (name === 'CONNECT') {
         refuseRequest(conn, 405, 'Method Not Allowed');

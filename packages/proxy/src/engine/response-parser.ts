@@ -88,6 +88,7 @@ function onResponseHead(
       }
       const routeSetCookie = accountResponse(conn.state.route, ex.upstream as Upstream, ex.sessionId, headers, ex.pin === undefined);
       ex.responded = true;
+      conn.state.responses.record(status, Date.now() - ex.startedAt);
       ex.switching = switchingHead(reason ?? '', headers, routeSetCookie);
       return 0;
     }
@@ -101,6 +102,8 @@ function onResponseHead(
     // A connection that carried a handshake is never reused.
     up.keepAlive = keepAlive && !ex.upgrade;
     const state = conn.state;
+    // One clock read per response (the read's own time is taken only after the whole chunk is parsed).
+    state.responses.record(status, Date.now() - ex.startedAt);
     // The worker made or ended the session whether or not the client is still there.
     // No pin: the id the request carried was not bound to this worker when it was dispatched.
     const routeSetCookie = accountResponse(state.route, ex.upstream as Upstream, ex.sessionId, headers, ex.pin === undefined);

@@ -1,6 +1,7 @@
 import type { ProxyOptions, Route, Upstream } from '../types';
 import type { ClientConn } from './client-connection';
 import type { Exchange } from './exchange';
+import { ResponseMetrics } from './response-metrics';
 import type { UpConn } from './worker-connection';
 
 /**
@@ -104,6 +105,8 @@ export interface EngineState {
   readonly pools: Map<Upstream, WorkerPool>;
   /** Counters for stats(): faults caught by the guard, connections refused, timeouts. */
   readonly counters: EngineCounters;
+  /** Responses by status class and time to the response head, for /metrics. */
+  readonly responses: ResponseMetrics;
   /** Fault signatures already logged with their stack (a repeated fault is only counted). */
   readonly faultsLogged: Set<string>;
 }
@@ -155,6 +158,7 @@ export function createState(options: ProxyOptions): EngineState {
     perClient: new Map(),
     pools: new Map(),
     counters: { faults: 0, refusedConnections: 0, timeouts: 0 },
+    responses: new ResponseMetrics(),
     faultsLogged: new Set(),
   };
 }
