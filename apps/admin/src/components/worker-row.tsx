@@ -2,7 +2,7 @@
 
 import type { PoolInfo, SessionSample, WorkerInfo } from '@handover/process-table';
 import { formatAbsolute, formatDuration, formatMegabytes } from '@/lib/format';
-import { isRunning } from '@/lib/workers';
+import { appSessionsView, isRunning } from '@/lib/workers';
 import { useNow } from '@/hooks/use-now';
 import { DrainCard } from './drain-card';
 import { StateBadge } from './state-badge';
@@ -34,6 +34,7 @@ export function WorkerRow({
 }) {
   const ended = !isRunning(worker);
   const id = worker.id;
+  const app = appSessionsView(worker, pool);
   return (
     <>
       <tr className={`worker-row${ended ? ' worker-ended' : ''}`} data-testid={`worker-row-${id}`} data-state={worker.state}>
@@ -52,8 +53,13 @@ export function WorkerRow({
         <td data-label="Revision" data-testid={`worker-revision-${id}`}>
           <code>{worker.revision}</code>
         </td>
-        <td className="num" data-label="Sessions" data-testid={`worker-sessions-${id}`}>
-          {worker.sessions}
+        <td className="num" data-label="Sessions">
+          <span data-testid={`worker-sessions-${id}`}>{worker.sessions}</span>
+          {app === null ? null : (
+            <span className={`app-sessions app-sessions-${app.tone}`} title={app.title} data-testid={`worker-app-sessions-${id}`} data-tone={app.tone}>
+              {app.text}
+            </span>
+          )}
         </td>
         <td className="num" data-label="In flight" data-testid={`worker-inflight-${id}`}>
           {worker.inFlight}
