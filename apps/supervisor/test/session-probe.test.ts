@@ -71,6 +71,24 @@ describe('the session probe', () => {
     expect(await askApp(harness.worker('web@0').port, { path: '/stats', pattern: '^active sessions: (\\d+)$', intervalSeconds: 1, timeoutSeconds: 1, headers: {} })).toEqual({ count: 2 });
   });
 
+  it('a probe added by a sync starts on the running workers; removed by one, the count is no longer known', async () => {
+    await using harness = await TestSupervisor.launch(probePool({ sessionProbe: null }));
+    await new Client(harness.proxyUrl).get('/');
+    expect(harness.supervisor.listPools()[0]).toMatchObject({ sessionProbe: null });
+    expect(harness.worker('web@0')).toMatchObject({ sessions: 1, appSessions: null, appSessionsAt: null });
+
+    await harness.writeConfig(probePool());
+    const since = Date.now();
+    await harness.supervisor.sync('web', 'test');
+    expect(harness.supervisor.listPools()[0]).toMatchObject({ sessionProbe: '/stats' });
+    await probedAfter(harness, 'web@0', since, (w) => w.appSessions === 1, 'web@0 probed after the sync');
+
+    await harness.writeConfig(probePool({ sessionProbe: null }));
+    await harness.supervisor.sync('web', 'test');
+    await waitFor(() => harness.worker('web@0').appSessionsAt === null, 10_000, 'the count to be forgotten');
+    expect(harness.worker('web@0')).toMatchObject({ state: 'started', sessions: 1, appSessions: null, appSessionsError: null });
+  });
+
   it('a detached worker whose app says 0 stops by itself, though cookie accounting still counts a session, once nothing is in flight', async () => {
     await using harness = await TestSupervisor.launch(probePool());
     const alice = await aliceOnDetachedWorker(harness);
