@@ -9,6 +9,7 @@ import { resolveControlToken, resolveRouteKey } from '@handover/secrets';
 import { EventLog } from './event-log';
 import { type KeeperRestart, socketKey } from './keeper';
 import { SessionReportChannel } from './session-report-channel';
+import { Metrics } from './metrics';
 import { StateStore } from './state-store';
 import { Supervisor } from './supervisor';
 
@@ -61,8 +62,17 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
   const listeners: Array<{ pool: string; proxy: ProxyServer; port: number; fd: number | undefined }> = [];
   let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
   const controlFd = options.inheritedSockets?.get(socketKey(config.control.host, config.control.port));
+  const metrics = new Metrics(supervisor, () => listeners.map((l) => ({ pool: l.pool, stats: () => l.proxy.stats() })));
   const startControl = (fd: number | undefined) =>
-    startControlServer({ supervisor, token: token.token, host: config.control.host, port: config.control.port, fd, sessionReports: supervisor.sessionReports() });
+    startControlServer({
+      supervisor,
+      token: token.token,
+      host: config.control.host,
+      port: config.control.port,
+      fd,
+      sessionReports: supervisor.sessionReports(),
+      metrics: () => metrics.text(),
+    });
   try {
     store.claim();
     for (const [index, pool] of config.pools.entries()) {
@@ -117,6 +127,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
         else await supervisor.shutdown();
         await Promise.all(listeners.map((l) => l.proxy.closeTunnels()));
         await controlServer.close();
+        metrics.close();
         await store.close();
         events.close();
       })();

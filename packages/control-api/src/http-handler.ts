@@ -47,6 +47,8 @@ export interface ControlHandlerOptions {
   log?: (line: string) => void;
   /** Takes workers' session reports at `POST /session-reports/<worker>` (their own token, not this one). */
   sessionReports?: SessionReportReceiver;
+  /** The Prometheus text exposition for `GET /metrics` (bearer token required); 404 without. */
+  metrics?: () => Promise<string>;
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
@@ -152,10 +154,42 @@ function subscriptionInput(req: IncomingMessage, params: URLSearchParams): unkno
   return input;
 }
 
+export const METRICS_PATH = '/metrics';
+const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** `GET /metrics`: what Prometheus scrapes, with the control token (`authorization` in its scrape config). */
+function serveMetrics(
+  req: IncomingMessage,
+  res: ServerResponse,
+  checkToken: (authorization: string | undefined) => boolean,
+  metrics: (() => Promise<string>) | undefined,
+  log: (line: string) => void,
+): void {
+  const method = req.method ?? 'GET';
+  if (metrics === undefined) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'no metrics are served here' } });
+  if (method !== 'GET' && method !== 'HEAD') {
+    return sendJson(res, 405, { error: { code: 'METHOD_NOT_SUPPORTED', message: 'use GET /metrics' } }, { Allow: 'GET, HEAD' });
+  }
+  if (!checkToken(req.headers.authorization)) {
+    return sendJson(res, 401, { error: { code: 'UNAUTHORIZED', message: UNAUTHORIZED_MESSAGE } }, { 'WWW-Authenticate': 'Bearer realm="handover"' });
+  }
+  metrics().then(
+    (text) => {
+      res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+      res.end(method === 'HEAD' ? undefined : text);
+    },
+    (error: unknown) => {
+      log(`[control-api] /metrics failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      sendJson(res, 500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'the metrics could not be gathered; see the supervisor log' } });
+    },
+  );
+}
+
 /**
  * The control API as a `node:http` request listener:
  * - `GET /healthz` → 200 `{"ok":true}`, no token needed;
  * - `POST /session-reports/<worker>` → a worker's session reports, with that worker's token;
+ * - `GET /metrics` → Prometheus metrics, bearer token required;
  * - `/trpc/<procedure>` → the tRPC router (bearer token required except for `health`), after
  *   the checks tRPC does not make or makes late: the method (405 with `Allow`), the content
  *   type (JSON only, 415), a subscription's token and input (401/400 before the stream opens);
@@ -209,6 +243,10 @@ export function createControlHandler(
         return;
       }
       sendJson(res, 200, { ok: true });
+      return;
+    }
+    if (pathname === METRICS_PATH) {
+      serveMetrics(req, res, checkToken, options.metrics, log);
       return;
     }
     if (pathname.startsWith(SESSION_REPORTS_PATH)) {
