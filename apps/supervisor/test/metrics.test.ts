@@ -3,12 +3,21 @@
  * the control token, as an operator would configure it; a scrape with a wrong token fails.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { asyncResource, tempDir } from '../../../test-support/resources';
 import { exitOf, startOnFreePort } from '../../../test-support/ports';
-import { Client, TestSupervisor, demoPool, waitFor } from './harness';
+import { Client, REPO_ROOT, TestSupervisor, demoPool, waitFor } from './harness';
+
+/** The PromQL of every panel of docs/grafana/handover-dashboard.json. */
+function dashboardQueries(): string[] {
+  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, 'docs/grafana/handover-dashboard.json'), 'utf8')) as {
+    panels: Array<{ targets: Array<{ expr: string }> }>;
+  };
+  return dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr));
+}
 
 const prometheusInstalled = (() => {
   try {
@@ -46,7 +55,11 @@ async function startPrometheus(dir: string, controlPort: number, token: string) 
     async (p) => (await fetch(`http://127.0.0.1:${p}/-/ready`).catch(() => undefined))?.ok === true,
     30_000,
   );
-  const api = async (path: string): Promise<any> => ((await (await fetch(`http://127.0.0.1:${port}/api/v1/${path}`)).json()) as { data: unknown }).data;
+  const api = async (path: string): Promise<any> => {
+    const answer = (await (await fetch(`http://127.0.0.1:${port}/api/v1/${path}`)).json()) as { status: string; error?: string; data: unknown };
+    if (answer.status !== 'success') throw new Error(`Prometheus refused ${path}: ${answer.error}`);
+    return answer.data;
+  };
   return asyncResource(
     {
       query: async (expr: string): Promise<Sample[]> => (await api(`query?query=${encodeURIComponent(expr)}`)).result as Sample[],
@@ -117,6 +130,14 @@ describe('GET /metrics', () => {
       return result.length === 1 ? result : undefined;
     }, 20_000, 'web@0 detached');
     expect(detached[0]!.metric.worker).toBe('web@0');
+
+    // Every query of the Grafana dashboard in docs/ is valid PromQL over series that exist.
+    const text = await (await fetch(`${harness.running.control.url}metrics`, { headers: { authorization: `Bearer ${harness.running.token.value}` } })).text();
+    const exposed = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
+    for (const expr of dashboardQueries()) {
+      for (const name of (expr.match(/\bhandover_[a-z_]+/g) ?? []).map((n) => n.replace(/_bucket$/, ''))) expect(exposed, `${name} in the dashboard`).toContain(name);
+      await prometheus.query(expr.replaceAll('$pool', '.*').replaceAll('$__range', '5m'));
+    }
   });
 
   it('answers 401 without the token, 405 to a POST, and never through the proxy', async () => {
