@@ -13,7 +13,7 @@ import { cp, mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test-support/resources';
-import { Client, FIXTURES, REPO_ROOT, TestSupervisor } from './harness';
+import { Client, FIXTURES, REPO_ROOT, TestSupervisor, waitFor } from './harness';
 
 const FIXTURE = join(FIXTURES, 'tomcat');
 const RUN_WORKER = join(FIXTURE, 'run-worker.sh');
@@ -25,9 +25,11 @@ const CATALINA_HOME = process.env.CATALINA_HOME ?? '/usr/share/tomcat10';
  * as separate machines would have), made afresh by run-worker.sh when the worker starts; with the
  * integration, run-worker.sh runs integrations/tomcat/install.sh on it first.
  */
-function tomcatPool(revision: string, bases: string, integration: boolean) {
+function tomcatPool(revision: string, bases: string, integration: boolean, { sideChannel = true } = {}) {
+  // Without the side channel: as a supervisor before it had one (the worker reports by headers only).
+  const unset = sideChannel ? '' : 'unset HANDOVER_REPORT_URL HANDOVER_REPORT_TOKEN; ';
   return {
-    command: `exec ${JSON.stringify(RUN_WORKER)} ${JSON.stringify(bases)} ${integration ? 'integration' : 'plain'}`,
+    command: `${unset}exec ${JSON.stringify(RUN_WORKER)} ${JSON.stringify(bases)} ${integration ? 'integration' : 'plain'}`,
     sessionCookie: 'JSESSIONID',
     sessionPathParameter: 'jsessionid',
     // Tomcat's stock session-timeout (30 minutes).
@@ -145,6 +147,62 @@ describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
     expect((await alice.get('/count.jsp')).json).toMatchObject({ worker: 'web@1', revision: 'v2', counter: 1 });
     expect(alice.cookies.get('JSESSIONID')).not.toBe(sid);
     expect(await counts(harness, 'web@1')).toEqual({ handover: [2], app: [2] });
+  });
+
+  it('a logout after a streamed response was committed goes by the side channel, and the old worker drains in seconds; a session’s own timeout is followed too', async () => {
+    await using bases = await tempDir('handover-tomcat-');
+    await using harness = await TestSupervisor.launch(tomcatPool('v1', bases.path, true));
+
+    const alice = new Client(harness.proxyUrl);
+    expect((await alice.post('/login.jsp')).json).toMatchObject({ worker: 'web@0', user: 'someone' });
+    // Erin's session has a timeout of its own, 2 s (the pool's idle timeout is 30 minutes). The
+    // report says ttl=2, so Handover forgets it when Tomcat does; Tomcat's expiry (in its
+    // background thread, no request) is also posted to the side channel as ttl=0.
+    const erin = new Client(harness.proxyUrl);
+    expect((await erin.get('/count.jsp?maxInactive=2')).json).toMatchObject({ worker: 'web@0', counter: 1 });
+    expect(await counts(harness, 'web@0')).toEqual({ handover: [2], app: [2] });
+    await waitFor(async () => harness.worker('web@0').sessions === 1 && (await appCount(harness, 'web@0')) === 1, 30_000, 'the expiry reported');
+
+    await harness.writeConfig(tomcatPool('v2', bases.path, true));
+    await harness.supervisor.detachAndSync('web@0', 'operator');
+    // The answer is flushed (the head is out), then session.invalidate(): only the side channel
+    // can say so (without it this worker would not stop: the next test).
+    expect((await alice.get('/stream.jsp')).json).toMatchObject({ worker: 'web@0', streamed: true, loggedOut: true });
+    await harness.waitForEvent((e) => e.type === 'worker.stopped' && e.worker === 'web@0', 30_000);
+    expect(harness.worker('web@0')).toMatchObject({ state: 'stopped', sessions: 0 });
+    expect((await alice.get('/state.jsp')).json).toMatchObject({ worker: 'web@1', revision: 'v2', user: null });
+  });
+
+  it('without a side channel, a logout after the head went out rides on the old worker’s next response through the proxy', async () => {
+    await using bases = await tempDir('handover-tomcat-');
+    const pool = (revision: string) => tomcatPool(revision, bases.path, true, { sideChannel: false });
+    await using harness = await TestSupervisor.launch(pool('v1'));
+
+    const alice = new Client(harness.proxyUrl);
+    const erin = new Client(harness.proxyUrl);
+    expect((await alice.post('/login.jsp')).json).toMatchObject({ worker: 'web@0' });
+    expect((await erin.post('/login.jsp')).json).toMatchObject({ worker: 'web@0' });
+    await harness.writeConfig(pool('v2'));
+    await harness.supervisor.detachAndSync('web@0', 'operator');
+
+    expect((await alice.get('/stream.jsp')).json).toMatchObject({ worker: 'web@0', loggedOut: true });
+    // Nothing could tell Handover yet.
+    expect(await counts(harness, 'web@0')).toEqual({ handover: [2], app: [1] });
+    // Erin's next request to web@0 carries it.
+    expect((await erin.get('/state.jsp')).json).toMatchObject({ worker: 'web@0', user: 'someone' });
+    expect(await counts(harness, 'web@0')).toEqual({ handover: [1], app: [1] });
+    // Alice's next request: her route cookie (which only a response to her could clear) still
+    // names web@0 and is younger than the idle timeout, so the proxy restores her binding there
+    // once; web@0 knows no such session and says so (ttl=0), the proxy clears the route cookie,
+    // and from then on she is on the new revision.
+    expect(alice.cookies.get('handover_route')).toMatch(/^web@0\./);
+    expect((await alice.get('/state.jsp')).json).toMatchObject({ worker: 'web@0', user: null });
+    expect(alice.cookies.has('handover_route')).toBe(false);
+    expect((await alice.get('/state.jsp')).json).toMatchObject({ worker: 'web@1', user: null });
+    expect(await counts(harness, 'web@0')).toEqual({ handover: [1], app: [1] });
+
+    expect((await erin.post('/logout.jsp')).json).toMatchObject({ worker: 'web@0', loggedOut: true });
+    await harness.waitForEvent((e) => e.type === 'worker.stopped' && e.worker === 'web@0', 30_000);
   });
 
   it('a ;jsessionid= URL without a cookie reaches the worker that holds the session (sessionPathParameter)', async () => {
