@@ -25,7 +25,7 @@ const CATALINA_HOME = process.env.CATALINA_HOME ?? '/usr/share/tomcat10';
  * as separate machines would have), made afresh by run-worker.sh when the worker starts; with the
  * integration, run-worker.sh runs integrations/tomcat/install.sh on it first.
  */
-function tomcatPool(revision: string, bases: string, integration: boolean, { sideChannel = true } = {}) {
+function tomcatPool(revision: string, bases: string, integration: boolean, { sideChannel = true, extra = {} as Record<string, unknown> } = {}) {
   // Without the side channel: as a supervisor before it had one (the worker reports by headers only).
   const unset = sideChannel ? '' : 'unset HANDOVER_REPORT_URL HANDOVER_REPORT_TOKEN; ';
   return {
@@ -39,6 +39,7 @@ function tomcatPool(revision: string, bases: string, integration: boolean, { sid
     // A JVM start plus the first JSP compile: 2–3 s alone, more on a busy machine.
     healthCheck: { path: '/healthz.jsp', timeoutSeconds: 90, intervalMs: 100 },
     stop: { graceSeconds: 10 },
+    ...extra,
   };
 }
 
@@ -255,5 +256,25 @@ describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
     expect(carol.cookies.get('JSESSIONID')).not.toBe(sid);
     expect(await counts(harness, 'web@0')).toEqual({ handover: [1], app: [1] });
     expect(harness.worker('web@0')).toMatchObject({ state: 'detached', sessions: 1 });
+  });
+
+  it('without the integration but with a session probe (Tomcat’s own count over JMX): the detached worker drains once Tomcat says 0, and the user moves', async () => {
+    await using bases = await tempDir('handover-tomcat-');
+    const probe = { sessionProbe: { path: '/sessions.jsp', intervalSeconds: 0.2 } };
+    const pool = (revision: string) => tomcatPool(revision, bases.path, false, { extra: probe });
+    await using harness = await TestSupervisor.launch(pool('v1'));
+
+    const carol = new Client(harness.proxyUrl);
+    expect((await carol.post('/login.jsp')).json).toMatchObject({ worker: 'web@0', user: 'someone' });
+    await harness.writeConfig(pool('v2'));
+    await harness.supervisor.detachAndSync('web@0', 'operator');
+    expect((await carol.get('/count.jsp')).json).toMatchObject({ worker: 'web@0', counter: 1 });
+
+    const sid = carol.cookies.get('JSESSIONID');
+    expect((await carol.post('/logout.jsp')).json).toMatchObject({ worker: 'web@0', loggedOut: true });
+    expect(carol.cookies.get('JSESSIONID')).toBe(sid);
+    // Cookie accounting still counts her; Tomcat says 0, so the probe ends the drain.
+    await harness.waitForEvent((e) => e.type === 'worker.stopped' && e.worker === 'web@0', 30_000);
+    expect((await carol.get('/state.jsp')).json).toMatchObject({ worker: 'web@1', revision: 'v2', user: null });
   });
 });
