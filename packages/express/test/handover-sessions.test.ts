@@ -96,6 +96,17 @@ async function start(sessionOptions: Partial<SessionOptions> = {}, handover: Han
     res.write('bye…\n');
     req.session.destroy(() => res.end('done\n'));
   });
+  // The head written by hand, with its headers as an argument.
+  app.post('/explicit-head', (req, res) => {
+    req.session.counter = (req.session.counter ?? 0) + 1;
+    res.writeHead(201, { 'content-type': 'text/plain' });
+    res.end('counted\n');
+  });
+  // An app that reports something itself: its line is kept.
+  app.get('/own-report', (_req, res) => {
+    res.setHeader(HEADER, 'its-own; ttl=5');
+    res.json({ ok: true });
+  });
   // "Log out everywhere": an admin ends every session in the store, none of them its own.
   app.post('/destroy-all', (_req, res, next) => {
     store.all((err, all) => {
@@ -356,6 +367,33 @@ describe('handoverSessions() with express-session', () => {
     const raw = await alice.request('GET', '/state');
     expect(JSON.parse(raw.text)).toEqual({ user: null, counter: 1 });
     expect(raw.report).toBeNull();
+  });
+
+  it('a head written by hand (res.writeHead(status, headers)) carries the report too', async () => {
+    const app = await start();
+    const alice = new Browser(app.url);
+    const answer = await alice.request('POST', '/explicit-head');
+    expect(answer.status).toBe(201);
+    expect(answer.setCookie).toBeDefined();
+    expect(answer.report).toBe(`${answer.setCookie}; ${TTL}`);
+  });
+
+  it('a quoted cookie is named as the proxy reads it (without the quotes)', async () => {
+    const app = await start();
+    const alice = new Browser(app.url);
+    const cookie = (await alice.request('POST', '/count')).setCookie!;
+    alice.cookie = `"${cookie}"`;
+    const answer = await alice.request('GET', '/state');
+    expect(JSON.parse(answer.text)).toEqual({ user: null, counter: 1 });
+    expect(answer.report).toBe(`${cookie}; ${TTL}`);
+  });
+
+  it('keeps the app’s own X-Handover-Session line next to its report', async () => {
+    const app = await start();
+    const alice = new Browser(app.url);
+    expect((await alice.request('GET', '/own-report')).report).toBe('its-own; ttl=5');
+    const cookie = (await alice.request('POST', '/count')).setCookie!;
+    expect((await alice.request('GET', '/own-report')).report).toBe(`its-own; ttl=5, ${cookie}; ${TTL}`);
   });
 
   it('without handoverSessions() there is no header at all (the tests above can fail)', async () => {
