@@ -42,7 +42,7 @@ import org.apache.juli.logging.LogFactory;
  * response can carry (an expiry in Tomcat's background thread, an invalidation after a streamed
  * response's head went out) is posted to the supervisor's side channel
  * ({@code HANDOVER_REPORT_URL}, {@code HANDOVER_REPORT_TOKEN}) from a thread of its own; without
- * one, it rides on the next response that comes through the proxy.
+ * one, it rides on the next response that comes through the proxy (one with {@code X-Forwarded-*}).
  *
  * The proxy strips the header before the response reaches the client, and never believes one a
  * client sent.
@@ -101,11 +101,12 @@ public final class HandoverValve extends ValveBase {
         try {
             getNext().invoke(request, response);
         } finally {
-            CURRENT.remove();
             try {
-                exchange.finish();
+                exchange.finish(); // still CURRENT: an expiry it notices goes into this header
             } catch (RuntimeException e) {
                 log.warn("Handover: could not report this request's session", e);
+            } finally {
+                CURRENT.remove();
             }
         }
     }
@@ -237,9 +238,19 @@ public final class HandoverValve extends ValveBase {
         /** Reports waiting from earlier (no side channel), taken once this response may carry them. */
         private Reports carried;
 
+        /**
+         * Whether the request came through a proxy (Handover adds X-Forwarded-*), so that reports
+         * waiting for a response may ride on this one: a health check or the app's own probe asks
+         * the worker directly, and what rides on its answer would be lost. Any of these headers,
+         * since a RemoteIpValve in front of this one may have consumed X-Forwarded-For.
+         */
+        private final boolean proxied;
+
         Exchange(Request request, Response response) {
             this.request = request;
             this.response = response;
+            this.proxied = request.getHeader("X-Forwarded-For") != null || request.getHeader("X-Forwarded-Proto") != null
+                    || request.getHeader("X-Forwarded-Host") != null || request.getHeader("Forwarded") != null;
         }
 
         void note(String id, int ttl) {
@@ -283,17 +294,20 @@ public final class HandoverValve extends ValveBase {
             if (response.isCommitted()) {
                 return false;
             }
-            if (carried == null && request.getHeader("X-Forwarded-For") != null && sideChannel() == null) {
+            if (carried == null && proxied && sideChannel() == null) {
                 carried = takeLater(MAX_HEADER / 2);
             }
+            // This request's own reports first (they are newer, and must fit), then what waited.
             Reports all = new Reports();
+            for (Map.Entry<String, Integer> e : reports.entries().entrySet()) {
+                all.put(e.getKey(), e.getValue());
+            }
             if (carried != null) {
                 for (Map.Entry<String, Integer> e : carried.entries().entrySet()) {
-                    all.put(e.getKey(), e.getValue());
+                    if (!all.has(e.getKey())) {
+                        all.put(e.getKey(), e.getValue());
+                    }
                 }
-            }
-            for (Map.Entry<String, Integer> e : reports.entries().entrySet()) {
-                all.put(e.getKey(), e.getValue()); // this request's word is newer
             }
             String value = all.join(MAX_HEADER, false);
             if (!value.isEmpty()) {
