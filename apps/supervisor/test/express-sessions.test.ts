@@ -7,18 +7,23 @@
  *      clear the cookie): cookie accounting sees every step;
  *  (b) with @handover/express (`app.use(handoverSessions())`), the common logout that leaves the
  *      cookie: the report (named by the cookie as the browser sends it, `s%3A<id>.<sig>`) moves her;
- *  (c) without the integration, that same logout: what cookie accounting cannot know.
+ *  (c) without the integration, that same logout: what cookie accounting cannot know;
+ *  (d) without the integration, a stale cookie: guessed a session unless sessionReports: true;
+ *  (e) with the integration, a logout after a streamed head: by the side channel, or else on the
+ *      worker's next response.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Client, FIXTURES, TestSupervisor } from './harness';
+import { Client, FIXTURES, TestSupervisor, waitFor } from './harness';
 
 const APP = join(FIXTURES, 'express/app.mjs');
 const COOKIE = 'connect.sid';
 
-function expressPool(revision: string, integration: boolean) {
+function expressPool(revision: string, integration: boolean, sideChannel = true) {
+  // The supervisor gives every worker HANDOVER_REPORT_URL/TOKEN; unset, late reports wait for a response.
+  const unset = sideChannel ? '' : 'unset HANDOVER_REPORT_URL HANDOVER_REPORT_TOKEN; ';
   return {
-    command: `${integration ? 'USE_HANDOVER=1 ' : ''}exec node ${JSON.stringify(APP)}`,
+    command: `${unset}${integration ? 'USE_HANDOVER=1 ' : ''}exec node ${JSON.stringify(APP)}`,
     sessionCookie: COOKIE,
     // With the integration, as docs/recipes/express.md says: express-session never adopts an id it
     // does not know, and every session is reported, so nothing is to be guessed from requests.
@@ -48,7 +53,7 @@ type Logout = '/logout' | '/logout-clear';
  * web@0), logs in (a new id), the operator detaches web@0 and syncs v2, Bob starts on web@1, Alice
  * keeps her state on web@0. Returns Alice's client.
  */
-async function upToLogout(harness: TestSupervisor, integration: boolean): Promise<Client> {
+async function upToLogout(harness: TestSupervisor, integration: boolean, sideChannel = true): Promise<Client> {
   const alice = new Client(harness.proxyUrl);
   expect((await alice.post('/count')).json).toMatchObject({ worker: 'web@0', counter: 1, user: null });
   const anonymous = alice.cookies.get(COOKIE);
@@ -60,7 +65,7 @@ async function upToLogout(harness: TestSupervisor, integration: boolean): Promis
   expect(alice.cookies.get(COOKIE)).not.toBe(anonymous); // regenerate(): a new id
   expect(await counts(harness, 'web@0')).toEqual([[1, 1]]);
 
-  await harness.writeConfig(expressPool('v2', integration));
+  await harness.writeConfig(expressPool('v2', integration, sideChannel));
   await harness.supervisor.detachAndSync('web@0', 'operator');
   expect(harness.worker('web@0').state).toBe('detached');
   expect(await counts(harness, 'web@0', 'web@1')).toEqual([
@@ -160,5 +165,28 @@ describe('Express with stock express-session', () => {
       expect(dave.cookies.get(COOKIE)).not.toBe('s%3Agone0from0the0store.SiGnAtUrE');
       expect(await counts(harness, 'web@0')).toEqual([[1, 1]]);
     }
+  });
+
+  it('(e) with @handover/express, a logout after a streamed head goes by the side channel: she moves, web@0 stops by itself', async () => {
+    await using harness = await TestSupervisor.launch(expressPool('v1', true));
+    const alice = await upToLogout(harness, true);
+
+    const logout = await alice.post('/logout-streamed');
+    expect(logout.text).toBe('logging out…\nlogged out; sessions 0\n');
+    await waitFor(() => harness.worker('web@0').sessions === 0, 10_000, 'the late report applied');
+    await movesToNewRevision(harness, alice);
+  });
+
+  it('(e′) the same without a side channel: the report rides on web@0’s next response, so her next request still lands there once', async () => {
+    await using harness = await TestSupervisor.launch(expressPool('v1', true, false));
+    const alice = await upToLogout(harness, true, false);
+
+    const logout = await alice.post('/logout-streamed');
+    expect(logout.text).toBe('logging out…\nlogged out; sessions 0\n');
+    expect(await counts(harness, 'web@0')).toEqual([[1, 0]]);
+    // That request carries the report back: counted 0, web@0 stops, and she moves.
+    expect((await alice.get('/state')).json).toMatchObject({ worker: 'web@0', revision: 'v1', user: null });
+    expect(harness.worker('web@0').sessions).toBe(0);
+    await movesToNewRevision(harness, alice);
   });
 });

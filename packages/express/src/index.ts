@@ -11,8 +11,10 @@
  *                                                 old id of req.session.regenerate(), unset:'destroy'
  *
  * `<cookie>` is the session cookie's value **as the browser sends it** (`s%3A<id>.<signature>`),
- * because that is what the proxy reads from requests; the bare id would never match. Protocol:
- * docs/session-reporting.md. Limits: README.md.
+ * because that is what the proxy reads from requests; the bare id would never match. A session
+ * ended when no head of its own is left to carry it (after a streamed head, or outside a request)
+ * is POSTed to the supervisor's side channel (HANDOVER_REPORT_URL), else it rides on the next
+ * response. Protocol: docs/session-reporting.md. Limits: README.md.
  */
 import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
@@ -25,6 +27,14 @@ export interface HandoverSessionsOptions {
    * here ends by Handover's idle timeout instead.
    */
   maxEntries?: number;
+  /**
+   * Where reports no response can carry go (a session destroyed after its response's head went
+   * out, or outside any request): POSTed in the header's syntax, as docs/session-reporting.md's
+   * side channel says. Default: `HANDOVER_REPORT_URL` and `HANDOVER_REPORT_TOKEN`, which the
+   * supervisor gives every worker. `false`, or those unset: such reports ride on the worker's next
+   * response instead.
+   */
+  sideChannel?: { url: string; token: string } | false;
 }
 
 /** The part of express-session's `req.session` read here. */
@@ -53,6 +63,8 @@ export const MAX_HEADER_BYTES = 4096;
 /** Keeps a huge maxAge (years, Infinity) a plain decimal number. */
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 const DEFAULT_MAX_ENTRIES = 10_000;
+/** The side channel takes at most 64 KiB per POST. */
+const MAX_POST_BYTES = 60 * 1024;
 /** On a store: the listeners its wrapped destroy() tells (one per handoverSessions() on that store). */
 const DESTROY_LISTENERS = Symbol.for('@handover/express:destroy-listeners');
 
@@ -92,6 +104,10 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
   /** Session id → the request carrying it whose head has not gone out. */
   const inflight = new Map<string, Context>();
   const stores = new WeakSet<object>();
+  const channel = options.sideChannel === undefined ? channelFromEnv() : options.sideChannel || undefined;
+  /** `<value>; ttl=0` entries waiting to be posted to the side channel. */
+  const outbox: string[] = [];
+  let posting = false;
 
   function remember(id: string, value: string): void {
     known.delete(id);
@@ -106,14 +122,57 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
     if (pending.length > maxEntries) pending.splice(0, pending.length - maxEntries);
   }
 
-  /** A store destroyed `id`: report it on its own request's head if that is still to come, else on the next one. */
+  /** Reports no response of their own can carry: by the side channel, else on the next responses. */
+  function late(entries: readonly string[]): void {
+    if (entries.length === 0) return;
+    if (channel === undefined) {
+      queue(entries);
+      return;
+    }
+    outbox.push(...entries);
+    if (outbox.length > maxEntries) outbox.splice(0, outbox.length - maxEntries);
+    if (!posting) {
+      posting = true;
+      setImmediate(() => void post(channel));
+    }
+  }
+
+  /** Posts the outbox, off the request path; what cannot be delivered waits for a response. */
+  async function post(to: { url: string; token: string }): Promise<void> {
+    try {
+      while (outbox.length > 0) {
+        let bytes = 0;
+        let n = 0;
+        while (n < outbox.length && (n === 0 || bytes + Buffer.byteLength(outbox[n]!) + 2 <= MAX_POST_BYTES)) bytes += Buffer.byteLength(outbox[n++]!) + 2;
+        const batch = outbox.splice(0, n);
+        try {
+          const answer = await fetch(to.url, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${to.token}`, 'content-type': 'text/plain' },
+            body: batch.join(', '),
+            signal: AbortSignal.timeout(5_000),
+          });
+          await answer.arrayBuffer();
+          // 4xx: refused for good (not this worker's token, a worker that no longer serves): dropped,
+          // as the protocol says. A supervisor in trouble (5xx): the next responses carry them.
+          if (answer.status >= 500) queue(batch);
+        } catch {
+          queue(batch); // the supervisor is not reachable: the next responses carry them
+        }
+      }
+    } finally {
+      posting = false;
+    }
+  }
+
+  /** A store destroyed `id`: report it on its own request's head if that is still to come, else late. */
   function destroyed(id: string): void {
     const value = known.get(id);
     if (value === undefined) return; // never sent to a browser by this process: nothing bound to it
     known.delete(id);
     const ctx = inflight.get(id);
     if (ctx !== undefined && !ctx.headSent) (ctx.ended ??= new Map()).set(id, value);
-    else queue([`${value}; ttl=0`]);
+    else late([`${value}; ttl=0`]);
   }
 
   /** The report for this head, from the state as it is now. */
@@ -204,7 +263,7 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
       ctx.inHead = false;
       if (this.headersSent) {
         ctx.headSent = true;
-        queue(ctx.leftover, true);
+        late(ctx.leftover);
         settle(ctx);
       } else {
         // The head did not go out (writeHead threw): everything taken waits for the next one.
@@ -221,7 +280,7 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
     if (!ctx.headSent) {
       // No head went out (the client left first): the sessions this request ended wait for the next one.
       ctx.headSent = true;
-      if (ctx.ended !== undefined) queue([...ctx.ended.values()].map((value) => `${value}; ttl=0`));
+      if (ctx.ended !== undefined) late([...ctx.ended.values()].map((value) => `${value}; ttl=0`));
     }
   }
 
@@ -270,6 +329,13 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
 
 /** An empty list, shared (never written to). */
 const NONE: string[] = [];
+
+/** The side channel the supervisor gives each worker, when both variables are set. */
+function channelFromEnv(): { url: string; token: string } | undefined {
+  const url = process.env.HANDOVER_REPORT_URL;
+  const token = process.env.HANDOVER_REPORT_TOKEN;
+  return url && token ? { url, token } : undefined;
+}
 
 /** Wraps the store's destroy() once; regenerate() and unset:'destroy' go through it too. */
 function listenForDestroy(store: StoreLike, listener: (id: string) => void): void {

@@ -4,6 +4,7 @@
  * `app.use(handoverSessions())` added right after `app.use(session(…))`.
  */
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session from 'express-session';
@@ -47,7 +48,8 @@ async function start(sessionOptions: Partial<SessionOptions> = {}, handover: Han
       ...sessionOptions,
     }),
   );
-  if (handover !== false) app.use(handoverSessions(handover));
+  // No side channel unless a test gives one (the variables are not set here anyway).
+  if (handover !== false) app.use(handoverSessions({ sideChannel: false, ...handover }));
 
   app.get('/plain', (_req, res) => {
     res.json({ ok: true });
@@ -284,6 +286,48 @@ describe('handoverSessions() with express-session', () => {
     expect((await someoneElse.request('GET', '/plain')).report).toBeNull();
   });
 
+  it('with a side channel, a session destroyed after the head is POSTed there at once (Bearer token), not left for a response', async () => {
+    const posts: Array<{ authorization: string | undefined; body: string }> = [];
+    const channel = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        posts.push({ authorization: req.headers.authorization, body });
+        res.writeHead(204).end();
+      });
+    });
+    channel.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => channel.once('listening', resolve));
+    running.push({ url: '', store: new session.MemoryStore(), close: () => new Promise((resolve) => channel.close(() => resolve())) });
+    const url = `http://127.0.0.1:${(channel.address() as AddressInfo).port}/session-reports/web%400`;
+
+    const app = await start({}, { sideChannel: { url, token: 'worker-token' } });
+    const alice = new Browser(app.url);
+    const cookie = (await alice.request('POST', '/count')).setCookie!;
+    expect(posts).toEqual([]); // reports that ride on responses do not use it
+    await alice.request('POST', '/stream-logout');
+    await until(() => posts.length > 0);
+    expect(posts).toEqual([{ authorization: 'Bearer worker-token', body: `${cookie}; ttl=0` }]);
+    expect((await new Browser(app.url).request('GET', '/plain')).report).toBeNull();
+  });
+
+  it('a side channel that cannot be reached: the report rides on the next response instead', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => closed.once('listening', resolve));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/session-reports/web%400`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+
+    const app = await start({}, { sideChannel: { url, token: 'worker-token' } });
+    const alice = new Browser(app.url);
+    const cookie = (await alice.request('POST', '/count')).setCookie!;
+    await alice.request('POST', '/stream-logout');
+    const other = new Browser(app.url);
+    let report: string | null = null;
+    await until(async () => (report = (await other.request('GET', '/plain')).report) !== null);
+    expect(report).toBe(`${cookie}; ttl=0`);
+  });
+
   it('sessions destroyed by another request ("log out everywhere") are reported on the next responses, 4 KiB at most per response', async () => {
     const app = await start();
     const cookies: string[] = [];
@@ -416,4 +460,13 @@ async function onlyId(store: session.MemoryStore): Promise<string> {
   const ids = Object.keys(all);
   expect(ids).toHaveLength(1);
   return ids[0]!;
+}
+
+/** Polls until `check` holds; fails after the deadline. */
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
