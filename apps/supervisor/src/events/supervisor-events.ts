@@ -3,6 +3,12 @@ import type { NewEvent } from '../event-log';
 import type { KeeperRestart } from '../keeper';
 import { SUPERVISOR, seconds } from './format';
 
+/**
+ * What runs: the build in dist/ (`npm run build`; what `npm start` and production run) or the
+ * TypeScript sources through tsx (a development checkout). Seen from this module's own URL.
+ */
+export const RUNTIME: 'compiled' | 'source' = /\/dist\/[^/]*\.mjs$/.test(import.meta.url) ? 'compiled' : 'source';
+
 export function supervisorStarted(configWarnings: string[], restart: KeeperRestart | undefined): NewEvent {
   const restartedBecause =
     restart === undefined ? undefined : `the previous supervisor (pid ${restart.previousPid}) died (${restart.cause}); restart ${restart.restartsInRow} in a row`;
@@ -10,17 +16,15 @@ export function supervisorStarted(configWarnings: string[], restart: KeeperResta
     type: 'supervisor.started',
     actor: SUPERVISOR,
     message:
-      `supervisor started (pid ${process.pid})` +
+      `supervisor started (pid ${process.pid}, Node ${process.version}, ${RUNTIME})` +
       (restartedBecause === undefined ? '' : ` by the keeper: ${restartedBecause}`) +
       configWarnings.map((w) => `; configuration ${w}`).join(''),
-    ...(configWarnings.length > 0 || restart !== undefined
-      ? {
-          data: {
-            ...(configWarnings.length > 0 ? { warnings: configWarnings } : {}),
-            ...(restart === undefined ? {} : { restartedBecause, keeperRestart: restart }),
-          },
-        }
-      : {}),
+    data: {
+      node: process.version,
+      runtime: RUNTIME,
+      ...(configWarnings.length > 0 ? { warnings: configWarnings } : {}),
+      ...(restart === undefined ? {} : { restartedBecause, keeperRestart: restart }),
+    },
   };
 }
 

@@ -1,0 +1,93 @@
+/**
+ * Memory of each Handover process as users run it (`handover start`, keeper included), idle and
+ * under load, from the compiled build and from the TypeScript sources through tsx:
+ * `npm run bench:memory [-- --seconds 10 --connections 50]`. Build first (`npm run build -w
+ * @handover/supervisor`). Idle: after the start settled (RSS read every 100 ms for 3 s, the
+ * last value). Loaded: the largest RSS seen while wrk runs sticky requests through the proxy.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { handoverConfig, startHandover, stopHandover } from '../../test-support/handover';
+import { answers, waitUntilReady } from '../../test-support/ports';
+import { processTree, rssBytes } from '../proxy/proc';
+import { runWrk } from '../proxy/wrk';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : (args[i + 1] as string);
+};
+const seconds = Number(arg('seconds', '10'));
+const connections = Number(arg('connections', '50'));
+const HERE = import.meta.dirname;
+
+type Role = 'keeper' | 'supervisor' | 'worker';
+
+/** The processes under the keeper, by what they run. */
+function roles(keeperPid: number): Map<Role, number> {
+  const found = new Map<Role, number>([['keeper', keeperPid]]);
+  for (const pid of processTree(keeperPid).slice(1)) {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    if (cmdline.includes('worker.mjs') && !cmdline.startsWith('sh')) found.set('worker', pid);
+    else if (cmdline.includes('handover.mjs start')) found.set('supervisor', pid);
+  }
+  return found;
+}
+
+async function measure(fromSource: boolean): Promise<Record<Role, { idle: number; loaded: number }>> {
+  const dir = await mkdtemp(join(tmpdir(), 'handover-memory-'));
+  const { run, ports } = await startHandover({
+    configPath: join(dir, 'handover.config.json'),
+    config: (p) =>
+      handoverConfig(p, join(dir, 'data'), {
+        name: 'web',
+        command: `exec node ${JSON.stringify(join(HERE, '../proxy/worker.mjs'))}`,
+        basePort: 20_000 + Math.floor(Math.random() * 10_000),
+        sessionCookie: 'JSESSIONID',
+        healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 100 },
+      }),
+    env: { HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef', HANDOVER_FROM_SOURCE: fromSource ? '1' : '0' },
+    keeper: true,
+  });
+  try {
+    const url = `http://127.0.0.1:${ports.proxy}/`;
+    await waitUntilReady(run.child, () => answers(`${url}login`), { what: 'the proxy', output: () => run.output });
+    const pids = roles(run.child.pid!);
+    const sample = () => new Map([...pids].map(([role, pid]) => [role, rssBytes([pid])]));
+    let idle = sample();
+    for (const until = Date.now() + 3000; Date.now() < until; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      idle = sample();
+    }
+    const peak = new Map(idle);
+    const sampler = setInterval(() => {
+      for (const [role, rss] of sample()) peak.set(role, Math.max(peak.get(role) ?? 0, rss));
+    }, 100);
+    const load = await runWrk({ url, connections, seconds, script: join(HERE, '../proxy/sticky.lua'), cpu: 0 });
+    clearInterval(sampler);
+    if (load.errors > 0 || load.non2xx > 0) throw new Error(`errors under load: ${load.errors} socket, ${load.non2xx} non-2xx`);
+    const result = {} as Record<Role, { idle: number; loaded: number }>;
+    for (const role of ['keeper', 'supervisor', 'worker'] as const) {
+      if (!pids.has(role)) throw new Error(`no ${role} process found under the keeper`);
+      result[role] = { idle: idle.get(role)!, loaded: peak.get(role)! };
+    }
+    console.log(`${fromSource ? 'tsx' : 'compiled'}: ${load.requestsPerSecond.toFixed(0)} req/s under load`);
+    return result;
+  } finally {
+    await stopHandover(run);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
+const compiled = await measure(false);
+const source = await measure(true);
+console.log(`\n| process | compiled, idle | compiled, ${connections} conns | tsx, idle | tsx, ${connections} conns |`);
+console.log('|---|---|---|---|---|');
+for (const role of ['keeper', 'supervisor', 'worker'] as const) {
+  console.log(`| ${role} | ${mib(compiled[role].idle)} | ${mib(compiled[role].loaded)} | ${mib(source[role].idle)} | ${mib(source[role].loaded)} |`);
+}
+const sum = (r: typeof compiled, key: 'idle' | 'loaded') => r.keeper[key] + r.supervisor[key];
+console.log(`| keeper + supervisor | ${mib(sum(compiled, 'idle'))} | ${mib(sum(compiled, 'loaded'))} | ${mib(sum(source, 'idle'))} | ${mib(sum(source, 'loaded'))} |`);
