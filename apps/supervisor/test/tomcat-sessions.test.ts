@@ -58,6 +58,12 @@ async function counts(harness: TestSupervisor, ...workers: string[]) {
 
 const tomcatInstalled = existsSync(join(CATALINA_HOME, 'bin/catalina.sh')) && spawnSync('javac', ['-version']).status === 0;
 
+/** A supervisor running Tomcat workers; fails at once (not after a health-check timeout) without Tomcat. */
+function launch(pool: ReturnType<typeof tomcatPool>): Promise<TestSupervisor> {
+  expect(tomcatInstalled, `Tomcat 10 in ${CATALINA_HOME} and javac`).toBe(true);
+  return TestSupervisor.launch(pool);
+}
+
 describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
   beforeAll(() => {
     // Built once here, so that two workers starting at once do not both build it in install.sh.
@@ -108,7 +114,7 @@ describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
 
   it('with the integration: the count equals Tomcat’s at every step, a login’s new id and a logoff are reported, and the logoff moves the user', async () => {
     await using bases = await tempDir('handover-tomcat-');
-    await using harness = await TestSupervisor.launch(tomcatPool('v1', bases.path, true));
+    await using harness = await launch(tomcatPool('v1', bases.path, true));
 
     const alice = new Client(harness.proxyUrl);
     const first = await alice.get('/count.jsp');
@@ -152,7 +158,7 @@ describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
 
   it('a logout after a streamed response was committed goes by the side channel, and the old worker drains in seconds; a session’s own timeout is followed too', async () => {
     await using bases = await tempDir('handover-tomcat-');
-    await using harness = await TestSupervisor.launch(tomcatPool('v1', bases.path, true));
+    await using harness = await launch(tomcatPool('v1', bases.path, true));
 
     const alice = new Client(harness.proxyUrl);
     expect((await alice.post('/login.jsp')).json).toMatchObject({ worker: 'web@0', user: 'someone' });
@@ -177,7 +183,7 @@ describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
   it('without a side channel, a logout after the head went out rides on the old worker’s next response through the proxy', async () => {
     await using bases = await tempDir('handover-tomcat-');
     const pool = (revision: string) => tomcatPool(revision, bases.path, true, { sideChannel: false });
-    await using harness = await TestSupervisor.launch(pool('v1'));
+    await using harness = await launch(pool('v1'));
 
     const alice = new Client(harness.proxyUrl);
     const erin = new Client(harness.proxyUrl);
@@ -208,7 +214,7 @@ describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
 
   it('a ;jsessionid= URL without a cookie reaches the worker that holds the session (sessionPathParameter)', async () => {
     await using bases = await tempDir('handover-tomcat-');
-    await using harness = await TestSupervisor.launch(tomcatPool('v1', bases.path, true));
+    await using harness = await launch(tomcatPool('v1', bases.path, true));
 
     const dave = new Client(harness.proxyUrl);
     expect((await dave.post('/login.jsp')).json).toMatchObject({ worker: 'web@0', user: 'someone' });
@@ -230,7 +236,7 @@ describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
 
   it('without the integration: the login’s new id is learned from Set-Cookie, but a logout that leaves the cookie keeps the user on the old worker, which never drains', async () => {
     await using bases = await tempDir('handover-tomcat-');
-    await using harness = await TestSupervisor.launch(tomcatPool('v1', bases.path, false));
+    await using harness = await launch(tomcatPool('v1', bases.path, false));
 
     const carol = new Client(harness.proxyUrl);
     expect((await carol.get('/count.jsp')).json).toMatchObject({ worker: 'web@0', counter: 1 });
@@ -262,7 +268,7 @@ describe('Tomcat 10 with stock sessions', { timeout: 180_000 }, () => {
     await using bases = await tempDir('handover-tomcat-');
     const probe = { sessionProbe: { path: '/sessions.jsp', intervalSeconds: 0.2 } };
     const pool = (revision: string) => tomcatPool(revision, bases.path, false, { extra: probe });
-    await using harness = await TestSupervisor.launch(pool('v1'));
+    await using harness = await launch(pool('v1'));
 
     const carol = new Client(harness.proxyUrl);
     expect((await carol.post('/login.jsp')).json).toMatchObject({ worker: 'web@0', user: 'someone' });
