@@ -89,7 +89,7 @@ interface Context {
   readonly appendHeader: ServerResponse['appendHeader'] | undefined;
 }
 
-const CONTEXT = Symbol('@handover/express:context');
+const CONTEXT = Symbol.for('@handover/express:context');
 type Tracked = ServerResponse & { [CONTEXT]: Context };
 
 export function handoverSessions(options: HandoverSessionsOptions = {}): HandoverMiddleware {
@@ -287,6 +287,10 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
   return function handoverSessions(rawReq, rawRes, next) {
     const req = rawReq as SessionRequest;
     const res = rawRes as Tracked;
+    if ((res as Partial<Tracked>)[CONTEXT] !== undefined) {
+      next(); // mounted twice (or in a sub-app as well): the first one reports
+      return;
+    }
     const store = req.sessionStore;
     if (store !== undefined && store !== null && !stores.has(store)) {
       stores.add(store);

@@ -440,6 +440,23 @@ describe('handoverSessions() with express-session', () => {
     expect((await alice.request('GET', '/own-report')).report).toBe(`its-own; ttl=5, ${cookie}; ${TTL}`);
   });
 
+  it('mounted twice, it reports once', async () => {
+    const store = new session.MemoryStore();
+    const app = express();
+    app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, store, cookie: { maxAge: MAX_AGE_MS } }));
+    app.use(handoverSessions({ sideChannel: false }));
+    app.use(handoverSessions({ sideChannel: false }));
+    app.post('/count', (req, res) => {
+      req.session.counter = 1;
+      res.json({});
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    running.push({ url: '', store, close: () => new Promise((resolve) => server.close(() => resolve())) });
+    const answer = await new Browser(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).request('POST', '/count');
+    expect(answer.report).toBe(`${answer.setCookie}; ${TTL}`);
+  });
+
   it('without handoverSessions() there is no header at all (the tests above can fail)', async () => {
     const app = await start({}, false);
     const alice = new Browser(app.url);
