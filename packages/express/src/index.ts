@@ -101,8 +101,8 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
   const known = new Map<string, string>();
   /** `<value>; ttl=0` entries waiting for a response head. */
   const pending: string[] = [];
-  /** Session id → the request carrying it whose head has not gone out. */
-  const inflight = new Map<string, Context>();
+  /** Session id → the requests carrying it whose heads have not gone out. */
+  const inflight = new Map<string, Set<Context>>();
   const stores = new WeakSet<object>();
   const channel = options.sideChannel === undefined ? channelFromEnv() : options.sideChannel || undefined;
   /** `<value>; ttl=0` entries waiting to be posted to the side channel. */
@@ -170,9 +170,14 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
     const value = known.get(id);
     if (value === undefined) return; // never sent to a browser by this process: nothing bound to it
     known.delete(id);
-    const ctx = inflight.get(id);
-    if (ctx !== undefined && !ctx.headSent) (ctx.ended ??= new Map()).set(id, value);
-    else late([`${value}; ttl=0`]);
+    // Every request of that session still to answer says so (and none reports it as used).
+    let carried = false;
+    for (const ctx of inflight.get(id) ?? NO_CONTEXTS) {
+      if (ctx.headSent) continue;
+      (ctx.ended ??= new Map()).set(id, value);
+      carried = true;
+    }
+    if (!carried) late([`${value}; ttl=0`]);
   }
 
   /** The report for this head, from the state as it is now. */
@@ -228,7 +233,10 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
   }
 
   function settle(ctx: Context): void {
-    if (ctx.entry !== undefined && inflight.get(ctx.entry.id) === ctx) inflight.delete(ctx.entry.id);
+    if (ctx.entry === undefined) return;
+    const set = inflight.get(ctx.entry.id);
+    if (set === undefined || !set.delete(ctx)) return;
+    if (set.size === 0) inflight.delete(ctx.entry.id);
   }
 
   // The wrappers, shared by all responses: each finds its request's context on the response.
@@ -318,7 +326,9 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
       if (value !== undefined) {
         ctx.entry = { id, value, originalMaxAge: req.session.cookie?.originalMaxAge };
         remember(id, value);
-        inflight.set(id, ctx);
+        const set = inflight.get(id);
+        if (set === undefined) inflight.set(id, new Set([ctx]));
+        else set.add(ctx);
       }
     }
 
@@ -333,6 +343,7 @@ export function handoverSessions(options: HandoverSessionsOptions = {}): Handove
 
 /** An empty list, shared (never written to). */
 const NONE: string[] = [];
+const NO_CONTEXTS: ReadonlySet<Context> = new Set();
 
 /** The side channel the supervisor gives each worker, when both variables are set. */
 function channelFromEnv(): { url: string; token: string } | undefined {

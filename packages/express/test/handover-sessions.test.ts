@@ -26,6 +26,8 @@ type SessionOptions = Parameters<typeof session>[0];
 interface Started {
   url: string;
   store: session.MemoryStore;
+  /** Requests to /slow-state that have arrived. */
+  slow?: { arrived: number };
   close(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ afterEach(async () => {
 /** An app as people write it, plus the one line. */
 async function start(sessionOptions: Partial<SessionOptions> = {}, handover: HandoverSessionsOptions | false = {}): Promise<Started> {
   const store = new session.MemoryStore();
+  const slow = { arrived: 0 };
   const app = express();
   app.use(
     session({
@@ -98,6 +101,11 @@ async function start(sessionOptions: Partial<SessionOptions> = {}, handover: Han
     res.write('bye…\n');
     req.session.destroy(() => res.end('done\n'));
   });
+  // A slow read: answers after `ms`, with whatever session is left by then.
+  app.get('/slow-state', (req, res) => {
+    slow.arrived++;
+    setTimeout(() => res.json({ user: req.session.user ?? null }), Number(req.query.ms ?? 200));
+  });
   // The head written by hand, with its headers as an argument.
   app.post('/explicit-head', (req, res) => {
     req.session.counter = (req.session.counter ?? 0) + 1;
@@ -127,6 +135,7 @@ async function start(sessionOptions: Partial<SessionOptions> = {}, handover: Han
   const started: Started = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     store,
+    slow,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -254,6 +263,18 @@ describe('handoverSessions() with express-session', () => {
     const after = await alice.request('GET', '/state');
     expect(after.report).toBeNull();
     expect(after.setCookieLines).toEqual([]);
+  });
+
+  it('a request of the session still in flight when another logs out reports it ended too, never as used', async () => {
+    const app = await start();
+    const alice = new Browser(app.url);
+    const cookie = (await alice.request('POST', '/count')).setCookie!;
+    const slow = alice.request('GET', '/slow-state?ms=300');
+    await until(() => app.slow!.arrived === 1);
+    const logout = await alice.request('POST', '/logout');
+    expect(logout.report).toBe(`${cookie}; ttl=0`);
+    // Answered after the logout: reporting it as used would bind it again in the proxy.
+    expect((await slow).report).toBe(`${cookie}; ttl=0`);
   });
 
   it('unset: "destroy" with req.session = null reports ttl=0; with the default "keep" the session lives on and is reported as used', async () => {
