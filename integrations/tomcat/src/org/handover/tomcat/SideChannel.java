@@ -104,7 +104,8 @@ final class SideChannel {
     }
 
     private void run() {
-        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        // HTTP/1.1: the default (HTTP/2) would ask a plain-http server to upgrade (Upgrade: h2c).
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
         for (;;) {
             String body;
             try {
