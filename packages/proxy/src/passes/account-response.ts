@@ -1,6 +1,6 @@
 import type { Route, Upstream } from '../types';
 import { nameIs } from './header-names';
-import { clearRouteSetCookie, routeNow, routeSetCookie } from './route-cookie';
+import { clearRouteSetCookie, forbidRevival, routeNow, routeSetCookie } from './route-cookie';
 
 /** What a Set-Cookie line does to the session cookie. */
 export interface SetCookieEffect {
@@ -164,6 +164,13 @@ export function accountResponse(
     reported = true;
     for (const report of parseSessionReport(raw[i + 1] as string)) {
       const ttl = report.ttlMs ?? route.idleTimeoutMs;
+      if (ttl === 0) {
+        // An end counts only for a session that is this worker's (or already gone), as by the side channel.
+        const owner = sessions.peek(report.id);
+        if (owner !== undefined && owner !== upstream) continue;
+        // Another client's session: its route cookie is not cleared by this response.
+        if (report.id !== requestSessionId) forbidRevival(route, report.id);
+      }
       const fresh = sessions.bind(report.id, upstream, ttl);
       if (routeCookie === undefined) continue;
       if (fresh) extra = issueRouteCookie(route, upstream, report.id, (scopes.get(route) ?? DEFAULT_SCOPE).secure);
@@ -230,6 +237,8 @@ export function applySessionReports(route: Route, upstream: Upstream, reports: r
   for (const report of reports) {
     if (report.ttlMs === 0) {
       if (sessions.peek(report.id) === upstream && sessions.unbind(report.id)) changed++;
+      // No response to its client carries this end: its route cookie must not bring it back.
+      forbidRevival(route, report.id);
     } else if (sessions.bind(report.id, upstream, report.ttlMs ?? route.idleTimeoutMs)) changed++;
   }
   return changed;

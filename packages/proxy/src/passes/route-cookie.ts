@@ -97,6 +97,41 @@ export function routeNow(cookie: RouteCookie): number {
 }
 
 /**
+ * Sessions ended by a report that no response to their own client carried (the side channel, or
+ * a report on another client's response): their route cookie was never cleared, so a cookie
+ * issued before the end must not revive them. Kept per route until such a cookie has expired
+ * anyway (the idle timeout), at most MAX_ENDED (the oldest go first: at worst one such client is
+ * routed to the old worker once more, as before this record existed).
+ */
+const endedByReport = new WeakMap<Route, Map<string, number>>();
+const MAX_ENDED = 65_536;
+
+export function forbidRevival(route: Route, sessionId: string): void {
+  const cookie = route.routeCookie;
+  if (cookie === undefined) return;
+  let ended = endedByReport.get(route);
+  if (ended === undefined) {
+    ended = new Map();
+    endedByReport.set(route, ended);
+  }
+  ended.delete(sessionId);
+  ended.set(sessionId, Math.floor(routeNow(cookie) / 1000));
+  if (ended.size > MAX_ENDED) ended.delete(ended.keys().next().value as string);
+}
+
+/** Whether a cookie issued at `issuedSec` is older than the reported end of its session. */
+function endedSince(route: Route, sessionId: string, issuedSec: number, nowSec: number): boolean {
+  const ended = endedByReport.get(route);
+  const endedSec = ended?.get(sessionId);
+  if (endedSec === undefined) return false;
+  if ((nowSec - endedSec) * 1000 >= route.idleTimeoutMs) {
+    ended!.delete(sessionId); // every cookie it could refuse has expired
+    return false;
+  }
+  return issuedSec <= endedSec;
+}
+
+/**
  * The worker a request's route cookie points at for `sessionId` — only when the signature is
  * right, the cookie is younger than the idle timeout, and that worker is alive and routable. On
  * success the binding is restored (stamped with the cookie's issue time, so the response renews
@@ -112,8 +147,10 @@ export function recoverFromRouteCookie(route: Route, sessionId: string, raw: rea
     if (value === undefined) continue;
     const claim = verifyRoute(cookie.key, value, sessionId);
     if (claim === undefined) return undefined;
-    const ageMs = Math.floor(routeNow(cookie) / 1000) * 1000 - claim.issuedSec * 1000;
+    const nowSec = Math.floor(routeNow(cookie) / 1000);
+    const ageMs = nowSec * 1000 - claim.issuedSec * 1000;
     if (ageMs >= route.idleTimeoutMs || ageMs < -SKEW_SEC * 1000) return undefined;
+    if (endedSince(route, sessionId, claim.issuedSec, nowSec)) return undefined;
     const upstream = cookie.upstream(claim.upstreamId);
     if (upstream === undefined || !upstream.routable) return undefined;
     // When the table is full of sessions it may not evict, this bind is refused: the cookie still routes.
