@@ -105,3 +105,35 @@ describe('PHP with stock sessions', () => {
     expect(harness.worker('web@0')).toMatchObject({ state: 'detached', sessions: 1 });
   });
 });
+
+describe('PHP without the integration, with the PHP manual’s logout (the cookie expired)', () => {
+  it('the story holds on cookie accounting alone: the count equals the app’s at every step, the user moves, the old worker stops by itself', async () => {
+    await using sessions = await tempDir('handover-php-');
+    await using harness = await TestSupervisor.launch(phpPool('v1', sessions.path, false));
+    const counts = async (...workers: string[]) => ({
+      handover: workers.map((w) => harness.worker(w).sessions),
+      app: await Promise.all(workers.map((w) => appCount(harness, w))),
+    });
+
+    const alice = new Client(harness.proxyUrl);
+    expect((await alice.post('/login.php')).json).toMatchObject({ worker: 'web@0', counter: 0 });
+    expect((await alice.post('/count.php')).json).toMatchObject({ worker: 'web@0', counter: 1 });
+    expect(await counts('web@0')).toEqual({ handover: [1], app: [1] });
+
+    await harness.writeConfig(phpPool('v2', sessions.path, false));
+    await harness.supervisor.detachAndSync('web@0', 'operator');
+    expect(await counts('web@0', 'web@1')).toEqual({ handover: [1, 0], app: [1, 0] });
+
+    const bob = new Client(harness.proxyUrl);
+    expect((await bob.post('/login.php')).json).toMatchObject({ worker: 'web@1', revision: 'v2' });
+    expect((await alice.post('/count.php')).json).toMatchObject({ worker: 'web@0', revision: 'v1', counter: 2 });
+    expect(await counts('web@0', 'web@1')).toEqual({ handover: [1, 1], app: [1, 1] });
+
+    expect((await alice.post('/logout-clear.php')).json).toMatchObject({ worker: 'web@0', loggedOut: true });
+    expect(alice.cookies.has('PHPSESSID')).toBe(false);
+    await harness.waitForEvent((e) => e.type === 'worker.stopped' && e.worker === 'web@0');
+    expect((await alice.get('/state.php')).json).toMatchObject({ worker: 'web@1', revision: 'v2', user: null });
+    expect((await alice.post('/login.php')).json).toMatchObject({ worker: 'web@1' });
+    expect(await counts('web@1')).toEqual({ handover: [2], app: [2] });
+  });
+});
