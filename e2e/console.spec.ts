@@ -143,6 +143,10 @@ test('Reattach rolls back to the detached worker and detaches the newer one', as
   await snap(page, testInfo, 'before-reattach');
 
   await page.getByRole('button', { name: `Reattach ${old}` }).click();
+  // A rollback is confirmed like Detach and sync (#10): it says what happens to the newer worker.
+  const dialog = page.getByRole('dialog', { name: new RegExp(`^Reattach ${old} and roll back`) });
+  await expect(dialog).toContainText(`${successor}`);
+  await dialog.getByRole('button', { name: `Reattach ${old}` }).click();
   await expect(page.getByTestId(`worker-state-${old}`)).toHaveText('started');
   await expect(page.getByTestId(`worker-state-${successor}`)).toHaveText('detached');
   await expect(page.getByTestId(`feedback-${old}`)).toContainText(`${old} takes new sessions again`);

@@ -13,12 +13,15 @@ import { ConnectionBanner, LiveIndicator } from './connection-banner';
 import { EventTimeline } from './event-timeline';
 import { PoolPanel } from './pool-panel';
 import { SessionsChart } from './sessions-chart';
+import { ToastProvider } from './toasts';
 
 /** The whole live page: pools and workers, the session chart and the event timeline. */
 export function Dashboard({ user }: { user: string }) {
   return (
     <NowProvider>
-      <LiveDashboard user={user} />
+      <ToastProvider>
+        <LiveDashboard user={user} />
+      </ToastProvider>
     </NowProvider>
   );
 }
@@ -61,6 +64,7 @@ function LiveDashboard({ user }: { user: string }) {
               pool={pool}
               workers={snapshot.workers.filter((w) => w.pool === pool.name)}
               samples={series.samples}
+              events={events.events}
             />
           ))
         )}
@@ -69,7 +73,7 @@ function LiveDashboard({ user }: { user: string }) {
             <header className="panel-header">
               <h2 id="chart-title">Live sessions per worker</h2>
             </header>
-            <SessionsChart samples={series.samples} running={running} />
+            <SessionsChart samples={series.samples} running={running} events={events.events} />
           </section>
           <EventTimeline events={events.events} loaded={events.loaded} />
         </div>

@@ -1,6 +1,8 @@
 'use client';
 
 import type { EventType, HandoverEvent, RecoveryEventType } from '@handover/process-table';
+import { useState } from 'react';
+import { ANY, type EventFilter, filterChoices, filterEvents } from '@/lib/events';
 import { formatAbsolute, formatRelative } from '@/lib/format';
 import { useNow } from '@/hooks/use-now';
 
@@ -40,19 +42,94 @@ function kindOf(type: string): { label: string; tone: string } {
   return KINDS[type as EventType | RecoveryEventType] ?? { label: type, tone: 'info' };
 }
 
-/** Who did what, when: newest first, relative time with the exact time on hover. */
-export function EventTimeline({ events, loaded }: { events: HandoverEvent[]; loaded: boolean }) {
+function FilterSelect({
+  label,
+  value,
+  options,
+  onChange,
+  describe = (v) => v,
+  testId,
+}: {
+  label: string;
+  value: string;
+  options: string[];
+  onChange: (value: string) => void;
+  describe?: (value: string) => string;
+  testId: string;
+}) {
+  return (
+    <label className="event-filter">
+      <span>{label}</span>
+      <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
+        <option value={ANY}>any</option>
+        {value !== ANY && !options.includes(value) ? <option value={value}>{describe(value)}</option> : null}
+        {options.map((option) => (
+          <option key={option} value={option}>
+            {describe(option)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** Who did what, when: newest first, relative time with the exact time on hover; filterable. */
+export function EventTimeline({ events, loaded, exportHref }: { events: HandoverEvent[]; loaded: boolean; exportHref?: (filter: EventFilter) => string }) {
   const now = useNow();
+  const [filter, setFilter] = useState<EventFilter>({ worker: ANY, type: ANY, actor: ANY });
+  const choices = filterChoices(events);
+  const shown = filterEvents(events, filter);
+  const filtered = filter.worker !== ANY || filter.type !== ANY || filter.actor !== ANY;
   return (
     <section className="panel timeline" aria-labelledby="events-title">
       <header className="panel-header">
         <h2 id="events-title">Events</h2>
-        <span className="muted small">{events.length > 0 ? `newest ${events.length}` : null}</span>
+        <span className="muted small" data-testid="events-count">
+          {events.length === 0 ? null : filtered ? `${shown.length} of the newest ${events.length}` : `newest ${events.length}`}
+        </span>
       </header>
+      <div className="event-filters" role="group" aria-label="Filter events">
+        <FilterSelect label="Worker" value={filter.worker} options={choices.workers} onChange={(worker) => setFilter({ ...filter, worker })} testId="events-filter-worker" />
+        <FilterSelect
+          label="Type"
+          value={filter.type}
+          options={choices.types}
+          onChange={(type) => setFilter({ ...filter, type })}
+          describe={(type) => `${kindOf(type).label} (${type})`}
+          testId="events-filter-type"
+        />
+        <FilterSelect label="Actor" value={filter.actor} options={choices.actors} onChange={(actor) => setFilter({ ...filter, actor })} testId="events-filter-actor" />
+        {filtered ? (
+          <button type="button" className="button button-ghost" onClick={() => setFilter({ worker: ANY, type: ANY, actor: ANY })}>
+            Clear
+          </button>
+        ) : null}
+        <a
+          className="button button-ghost events-export"
+          href={exportHref?.(filter) ?? '#'}
+          download={exportHref === undefined ? 'handover-events.json' : undefined}
+          onClick={(event) => {
+            if (exportHref !== undefined) return;
+            // No export route: the events on the page, as filtered, as JSON.
+            event.preventDefault();
+            const blob = new Blob([JSON.stringify(shown, null, 2)], { type: 'application/json' });
+            const url = URL.createObjectURL(blob);
+            const a = document.createElement('a');
+            a.href = url;
+            a.download = 'handover-events.json';
+            a.click();
+            setTimeout(() => URL.revokeObjectURL(url), 1000);
+          }}
+          data-testid="events-export"
+        >
+          Export
+        </a>
+      </div>
       {!loaded && events.length === 0 ? <p className="muted">Loading events…</p> : null}
       {loaded && events.length === 0 ? <p className="muted">No events yet.</p> : null}
+      {loaded && events.length > 0 && shown.length === 0 ? <p className="muted">No event matches these filters.</p> : null}
       <ol className="events" data-testid="events" aria-live="polite" aria-relevant="additions">
-        {events.map((event) => {
+        {shown.map((event) => {
           const at = Date.parse(event.at);
           const kind = kindOf(event.type);
           return (

@@ -1,42 +1,93 @@
 'use client';
 
 import { useMutation } from '@tanstack/react-query';
-import { useState } from 'react';
-import type { PoolInfo, SessionSample, WorkerInfo } from '@handover/process-table';
+import { type ReactNode, useState } from 'react';
+import type { HandoverEvent, PoolInfo, SessionSample, WorkerInfo } from '@handover/process-table';
 import { formatAbsolute, formatRelative, plural } from '@/lib/format';
-import { byGenerationDesc, nextWorkerId } from '@/lib/workers';
+import { splitMessage } from '@/lib/outcomes';
+import { type PoolAttention, poolAttention } from '@/lib/pool-health';
+import { attachedView, groupWorkers, nextWorkerId } from '@/lib/workers';
 import { useNow } from '@/hooks/use-now';
 import { useTRPC } from '@/trpc/react';
 import { Feedback } from './feedback';
+import { useToast } from './toasts';
 import { WorkerRow } from './worker-row';
 
-function PoolStatusBadge({ pool }: { pool: PoolInfo }) {
+function PoolStatusBadge({ pool, attention }: { pool: PoolInfo; attention: PoolAttention }) {
   const now = useNow();
-  if (pool.status === 'ok') return <span className="badge badge-ok">ok</span>;
+  const badges: ReactNode[] = [];
   if (pool.status === 'backoff') {
     const at = pool.nextRestartAt === null ? null : Date.parse(pool.nextRestartAt);
-    return (
-      <span className="badge badge-backoff" title={at === null ? undefined : formatAbsolute(at)}>
+    badges.push(
+      <span key="status" className="badge badge-backoff" title={at === null ? undefined : formatAbsolute(at)}>
         backoff{at === null ? '' : ` · restart ${formatRelative(at, now)}`}
-      </span>
+      </span>,
+    );
+  } else if (pool.status === 'errored') {
+    badges.push(
+      <span key="status" className="badge badge-errored">
+        errored
+      </span>,
     );
   }
-  return <span className="badge badge-errored">errored</span>;
+  if (attention.deployFailed !== null) {
+    badges.push(
+      <span key="deploy" className="badge badge-errored" title={attention.deployFailed.message}>
+        deploy failed
+      </span>,
+    );
+  }
+  if (attention.configRejected !== null) {
+    badges.push(
+      <span key="config" className="badge badge-errored" title={attention.configRejected.message}>
+        config rejected
+      </span>,
+    );
+  }
+  if (attention.drift !== null) {
+    badges.push(
+      <span
+        key="drift"
+        className="badge badge-drift"
+        title={`New sessions get ${attention.drift.running.join(', ')}; the configuration names ${attention.drift.configured}`}
+        data-testid={`pool-drift-${pool.name}`}
+      >
+        drift · running {attention.drift.running.join(', ')}, configured {attention.drift.configured}
+      </span>,
+    );
+  }
+  if (badges.length === 0) {
+    badges.push(
+      <span key="ok" className="badge badge-ok">
+        ok
+      </span>,
+    );
+  }
+  return (
+    <span className="pool-badges" data-testid={`pool-status-${pool.name}`}>
+      {badges}
+    </span>
+  );
 }
 
 function SyncButton({ pool }: { pool: PoolInfo }) {
   const trpc = useTRPC();
-  const sync = useMutation(trpc.pools.sync.mutationOptions());
-  const outcome = sync.data?.pools.find((p) => p.pool === pool.name);
-  const success =
-    outcome === undefined
-      ? null
-      : outcome.error !== null
-        ? null
-        : outcome.started.length > 0
-          ? `Started ${outcome.started.map((w) => `${w.id} (revision ${w.revision})`).join(', ')}.`
-          : `Nothing to start: the pool has the ${plural(pool.instances, 'worker')} it wants.`;
-  const error = sync.error?.message ?? outcome?.error ?? null;
+  const toast = useToast();
+  // The outcome is a toast (it is true only at that moment; the event log keeps it). What stays
+  // true for a while — a failed deploy, a refused configuration — is the pool's alert below.
+  const sync = useMutation(
+    trpc.pools.sync.mutationOptions({
+      onSuccess: (data) => {
+        const outcome = data.pools.find((p) => p.pool === pool.name);
+        if (outcome === undefined) return;
+        if (outcome.error !== null) toast({ kind: 'error', text: `Sync of ${pool.name} failed: ${splitMessage(outcome.error).summary}` });
+        else if (outcome.started.length > 0)
+          toast({ kind: 'success', text: `${pool.name}: started ${outcome.started.map((w) => `${w.id} (revision ${w.revision})`).join(', ')}.` });
+        else toast({ kind: 'info', text: `${pool.name}: nothing to start; it has the ${plural(pool.instances, 'worker')} it wants.` });
+      },
+      onError: (error) => toast({ kind: 'error', text: `Sync of ${pool.name}: ${splitMessage(error.message).summary}` }),
+    }),
+  );
   return (
     <div className="pool-sync">
       <button
@@ -51,8 +102,8 @@ function SyncButton({ pool }: { pool: PoolInfo }) {
       </button>
       <Feedback
         pending={sync.isPending ? `Reading the configuration and starting what ${pool.name} lacks…` : null}
-        error={error}
-        success={success}
+        error={null}
+        success={null}
         testId={`sync-feedback-${pool.name}`}
       />
     </div>
@@ -64,14 +115,23 @@ export function PoolPanel({
   pool,
   workers,
   samples,
+  events,
 }: {
   pool: PoolInfo;
   workers: WorkerInfo[];
   samples: SessionSample[];
+  events: readonly HandoverEvent[];
 }) {
-  const sorted = [...workers].sort(byGenerationDesc);
+  const groups = groupWorkers(workers);
   const successor = nextWorkerId(pool.name, workers);
+  const attached = attachedView(pool, workers);
+  const attention = poolAttention(pool, workers, events);
+  const [showEnded, setShowEnded] = useState(false);
+  const now = useNow();
   const titleId = `pool-${pool.name}-title`;
+  const row = (worker: WorkerInfo, hidden = false) => (
+    <WorkerRow key={worker.id} worker={worker} pool={pool} poolWorkers={workers} successor={successor} samples={samples} hidden={hidden} />
+  );
   return (
     <section className="panel pool" aria-labelledby={titleId} data-testid={`pool-${pool.name}`}>
       <header className="pool-header">
@@ -79,7 +139,7 @@ export function PoolPanel({
           <h2 id={titleId}>
             Pool <span className="pool-name">{pool.name}</span>
           </h2>
-          <PoolStatusBadge pool={pool} />
+          <PoolStatusBadge pool={pool} attention={attention} />
         </div>
         <dl className="pool-facts">
           <div>
@@ -90,8 +150,8 @@ export function PoolPanel({
           </div>
           <div>
             <dt>Attached</dt>
-            <dd data-testid={`pool-attached-${pool.name}`}>
-              {pool.attached} / {pool.instances} wanted
+            <dd data-testid={`pool-attached-${pool.name}`} className={attached.short ? 'text-danger' : undefined} title="ready workers taking new sessions / wanted">
+              {attached.text}
             </dd>
           </div>
           <div>
@@ -110,8 +170,23 @@ export function PoolPanel({
       {pool.status !== 'ok' && pool.lastError !== null ? (
         <p className={`pool-alert pool-alert-${pool.status}`} role="alert">
           {pool.status === 'errored' ? 'Restarts stopped: ' : 'Restarting: '}
-          {pool.lastError}
+          {splitMessage(pool.lastError).summary}
           {pool.status === 'errored' ? ' Fix the cause, then press Sync.' : null}
+        </p>
+      ) : null}
+      {attention.configRejected !== null ? (
+        <p className="pool-alert pool-alert-errored" role="alert" data-testid={`pool-config-rejected-${pool.name}`}>
+          The configuration file was refused {formatRelative(Date.parse(attention.configRejected.at), now)}, so{' '}
+          {pool.name} still runs on what was read before (revision {pool.revision}): {attention.configRejected.message.replace(/^configuration not applied: /, '')}{' '}
+          Fix the file, then press Sync.
+        </p>
+      ) : null}
+      {attention.deployFailed !== null ? (
+        <p className="pool-alert pool-alert-errored" role="alert" data-testid={`pool-deploy-failed-${pool.name}`}>
+          The last deploy failed: {splitMessage(attention.deployFailed.message).summary}{' '}
+          {groups.latest.some((w) => w.id === attention.deployFailed!.worker) ? (
+            <a href={`#why-${attention.deployFailed.worker}`}>Why {attention.deployFailed.worker} failed</a>
+          ) : null}
         </p>
       ) : null}
       <div className="table-scroll" tabIndex={0} role="region" aria-label={`Workers of pool ${pool.name}`}>
@@ -131,21 +206,44 @@ export function PoolPanel({
               <th scope="col">Actions</th>
             </tr>
           </thead>
-          <tbody>
-            {sorted.length === 0 ? (
+          <tbody data-testid={`live-workers-${pool.name}`}>
+            {groups.live.length === 0 && groups.latest.length === 0 ? (
               <tr>
                 <td colSpan={11} className="muted">
-                  No workers. Press Sync to start {plural(pool.instances, 'worker')}.
+                  No workers running. Press Sync to start {plural(pool.instances, 'worker')}.
                 </td>
               </tr>
-            ) : (
-              sorted.map((worker) => (
-                <WorkerRow key={worker.id} worker={worker} pool={pool} successor={successor} samples={samples} />
-              ))
-            )}
+            ) : null}
+            {groups.live.map((worker) => row(worker))}
+            {groups.latest.map((worker) => row(worker))}
           </tbody>
+          {groups.ended.length > 0 ? (
+            <tbody className="ended-workers" data-testid={`ended-workers-${pool.name}`}>
+              <tr className="ended-toggle-row">
+                <td colSpan={11}>
+                  <button
+                    type="button"
+                    className="button button-ghost ended-toggle"
+                    aria-expanded={showEnded}
+                    onClick={() => setShowEnded((v) => !v)}
+                    data-testid={`ended-toggle-${pool.name}`}
+                  >
+                    {showEnded ? '▾' : '▸'} {plural(groups.ended.length, 'ended worker')}
+                  </button>
+                  <span className="muted small"> {endedSummary(groups.ended)}</span>
+                </td>
+              </tr>
+              {groups.ended.map((worker) => row(worker, !showEnded))}
+            </tbody>
+          ) : null}
         </table>
       </div>
     </section>
   );
+}
+
+/** "web@2 stopped, web@1 failed, …": what the folded rows are, without unfolding them. */
+function endedSummary(ended: readonly WorkerInfo[]): string {
+  const shown = ended.slice(0, 3).map((w) => `${w.id} ${w.state}`);
+  return shown.join(', ') + (ended.length > 3 ? `, ${ended.length - 3} more` : '');
 }

@@ -1,46 +1,32 @@
 'use client';
 
-import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { PoolInfo, WorkerInfo } from '@handover/process-table';
-import { useTRPC } from '@/trpc/react';
+import type { WorkerActionsState } from '@/hooks/use-worker-actions';
 import { DetachDialog } from './detach-dialog';
 import { Feedback } from './feedback';
 import { LogsDialog } from './logs-dialog';
+import { ReattachDialog } from './reattach-dialog';
 
 /**
- * The buttons of one worker row. Each row owns its mutations, so progress and errors appear
- * next to the button that caused them and survive the row's state changing underneath.
+ * The buttons of one worker row. The row owns the mutations (useWorkerActions) and shows what
+ * they said across its width below (WorkerFeedback), so this cell stays one line high.
  */
-export function WorkerActions({ worker, pool, successor }: { worker: WorkerInfo; pool: PoolInfo | undefined; successor: string }) {
-  const trpc = useTRPC();
-  const [confirming, setConfirming] = useState(false);
+export function WorkerActions({
+  worker,
+  pool,
+  poolWorkers,
+  successor,
+  actions,
+}: {
+  worker: WorkerInfo;
+  pool: PoolInfo | undefined;
+  poolWorkers: readonly WorkerInfo[];
+  successor: string;
+  actions: WorkerActionsState;
+}) {
+  const [confirming, setConfirming] = useState<'detach' | 'reattach' | null>(null);
   const [showLogs, setShowLogs] = useState(false);
-  const [success, setSuccess] = useState<string | null>(null);
-
-  const detachAndSync = useMutation(
-    trpc.workers.detachAndSync.mutationOptions({
-      onMutate: () => setSuccess(null),
-      onSuccess: ({ detached, started }) =>
-        setSuccess(`${started.id} started on revision ${started.revision} and takes new sessions; ${detached.id} is draining.`),
-    }),
-  );
-  const reattach = useMutation(
-    trpc.workers.reattach.mutationOptions({
-      onMutate: () => setSuccess(null),
-      onSuccess: (info) => setSuccess(`${info.id} takes new sessions again.`),
-    }),
-  );
-
-  // Only the latest action's outcome is shown.
-  const [last, setLast] = useState<'detach' | 'reattach' | null>(null);
-  const active = last === 'reattach' ? reattach : detachAndSync;
-  const pending = detachAndSync.isPending
-    ? `Starting ${successor}… ${worker.id} stays attached until it is ready.`
-    : reattach.isPending
-      ? `Reattaching ${worker.id}…`
-      : null;
-  const busy = detachAndSync.isPending || reattach.isPending;
   const canDetach = worker.state === 'started' && worker.attached;
   const canReattach = worker.state === 'detached' && worker.pid !== null;
 
@@ -51,27 +37,24 @@ export function WorkerActions({ worker, pool, successor }: { worker: WorkerInfo;
           <button
             type="button"
             className="button button-primary"
-            onClick={() => setConfirming(true)}
-            disabled={busy}
+            onClick={() => setConfirming('detach')}
+            disabled={actions.busy}
             aria-label={`Detach and sync ${worker.id}`}
             data-testid={`detach-${worker.id}`}
           >
-            {detachAndSync.isPending ? 'Starting…' : 'Detach and sync'}
+            {actions.detachAndSyncPending ? 'Starting…' : 'Detach and sync'}
           </button>
         ) : null}
         {canReattach ? (
           <button
             type="button"
             className="button button-secondary"
-            onClick={() => {
-              setLast('reattach');
-              reattach.mutate({ worker: worker.id });
-            }}
-            disabled={busy}
+            onClick={() => setConfirming('reattach')}
+            disabled={actions.busy}
             aria-label={`Reattach ${worker.id}`}
             data-testid={`reattach-${worker.id}`}
           >
-            {reattach.isPending ? 'Reattaching…' : 'Reattach'}
+            {actions.reattachPending ? 'Reattaching…' : 'Reattach'}
           </button>
         ) : null}
         <button
@@ -84,26 +67,47 @@ export function WorkerActions({ worker, pool, successor }: { worker: WorkerInfo;
           Logs
         </button>
       </div>
-      <Feedback
-        pending={pending}
-        error={active.error?.message ?? null}
-        success={active.isSuccess ? success : null}
-        testId={`feedback-${worker.id}`}
-      />
-      {canDetach || confirming ? (
+      {canDetach || confirming === 'detach' ? (
         <DetachDialog
-          open={confirming}
+          open={confirming === 'detach'}
           worker={worker}
           pool={pool}
           successor={successor}
-          onClose={() => setConfirming(false)}
-          onConfirm={() => {
-            setLast('detach');
-            detachAndSync.mutate({ worker: worker.id });
-          }}
+          onClose={() => setConfirming(null)}
+          onConfirm={actions.detachAndSync}
+        />
+      ) : null}
+      {canReattach || confirming === 'reattach' ? (
+        <ReattachDialog
+          open={confirming === 'reattach'}
+          worker={worker}
+          pool={pool}
+          poolWorkers={poolWorkers}
+          onClose={() => setConfirming(null)}
+          onConfirm={actions.reattach}
         />
       ) : null}
       <LogsDialog worker={worker.id} open={showLogs} onClose={() => setShowLogs(false)} />
+    </div>
+  );
+}
+
+/** What the row's last action said, across the row's width; nothing once it no longer holds. */
+export function WorkerFeedback({ worker, actions }: { worker: WorkerInfo; actions: WorkerActionsState }) {
+  const outcome = actions.outcome;
+  return (
+    <div className="row-feedback">
+      <Feedback
+        pending={actions.pending}
+        error={outcome?.kind === 'error' ? outcome.text : null}
+        success={outcome?.kind === 'success' ? outcome.text : null}
+        testId={`feedback-${worker.id}`}
+      />
+      {actions.pending === null && outcome !== null ? (
+        <button type="button" className="button button-ghost icon-button" onClick={actions.dismiss} aria-label={`Dismiss the message of ${worker.id}`}>
+          ×
+        </button>
+      ) : null}
     </div>
   );
 }

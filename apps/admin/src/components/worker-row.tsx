@@ -2,11 +2,13 @@
 
 import type { PoolInfo, SessionSample, WorkerInfo } from '@handover/process-table';
 import { formatAbsolute, formatDuration, formatMegabytes } from '@/lib/format';
+import { splitMessage } from '@/lib/outcomes';
 import { appSessionsView, isRunning } from '@/lib/workers';
 import { useNow } from '@/hooks/use-now';
+import { useWorkerActions } from '@/hooks/use-worker-actions';
 import { DrainCard } from './drain-card';
 import { StateBadge } from './state-badge';
-import { WorkerActions } from './worker-actions';
+import { WorkerActions, WorkerFeedback } from './worker-actions';
 
 /** Uptime ticks while the worker runs and freezes at its stop. */
 function Uptime({ worker }: { worker: WorkerInfo }) {
@@ -24,20 +26,27 @@ function Uptime({ worker }: { worker: WorkerInfo }) {
 export function WorkerRow({
   worker,
   pool,
+  poolWorkers,
   successor,
   samples,
+  hidden = false,
 }: {
   worker: WorkerInfo;
   pool: PoolInfo | undefined;
+  poolWorkers: readonly WorkerInfo[];
   successor: string;
   samples: SessionSample[];
+  /** Folded away with the other ended workers (still in the DOM, out of sight). */
+  hidden?: boolean;
 }) {
   const ended = !isRunning(worker);
   const id = worker.id;
   const app = appSessionsView(worker, pool);
+  const actions = useWorkerActions(worker, poolWorkers);
+  const why = worker.lastError !== null && (worker.state === 'failed' || worker.state === 'crashed');
   return (
     <>
-      <tr className={`worker-row${ended ? ' worker-ended' : ''}`} data-testid={`worker-row-${id}`} data-state={worker.state}>
+      <tr className={`worker-row${ended ? ' worker-ended' : ''}`} data-testid={`worker-row-${id}`} data-state={worker.state} hidden={hidden}>
         <th scope="row" className="worker-id">
           {id}
           {worker.attached && worker.state === 'started' ? <span className="tag">new sessions</span> : null}
@@ -80,18 +89,24 @@ export function WorkerRow({
           {ended ? '–' : formatMegabytes(worker.memoryRss)}
         </td>
         <td className="actions-cell">
-          <WorkerActions worker={worker} pool={pool} successor={successor} />
+          <WorkerActions worker={worker} pool={pool} poolWorkers={poolWorkers} successor={successor} actions={actions} />
         </td>
       </tr>
-      {worker.state === 'detached' || (worker.lastError !== null && (worker.state === 'failed' || worker.state === 'crashed')) ? (
-        <tr className="worker-detail-row">
+      <tr className="worker-feedback-row" hidden={hidden}>
+        <td colSpan={11}>
+          <WorkerFeedback worker={worker} actions={actions} />
+        </td>
+      </tr>
+      {worker.state === 'detached' || why ? (
+        <tr className="worker-detail-row" hidden={hidden}>
           <td colSpan={11}>
             {worker.state === 'detached' ? <DrainCard worker={worker} samples={samples} /> : null}
-            {worker.lastError !== null && (worker.state === 'failed' || worker.state === 'crashed') ? (
-              <details className="worker-error">
+            {why ? (
+              <details className="worker-error" id={`why-${id}`} data-testid={`why-${id}`}>
                 <summary>
                   Why {id} {worker.state === 'failed' ? 'failed to start' : 'crashed'}
                   {worker.exitCode !== null ? ` (exit code ${worker.exitCode})` : worker.exitSignal !== null ? ` (${worker.exitSignal})` : ''}
+                  <span className="worker-error-summary">{splitMessage(worker.lastError!).summary}</span>
                 </summary>
                 <pre>{worker.lastError}</pre>
               </details>

@@ -1,4 +1,4 @@
-import type { SessionSample } from '@handover/process-table';
+import type { HandoverEvent, SessionSample } from '@handover/process-table';
 
 /** Colour per worker, by generation: distinct hues, each at least 4.5:1 against white. */
 const PALETTE = ['#1d4ed8', '#b45309', '#047857', '#be185d', '#6d28d9', '#0e7490', '#b91c1c', '#4d7c0f'];
@@ -60,4 +60,92 @@ export function niceTicks(max: number): number[] {
     if (v >= top) break;
   }
   return ticks;
+}
+
+/** The chart's data in uPlot's aligned form: one x array (ms) and one y array per worker. */
+export interface ChartSeries {
+  ids: string[];
+  xs: number[];
+  /** Per worker, per x: its sessions, or null where it was not running. */
+  ys: Array<Array<number | null>>;
+}
+
+const byId = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+
+/**
+ * Samples to aligned series (#10, item 5). A worker missing from a sample after being in the one
+ * before has ended: its line drops to 0 there (its sessions are gone, whether they drained or
+ * not; the drop is the stop) and then has no value until it runs again. Workers in `running`
+ * hold their last count up to `until` (the page's clock), so live lines reach the right edge.
+ */
+export function chartSeries(samples: readonly SessionSample[], running: ReadonlySet<string>, until?: number): ChartSeries {
+  const idSet = new Set<string>();
+  for (const sample of samples) for (const id of Object.keys(sample.sessions)) idSet.add(id);
+  const ids = [...idSet].sort(byId);
+  const xs: number[] = [];
+  const ys: Array<Array<number | null>> = ids.map(() => []);
+  let previous: Record<string, number> = {};
+  for (const sample of samples) {
+    const t = Date.parse(sample.at);
+    if (xs.length > 0 && t <= xs[xs.length - 1]!) continue;
+    xs.push(t);
+    ids.forEach((id, i) => {
+      const v = sample.sessions[id];
+      ys[i]!.push(v !== undefined ? v : id in previous ? 0 : null);
+    });
+    previous = sample.sessions;
+  }
+  if (until !== undefined && xs.length > 0 && until > xs[xs.length - 1]!) {
+    xs.push(until);
+    ids.forEach((id, i) => {
+      const v = previous[id];
+      // Still running: holds its count. Gone since the last sample: drops to 0 now.
+      ys[i]!.push(v === undefined ? null : running.has(id) ? v : 0);
+    });
+  }
+  return { ids, xs, ys };
+}
+
+/** A moment worth a vertical line on the chart: a worker became ready, was detached, … */
+export interface ChartMarker {
+  t: number;
+  worker: string;
+  what: 'ready' | 'detached' | 'reattached' | 'failed' | 'stopped';
+}
+
+const MARKED: Record<string, ChartMarker['what']> = {
+  'worker.started': 'ready',
+  'worker.detached': 'detached',
+  'worker.reattached': 'reattached',
+  'worker.failed': 'failed',
+};
+
+/** The markers among `events` from `since` on, oldest first. */
+export function chartMarkers(events: readonly HandoverEvent[], since: number): ChartMarker[] {
+  const markers: ChartMarker[] = [];
+  for (const event of events) {
+    const what = MARKED[event.type];
+    if (what === undefined || event.worker === null) continue;
+    const t = Date.parse(event.at);
+    if (t >= since) markers.push({ t, worker: event.worker, what });
+  }
+  return markers.sort((a, b) => a.t - b.t);
+}
+
+/** Each worker's count at the newest x (null: none there). */
+export function latestValues(series: ChartSeries): Map<string, number | null> {
+  const out = new Map<string, number | null>();
+  const last = series.xs.length - 1;
+  series.ids.forEach((id, i) => {
+    let v: number | null = null;
+    for (let k = last; k >= 0; k--) {
+      const y = series.ys[i]![k];
+      if (y !== null && y !== undefined) {
+        v = y;
+        break;
+      }
+    }
+    out.set(id, v);
+  });
+  return out;
 }

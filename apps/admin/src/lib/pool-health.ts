@@ -1,0 +1,46 @@
+import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-table';
+import { servingRevisions } from './workers';
+
+/**
+ * What a pool's header must say beyond the supervisor's crash-loop status (#10, items 4 and
+ * 10): the configured revision is not the one serving (drift), the last deploy failed, the
+ * last configuration read was refused. Worked out from the workers and the event log, which
+ * the page has anyway.
+ */
+export interface PoolAttention {
+  /** Serving revisions that are not the configured one; null without drift. */
+  drift: { configured: string; running: string[] } | null;
+  /** The newest start of this pool failed and nothing started since: the worker and why. */
+  deployFailed: { worker: string; message: string; at: string } | null;
+  /** The newest configuration read was refused: why. */
+  configRejected: { message: string; at: string } | null;
+}
+
+export function driftOf(pool: PoolInfo, workers: readonly WorkerInfo[]): PoolAttention['drift'] {
+  const running = servingRevisions(pool.name, workers);
+  if (running.length === 0 || running.every((revision) => revision === pool.revision)) return null;
+  return { configured: pool.revision, running };
+}
+
+/** `events` newest first, as the timeline keeps them. */
+export function poolAttention(pool: PoolInfo, workers: readonly WorkerInfo[], events: readonly HandoverEvent[]): PoolAttention {
+  let deployFailed: PoolAttention['deployFailed'] = null;
+  let configRejected: PoolAttention['configRejected'] = null;
+  let deployDecided = false;
+  let configDecided = false;
+  for (const event of events) {
+    if (!deployDecided && event.pool === pool.name && (event.type === 'worker.started' || event.type === 'worker.failed')) {
+      deployDecided = true;
+      // A port lost to another process is retried on the next generation at once: not a failed deploy.
+      if (event.type === 'worker.failed' && !(event.data !== null && 'retry' in event.data)) {
+        deployFailed = { worker: event.worker ?? pool.name, message: event.message, at: event.at };
+      }
+    }
+    if (!configDecided && (event.type === 'config.reloaded' || event.type === 'config.rejected')) {
+      configDecided = true;
+      if (event.type === 'config.rejected') configRejected = { message: event.message, at: event.at };
+    }
+    if (deployDecided && configDecided) break;
+  }
+  return { drift: driftOf(pool, workers), deployFailed, configRejected };
+}
