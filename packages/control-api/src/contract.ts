@@ -5,14 +5,18 @@
  */
 import type {
   DetachAndSyncResult,
+  DrainInfo,
+  EventFilter,
   InstanceState,
   HandoverEvent,
   LogLine,
   PoolInfo,
   SessionSample,
   SupervisorStopResult,
+  SyncPlan,
   SyncResult,
   WorkerInfo,
+  WorkerMarker,
 } from '@handover/process-table';
 
 export type ControlErrorCode = 'NOT_FOUND' | 'PRECONDITION_FAILED' | 'BAD_REQUEST' | 'CONFLICT';
@@ -37,10 +41,28 @@ export interface SupervisorControl {
   reattach(worker: string, actor: string): Promise<WorkerInfo>;
   sync(pool: string | undefined, actor: string): Promise<SyncResult>;
   logs(worker: string, lines: number): LogLine[];
-  /** Newest `limit` events (oldest first), or the events after `afterId` (oldest first). */
-  listEvents(options: { afterId?: number; limit: number }): HandoverEvent[];
-  /** Session counts per worker, sampled every few seconds over the last minutes, oldest first. */
-  sessionHistory(): SessionSample[];
+  /**
+   * Newest `limit` events (oldest first), or the events after `afterId` (oldest first); with a
+   * `filter`, only the events it matches (`matchesEventFilter`).
+   */
+  listEvents(options: { afterId?: number; limit: number; filter?: EventFilter }): HandoverEvent[];
+  /**
+   * Session counts per worker, sampled every few seconds, oldest first: the last `minutes`
+   * (default 10, at most 1440; kept across restarts). A worker that ended gets a last sample of 0
+   * at its stop time.
+   */
+  sessionHistory(options?: { minutes?: number }): SessionSample[];
+  /** Start, ready, detach and stop times of every worker seen in the last `minutes` (default 10). */
+  workerMarkers(options?: { minutes?: number }): WorkerMarker[];
+  /** What `sync(pool)` would do now, without doing it (the file is re-read). */
+  planSync(pool: string | undefined): Promise<SyncPlan>;
+  /** What a worker still holds: its sessions (at most `limit`, ids truncated), deadline and ETA. */
+  drainInfo(worker: string, limit: number): DrainInfo;
+  /**
+   * Stops a detached worker now, whatever it still holds: its sessions are counted lost
+   * (`sessions.lost`, reason `stopped-now`, with the actor). PRECONDITION_FAILED unless detached.
+   */
+  stopNow(worker: string, actor: string): Promise<WorkerInfo>;
   /** Calls the listener for every event recorded from now on; returns the unsubscribe. */
   onEvent(listener: (event: HandoverEvent) => void): () => void;
   /**
@@ -61,6 +83,43 @@ export function noSuchWorker(id: string, running: readonly string[]): ControlErr
 
 export function noSuchPool(name: string, pools: readonly string[]): ControlError {
   return new ControlError('NOT_FOUND', `no pool ${name}; pools: ${pools.join(', ')}`);
+}
+
+/** `stopNow` takes only a detached worker: an attached one is detached (or replaced) first. */
+export function requireDetachedToStop(worker: { id: string; state: InstanceState }): void {
+  if (worker.state === 'detached') return;
+  const hint =
+    worker.state === 'started' || worker.state === 'starting'
+      ? ` It takes new sessions: detach it first (\`handover detach ${worker.id} --sync\` starts a successor).`
+      : worker.state === 'stopping'
+        ? ' It is stopping already.'
+        : ' It is not running.';
+  throw new ControlError('PRECONDITION_FAILED', `cannot stop ${worker.id} now: it is ${worker.state}.${hint}`);
+}
+
+/** Whether an event passes a filter (every field given must match; `type` may be a prefix ending in `.` or `.*`). */
+export function matchesEventFilter(event: HandoverEvent, filter: EventFilter | undefined): boolean {
+  if (filter === undefined) return true;
+  if (filter.worker !== undefined && event.worker !== filter.worker) return false;
+  if (filter.pool !== undefined && event.pool !== filter.pool) return false;
+  if (filter.actor !== undefined && event.actor !== filter.actor) return false;
+  if (filter.type !== undefined) {
+    const prefix = eventTypePrefix(filter.type);
+    if (prefix === null ? event.type !== filter.type : !event.type.startsWith(prefix)) return false;
+  }
+  return true;
+}
+
+/** `worker.*` and `worker.` → `worker.`; an exact type → null. */
+export function eventTypePrefix(type: string): string | null {
+  if (type.endsWith('.*')) return type.slice(0, -1);
+  if (type.endsWith('.')) return type;
+  return null;
+}
+
+/** A session id as the API shows it: the first 6 characters and `…` (the whole id is a credential). */
+export function truncateSessionId(id: string): string {
+  return `${id.slice(0, 6)}…`;
 }
 
 /** An operation that needs the worker `started` (detach) or `detached` (reattach), with what to do instead. */

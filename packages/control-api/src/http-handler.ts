@@ -5,6 +5,7 @@ import type { SupervisorControl } from './contract';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import type { ZodType } from 'zod';
+import { EVENTS_EXPORT_PATH, serveEventsExport } from './events-export-route';
 import { SUBSCRIPTION_INPUTS, appRouter } from './router';
 import { describeInputError } from './schemas';
 import { SESSION_REPORTS_PATH, type SessionReportReceiver, handleSessionReport } from './session-reports-route';
@@ -190,6 +191,7 @@ function serveMetrics(
  * - `GET /healthz` → 200 `{"ok":true}`, no token needed;
  * - `POST /session-reports/<worker>` → a worker's session reports, with that worker's token;
  * - `GET /metrics` → Prometheus metrics, bearer token required;
+ * - `GET /events.ndjson` → the event log as JSON lines (filters in the query), bearer token required;
  * - `/trpc/<procedure>` → the tRPC router (bearer token required except for `health`), after
  *   the checks tRPC does not make or makes late: the method (405 with `Allow`), the content
  *   type (JSON only, 415), a subscription's token and input (401/400 before the stream opens);
@@ -247,6 +249,10 @@ export function createControlHandler(
     }
     if (pathname === METRICS_PATH) {
       serveMetrics(req, res, checkToken, options.metrics, log);
+      return;
+    }
+    if (pathname === EVENTS_EXPORT_PATH) {
+      serveEventsExport(req, res, params, checkToken, supervisor);
       return;
     }
     if (pathname.startsWith(SESSION_REPORTS_PATH)) {

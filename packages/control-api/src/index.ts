@@ -2,7 +2,8 @@
  * The Handover control API: the tRPC router (server half, `type AppRouter` for the console),
  * the `node:http` handler and server, and a typed client for the CLI and scripts.
  */
-export { ControlError, noSuchPool, noSuchWorker, requireState } from './contract';
+export { ControlError, eventTypePrefix, matchesEventFilter, noSuchPool, noSuchWorker, requireDetachedToStop, requireState, truncateSessionId } from './contract';
+export { EVENTS_EXPORT_PATH } from './events-export-route';
 export type { ControlErrorCode, SupervisorControl } from './contract';
 export { appRouter } from './router';
 export type { AppRouter } from './router';

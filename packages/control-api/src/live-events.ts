@@ -1,5 +1,5 @@
-import type { HandoverEvent } from '@handover/process-table';
-import type { SupervisorControl } from './contract';
+import type { EventFilter, HandoverEvent } from '@handover/process-table';
+import { type SupervisorControl, matchesEventFilter } from './contract';
 
 /** Page size when replaying from the event store. */
 const REPLAY_PAGE = 1000;
@@ -11,11 +11,13 @@ const MAX_BUFFERED = 10_000;
  * gap and no duplicate between the two: the listener is registered BEFORE the replay, and
  * buffered live events with an id already replayed are dropped. `afterId` undefined: live
  * events only. Ends (and unsubscribes) when `signal` aborts or the consumer stops iterating.
+ * With a `filter`, only the events it matches (replayed and live alike).
  */
 export async function* liveEvents(
   supervisor: Pick<SupervisorControl, 'listEvents' | 'onEvent'>,
   afterId: number | undefined,
   signal: AbortSignal | undefined,
+  filter?: EventFilter,
 ): AsyncGenerator<HandoverEvent, void, unknown> {
   const buffer: HandoverEvent[] = [];
   let wake: (() => void) | null = null;
@@ -29,6 +31,7 @@ export async function* liveEvents(
     w?.();
   };
   const unsubscribe = supervisor.onEvent((event) => {
+    if (!matchesEventFilter(event, filter)) return;
     if (buffer.length >= MAX_BUFFERED) {
       // The consumer is far behind: forget the buffer and catch up from the store instead.
       replayFrom ??= buffer[0]!.id - 1;
@@ -49,7 +52,7 @@ export async function* liveEvents(
         if (from !== undefined) {
           lastId = from;
           for (;;) {
-            const page = supervisor.listEvents({ afterId: lastId, limit: REPLAY_PAGE });
+            const page = supervisor.listEvents({ afterId: lastId, limit: REPLAY_PAGE, ...(filter === undefined ? {} : { filter }) });
             let advanced = false;
             for (const event of page) {
               if (event.id <= lastId) continue;

@@ -34,12 +34,36 @@ export const logsInput = z.strictObject({
 
 export const syncInput = z.strictObject({ pool: poolNameSchema.optional() }).optional();
 
+/** An event type (`worker.stopped`) or a prefix of types ending in `.` or `.*` (`worker.`, `worker.*`). */
+export const eventTypeFilterSchema = z
+  .string()
+  .max(64, 'type is too long')
+  .regex(/^[a-z][A-Za-z]*(\.[a-z][A-Za-z]*)*(\.\*?)?$/, 'type must be an event type like worker.stopped, or a prefix like worker. or worker.*');
+
+/** The filters every event reader takes (`events.list`, `events.live`, `GET /events.ndjson`). */
+export const eventFilterFields = {
+  worker: workerIdSchema.optional(),
+  pool: poolNameSchema.optional(),
+  type: eventTypeFilterSchema.optional(),
+  actor: z.string().min(1, 'actor must not be empty').max(64, 'actor is too long').optional(),
+};
+
 export const eventsListInput = z
   .strictObject({
     afterId: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(1000).default(200),
+    ...eventFilterFields,
   })
   .optional();
+
+/** `workers.history` and `workers.markers`: how far back, in minutes (default 10, at most a day). */
+export const historyInput = z.strictObject({ minutes: z.number().int().min(1).max(1440).default(10) }).optional();
+
+/** `workers.drain`: the worker, and how many of its sessions to list (the latest to expire first). */
+export const drainInput = z.strictObject({
+  worker: workerIdSchema,
+  limit: z.number().int().min(0).max(1000).default(100),
+});
 
 /**
  * `lastEventId`: resume after this event id (the SSE `Last-Event-ID`, which tRPC merges into
@@ -53,6 +77,7 @@ export const eventsLiveInput = z
       .string()
       .regex(/^\d{1,15}$/, 'lastEventId must be an event id (digits)')
       .nullish(),
+    ...eventFilterFields,
   })
   .optional();
 

@@ -70,8 +70,11 @@ describe('typed client', () => {
 
     const reattached = await client.workers.reattach.mutate({ worker: 'web@1' });
     expect(reattached.attached).toBe(true);
+    // Rolled back to web@1 (v0) with v2 in the file: a sync replaces it.
     const synced = await client.pools.sync.mutate({ pool: 'web' });
-    expect(synced.pools).toEqual([{ pool: 'web', started: [], error: null }]);
+    expect(synced.pools.map((p) => [p.pool, p.started.map((w) => w.id), p.detached?.map((w) => w.id), p.error])).toEqual([
+      ['web', ['web@3'], ['web@1'], null],
+    ]);
     await client.pools.sync.mutate();
     expect(h.fake.calls.at(-1)).toEqual({ method: 'sync', args: [undefined, 'cli:tester'] });
 

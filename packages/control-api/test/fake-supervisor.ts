@@ -5,21 +5,38 @@
  * It answers as the real supervisor does — the same refusals with the same codes and messages,
  * the same events in the same order — which apps/supervisor/test/control-contract.test.ts checks
  * against both. What it does not model: processes and draining (a detached worker stays
- * detached whatever its sessions), configuration re-reads, busy pools (CONFLICT).
+ * detached whatever its sessions), busy pools (CONFLICT). The configuration file is the pool's
+ * `revision` (set it to "edit the file"); `configError` set makes the file unreadable.
  */
 import { EventEmitter } from 'node:events';
 import { isAlive } from '@handover/process-table';
-import { ControlError, type SupervisorControl, noSuchPool, noSuchWorker, requireState } from '../src/contract';
+import {
+  ControlError,
+  type SupervisorControl,
+  matchesEventFilter,
+  noSuchPool,
+  noSuchWorker,
+  requireDetachedToStop,
+  requireState,
+  truncateSessionId,
+} from '../src/contract';
 import type {
   DetachAndSyncResult,
+  DrainInfo,
+  DrainSession,
+  EventFilter,
   EventType,
   HandoverEvent,
   LogLine,
+  PoolDrift,
   PoolInfo,
+  PoolPlan,
   SessionSample,
   SupervisorStopResult,
+  SyncPlan,
   SyncResult,
   WorkerInfo,
+  WorkerMarker,
 } from '@handover/process-table';
 
 export interface FakeCall {
@@ -32,6 +49,11 @@ const T0 = Date.parse('2030-01-02T03:04:05.000Z');
 const DETACHED_AT = T0 + 120_000;
 /** drain.maxSeconds by default: a day. */
 const DRAIN_MAX_MS = 24 * 60 * 60 * 1000;
+/** The pools' idle timeout (idleTimeoutSeconds by default: 30 minutes). */
+const IDLE_TIMEOUT_MS = 30 * 60 * 1000;
+
+/** A pool as configured, before the fields the fake works out (attached, running revisions, drift). */
+export type FakePool = Omit<PoolInfo, 'attached' | 'runningRevisions' | 'drift' | 'configError'>;
 
 export function fakeWorker(id: string, patch: Partial<WorkerInfo> = {}): WorkerInfo {
   const [pool = 'web', gen = '0'] = id.split('@');
@@ -76,7 +98,9 @@ export class FakeSupervisor implements SupervisorControl {
   readonly calls: FakeCall[] = [];
   readonly events: HandoverEvent[] = [];
   readonly workers = new Map<string, WorkerInfo>();
-  readonly pools = new Map<string, PoolInfo>();
+  readonly pools = new Map<string, FakePool>();
+  /** Set: the configuration file does not parse (this is the loader's message); a sync refuses. */
+  configError: string | null = null;
   private readonly emitter = new EventEmitter();
   /**
    * When set, the next start fails for this reason (like "it exited during start (exit code 1)"):
@@ -108,13 +132,13 @@ export class FakeSupervisor implements SupervisorControl {
       command: 'node server.js',
       sessionCookie: 'connect.sid',
       instances: 1,
-      attached: 1,
       status: 'ok',
       restarts: 0,
       nextRestartAt: null,
       lastError: null,
       sessionsLost: 0,
       sessionProbe: null,
+      deployFailure: null,
     });
   }
 
@@ -171,7 +195,7 @@ export class FakeSupervisor implements SupervisorControl {
     return info;
   }
 
-  private findPool(name: string): PoolInfo {
+  private findPool(name: string): FakePool {
     const pool = this.pools.get(name);
     if (pool === undefined) throw noSuchPool(name, [...this.pools.keys()]);
     return pool;
@@ -201,7 +225,7 @@ export class FakeSupervisor implements SupervisorControl {
       drainDeadline: new Date(Date.parse(detachedAt) + DRAIN_MAX_MS).toISOString(),
     };
     this.workers.set(info.id, next);
-    this.record('worker.detached', `${info.id} detached: keeps serving its ${next.sessions} session(s), takes no new ones`, {
+    this.record('worker.detached', `${info.id} detached: keeps serving its ${next.sessions} ${next.sessions === 1 ? 'session' : 'sessions'}, takes no new ones`, {
       actor,
       pool: info.pool,
       worker: info.id,
@@ -221,17 +245,20 @@ export class FakeSupervisor implements SupervisorControl {
     const info = fakeWorker(id, { revision, state: 'starting', readyAt: null });
     this.workers.set(id, info);
     this.record('worker.starting', `${id} starting on ${revision}`, { pool, worker: id, actor });
+    const poolInfo = this.pools.get(pool);
     if (this.failNextStart !== null) {
       const reason = this.failNextStart;
       this.failNextStart = null;
       const lastError = `${id} did not start: ${reason}. It printed nothing.`;
       this.workers.set(id, { ...info, state: 'failed', attached: false, lastError });
+      if (poolInfo !== undefined) poolInfo.deployFailure = { worker: id, revision, reason: lastError, at: new Date(T0 + this.events.length * 1000).toISOString() };
       this.record('worker.failed', `${id} did not start: ${reason}`, { pool, worker: id, actor, data: { output: [] } });
       throw new StartFailed(this.workers.get(id)!);
     }
     onReady?.();
     const ready = fakeWorker(id, { revision });
     this.workers.set(id, ready);
+    if (poolInfo !== undefined) poolInfo.deployFailure = null;
     this.record('worker.started', `${id} ready`, { pool, worker: id, actor });
     return ready;
   }
@@ -244,7 +271,47 @@ export class FakeSupervisor implements SupervisorControl {
 
   listPools(): PoolInfo[] {
     this.call('listPools');
-    return [...this.pools.values()].map((p) => ({ ...p, attached: this.attachedCount(p.name) }));
+    return [...this.pools.values()].map((p) => this.poolInfo(p));
+  }
+
+  private poolInfo(p: FakePool): PoolInfo {
+    const runningRevisions = this.runningRevisions(p.name);
+    const changes = this.changes(p);
+    const drift: PoolDrift | null = changes.length === 0 ? null : { configuredRevision: p.revision, runningRevisions, changes };
+    return { ...p, attached: this.attachedCount(p.name), runningRevisions, drift, configError: this.configError };
+  }
+
+  private attachedOf(pool: string): WorkerInfo[] {
+    return this.ordered().filter((w) => w.pool === pool && w.attached);
+  }
+
+  private runningRevisions(pool: string): string[] {
+    return [...new Set(this.attachedOf(pool).map((w) => w.revision))].sort();
+  }
+
+  /** Started workers on another revision than the file's: a sync replaces them. */
+  private stale(p: FakePool): WorkerInfo[] {
+    return this.attachedOf(p.name).filter((w) => w.state === 'started' && w.revision !== p.revision);
+  }
+
+  /** The real one's words (apps/supervisor/src/drift.ts), for what the fake models: revision and instances. */
+  private changes(p: FakePool): string[] {
+    const changes: string[] = [];
+    const stale = this.stale(p);
+    for (const revision of [...new Set(stale.map((w) => w.revision))].sort()) {
+      const ids = stale.filter((w) => w.revision === revision).map((w) => w.id);
+      changes.push(`revision ${revision} → ${p.revision} (${ids.join(', ')} ${ids.length === 1 ? 'runs' : 'run'} ${revision})`);
+    }
+    const attached = this.attachedCount(p.name);
+    if (attached < p.instances) changes.push(`${p.instances - attached} more attached worker${p.instances - attached === 1 ? '' : 's'} wanted (instances ${p.instances}, ${attached} attached)`);
+    return changes;
+  }
+
+  /** As the real one refuses a file that does not parse: the action, then `config.rejected`. */
+  private refuseBrokenConfig(actor: string): void {
+    if (this.configError === null) return;
+    this.record('config.rejected', `configuration not applied: ${this.configError}`, { actor });
+    throw new ControlError('PRECONDITION_FAILED', `The configuration was not applied and nothing changed: ${this.configError}`);
   }
 
   async detach(worker: string, actor: string): Promise<WorkerInfo> {
@@ -267,6 +334,7 @@ export class FakeSupervisor implements SupervisorControl {
     const info = this.find(worker);
     requireState(info, 'started', 'detach and sync');
     this.action(actor, info, `detach and sync ${worker}`);
+    this.refuseBrokenConfig(actor);
     let started: WorkerInfo;
     try {
       // Detached in the tick the successor is ready, before it is announced.
@@ -305,28 +373,33 @@ export class FakeSupervisor implements SupervisorControl {
     this.call('sync', pool, actor);
     const targets = pool === undefined ? [...this.pools.values()] : [this.findPool(pool)];
     this.record('action', `${actor}: sync ${pool ?? 'all pools'}`, { actor, pool: pool ?? null });
+    this.refuseBrokenConfig(actor);
     const result: SyncResult = { pools: [] };
     for (const p of targets) {
-      const entry = { pool: p.name, started: [] as WorkerInfo[], error: null as string | null };
+      const entry = { pool: p.name, started: [] as WorkerInfo[], detached: [] as WorkerInfo[], error: null as string | null };
       result.pools.push(entry);
-      while (this.attachedCount(p.name) < p.instances) {
-        try {
-          entry.started.push(this.startNew(p.name, actor));
-        } catch (error) {
-          if (!(error instanceof StartFailed)) throw error;
-          entry.error = error.message;
-          break;
+      p.status = 'ok';
+      p.lastError = null;
+      try {
+        // Workers on another revision first, each detached in the tick its successor is ready.
+        for (const old of this.stale(p)) {
+          entry.started.push(this.startNew(p.name, actor, () => entry.detached.push(this.detachWorker(old, actor))));
         }
+        while (this.attachedCount(p.name) < p.instances) entry.started.push(this.startNew(p.name, actor));
+      } catch (error) {
+        if (!(error instanceof StartFailed)) throw error;
+        entry.error = p.lastError = error.message;
       }
       const started = entry.started.map((w) => w.id);
+      const detached = entry.detached.map((w) => w.id);
       this.record(
         'pool.synced',
         entry.error !== null
           ? `sync of ${p.name} failed: ${entry.error.split('\n')[0]}`
           : started.length === 0
-            ? `${p.name} already has ${p.instances} attached worker(s); nothing to start`
-            : `sync of ${p.name} started ${started.join(', ')} on revision ${p.revision}`,
-        { actor, pool: p.name, data: { started, error: entry.error } },
+            ? `${p.name} is up to date: ${p.instances} attached ${p.instances === 1 ? 'worker' : 'workers'} on revision ${p.revision}; nothing to start`
+            : `sync of ${p.name} started ${started.join(', ')} on revision ${p.revision}` + (detached.length > 0 ? `; detached ${detached.join(', ')}` : ''),
+        { actor, pool: p.name, data: { started, detached, error: entry.error } },
       );
     }
     result.pools.sort((a, b) => a.pool.localeCompare(b.pool));
@@ -344,11 +417,12 @@ export class FakeSupervisor implements SupervisorControl {
     return all.slice(-lines);
   }
 
-  listEvents(options: { afterId?: number; limit: number }): HandoverEvent[] {
+  listEvents(options: { afterId?: number; limit: number; filter?: EventFilter }): HandoverEvent[] {
     this.call('listEvents', options);
-    if (options.afterId === undefined) return this.events.slice(-options.limit);
+    const matching = this.events.filter((e) => matchesEventFilter(e, options.filter));
+    if (options.afterId === undefined) return matching.slice(-options.limit);
     const afterId = options.afterId;
-    return this.events.filter((e) => e.id > afterId).slice(0, options.limit);
+    return matching.filter((e) => e.id > afterId).slice(0, options.limit);
   }
 
   onEvent(listener: (event: HandoverEvent) => void): () => void {
@@ -356,14 +430,131 @@ export class FakeSupervisor implements SupervisorControl {
     return () => this.emitter.off('event', listener);
   }
 
-  /** Three samples two seconds apart, ending with the current counts. */
-  sessionHistory(): SessionSample[] {
-    this.call('sessionHistory');
+  /** Three samples two seconds apart, ending with the current counts (whatever the minutes). */
+  sessionHistory(options: { minutes?: number } = {}): SessionSample[] {
+    this.call('sessionHistory', options);
     const now = Object.fromEntries([...this.workers.values()].map((w) => [w.id, w.sessions]));
     return [0, 1, 2].map((i) => ({
       at: new Date(T0 + i * 2000).toISOString(),
       sessions: Object.fromEntries(Object.entries(now).map(([id, count]) => [id, Math.max(0, count + 2 - i)])),
     }));
+  }
+
+  workerMarkers(options: { minutes?: number } = {}): WorkerMarker[] {
+    this.call('workerMarkers', options);
+    return this.ordered().map((w) => ({
+      worker: w.id,
+      pool: w.pool,
+      revision: w.revision,
+      state: w.state,
+      startedAt: w.startedAt,
+      readyAt: w.readyAt,
+      detachedAt: w.detachedAt,
+      stoppedAt: w.stoppedAt,
+    }));
+  }
+
+  async planSync(pool: string | undefined): Promise<SyncPlan> {
+    this.call('planSync', pool);
+    const targets = pool === undefined ? [...this.pools.values()] : [this.findPool(pool)];
+    if (this.configError !== null) return { configError: this.configError, notes: [], pools: [] };
+    const pools = targets.map((p): PoolPlan => {
+      const detach = this.stale(p).map((w) => w.id);
+      const start = detach.length + Math.max(0, p.instances - this.attachedCount(p.name));
+      return {
+        pool: p.name,
+        revision: p.revision,
+        start,
+        detach,
+        changes: this.changes(p),
+        busy: null,
+        liftsCrashLoop: p.status !== 'ok',
+        upToDate: start === 0 && detach.length === 0,
+      };
+    });
+    return { configError: null, notes: [], pools: pools.sort((a, b) => a.pool.localeCompare(b.pool)) };
+  }
+
+  /**
+   * The worker's `sessions` as made-up sessions (`fakesess<n>…`), one a minute before the detach,
+   * the last seen latest; in-flight and WebSocket counts as they are.
+   */
+  drainInfo(worker: string, limit: number): DrainInfo {
+    this.call('drainInfo', worker, limit);
+    const info = this.find(worker);
+    const detached = info.state === 'detached';
+    const base = Date.parse(info.detachedAt ?? new Date(DETACHED_AT).toISOString());
+    const all: DrainSession[] = Array.from({ length: isAlive(info.state) ? info.sessions : 0 }, (_, i) => {
+      const lastSeen = base - (i + 1) * 60_000;
+      return {
+        id: truncateSessionId(`fakesess${i}abcdef`),
+        lastSeenAt: new Date(lastSeen).toISOString(),
+        expiresAt: new Date(lastSeen + IDLE_TIMEOUT_MS).toISOString(),
+        open: 0,
+      };
+    });
+    const deadline = detached ? (info.drainDeadline ?? null) : null;
+    const latest = all[0]?.expiresAt ?? null;
+    let eta: string | null = null;
+    let etaBasis: DrainInfo['etaBasis'] = 'unknown';
+    // As the real one (apps/supervisor/src/drain-info.ts): an open WebSocket only the deadline
+    // ends; no session left: it stops now; else the latest expiry, capped by the deadline.
+    if (detached) {
+      if (info.webSockets > 0) [eta, etaBasis] = deadline === null ? [null, 'unknown'] : [deadline, 'deadline'];
+      else if (latest === null) [eta, etaBasis] = [new Date(T0).toISOString(), 'empty'];
+      else if (deadline !== null && Date.parse(deadline) < Date.parse(latest)) [eta, etaBasis] = [deadline, 'deadline'];
+      else [eta, etaBasis] = [latest, 'sessions'];
+    }
+    return {
+      worker: info.id,
+      state: info.state,
+      detachedAt: info.detachedAt,
+      sessions: info.sessions,
+      inFlight: info.inFlight,
+      webSockets: info.webSockets,
+      maxSeconds: DRAIN_MAX_MS / 1000,
+      deadline,
+      eta,
+      etaBasis,
+      remaining: all.slice(0, limit),
+      truncated: all.length > limit,
+    };
+  }
+
+  async stopNow(worker: string, actor: string): Promise<WorkerInfo> {
+    this.call('stopNow', worker, actor);
+    const info = this.find(worker);
+    requireDetachedToStop(info);
+    this.action(actor, info, `stop ${worker} now`);
+    const pool = this.pools.get(info.pool);
+    const lost = info.sessions;
+    if (lost > 0) {
+      if (pool !== undefined) pool.sessionsLost += lost;
+      this.record(
+        'sessions.lost',
+        `${lost} ${lost === 1 ? 'session' : 'sessions'} of ${worker} ${lost === 1 ? 'was' : 'were'} lost: ${actor} stopped it before its drain ended`,
+        { actor, pool: info.pool, worker, data: { count: lost, inFlight: info.inFlight, webSockets: info.webSockets, reason: 'stopped-now' } },
+      );
+    }
+    this.record('worker.stopping', `stopping ${worker} (stopped now by ${actor}): SIGTERM, SIGKILL after 5s`, { pool: info.pool, worker });
+    const stoppedAt = new Date(T0 + this.events.length * 1000).toISOString();
+    const stopped: WorkerInfo = {
+      ...info,
+      state: 'stopped',
+      attached: false,
+      pid: null,
+      sessions: 0,
+      inFlight: 0,
+      webSockets: 0,
+      stoppedAt,
+      exitCode: null,
+      exitSignal: 'SIGTERM',
+      drainDeadline: null,
+      health: 'unknown',
+    };
+    this.workers.set(worker, stopped);
+    this.record('worker.stopped', `${worker} stopped (signal SIGTERM)`, { pool: info.pool, worker, data: { code: null, signal: 'SIGTERM' } });
+    return stopped;
   }
 
   async stopSupervisor(options: { keepWorkers: boolean }, actor: string): Promise<SupervisorStopResult> {

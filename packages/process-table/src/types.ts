@@ -82,8 +82,13 @@ export interface WorkersSnapshot {
 
 export interface PoolInfo {
   name: string;
-  /** The revision a sync would start now (from the configuration last read). */
+  /**
+   * The revision a sync would start now: the configuration file as it is now (re-read when it
+   * changes and before every operation; while the file does not parse, the last good one: see
+   * `configError`).
+   */
   revision: string;
+  /** The command a sync would start now (same source as `revision`). */
   command: string;
   sessionCookie: string;
   /** Attached instances wanted. */
@@ -98,6 +103,144 @@ export interface PoolInfo {
   sessionsLost: number;
   /** The session probe's path (`pools[].sessionProbe.path`); null: the pool has none. */
   sessionProbe: string | null;
+  /*
+   * The four fields below came with #10. Optional in the type only, so that literals written
+   * before them still compile: the supervisor and the fake always set them.
+   */
+  /** The revisions the attached workers (starting or started) run, distinct, sorted. */
+  runningRevisions?: string[];
+  /**
+   * The configuration file differs from what the attached workers run (an edit not synced yet,
+   * a rollback by reattach, fewer attached workers than `instances`): what a sync would change.
+   * Null when they agree.
+   */
+  drift?: PoolDrift | null;
+  /**
+   * The configuration file as it is now does not parse or validate (say, mid-edit): the last
+   * good one stays in use and a sync would refuse. The same text on every pool. Null when it is fine.
+   */
+  configError?: string | null;
+  /**
+   * The last start of a new worker in this pool failed (detach-and-sync, sync, replacement);
+   * cleared by the next worker that becomes ready. Null when the last start succeeded.
+   */
+  deployFailure?: DeployFailure | null;
+}
+
+/**
+ * How the configuration file differs from what runs. A console badge reads, in this order:
+ * `status` errored / backoff, then `deployFailure` ("deploy failed"), `configError`
+ * ("config rejected"), `drift` ("out of sync"), else ok.
+ */
+export interface PoolDrift {
+  /** The revision in the configuration file now. */
+  configuredRevision: string;
+  /** The revisions the attached workers run (distinct, sorted); empty with none attached. */
+  runningRevisions: string[];
+  /**
+   * One line per difference, e.g. `revision v2 → v3 (web@3 runs v2)`, `command changed`,
+   * `env FOO added`, `instances 1 → 2`. Environment values are never shown (they may be secrets).
+   */
+  changes: string[];
+}
+
+/** A worker that did not become ready. */
+export interface DeployFailure {
+  worker: string;
+  revision: string;
+  /** Why, with the worker's last output lines when it printed any. */
+  reason: string;
+  /** ISO time of the failure. */
+  at: string;
+}
+
+/** `pools.plan`: what `pools.sync` would do now, without doing it. */
+export interface SyncPlan {
+  /** The configuration file does not parse or validate: a sync would refuse and change nothing. */
+  configError: string | null;
+  /** Notes on the file as a whole (a new pool, a new session cookie: they take a restart). */
+  notes: string[];
+  pools: PoolPlan[];
+}
+
+export interface PoolPlan {
+  pool: string;
+  /** The revision any worker it starts would run. */
+  revision: string;
+  /** How many workers it would start (replacements included). */
+  start: number;
+  /** Attached workers it would replace: each is detached (and drains) once its successor is ready. */
+  detach: string[];
+  /** What differs between the file and what runs (as `PoolDrift.changes`). */
+  changes: string[];
+  /** An operation in progress: a sync now would skip this pool. */
+  busy: string | null;
+  /** A sync would also lift a crash loop stop (`status` errored) or a pending back-off. */
+  liftsCrashLoop: boolean;
+  /** Nothing to start, nothing to detach. */
+  upToDate: boolean;
+}
+
+/** One session left on a worker (see `DrainInfo`). */
+export interface DrainSession {
+  /** The first 6 characters and `…`: never the whole id, which is a credential. */
+  id: string;
+  /** ISO: the last request of this session (or the end of its last WebSocket). */
+  lastSeenAt: string;
+  /** ISO: when the idle timeout ends it if nothing more happens (a session in use does not expire). */
+  expiresAt: string;
+  /** Requests and WebSockets of this session under way now. */
+  open: number;
+}
+
+/** `workers.drain`: what a worker still holds and, when detached, when it should be gone. */
+export interface DrainInfo {
+  worker: string;
+  state: InstanceState;
+  detachedAt: string | null;
+  sessions: number;
+  inFlight: number;
+  webSockets: number;
+  /** The pool's `drain.maxSeconds`; null: no maximum. */
+  maxSeconds: number | null;
+  /** ISO: when the maximum drain time runs out (null: not detached, or no maximum). */
+  deadline: string | null;
+  /**
+   * ISO: when the drain should be over if users do nothing more: the latest expiry among the
+   * remaining sessions, capped by the deadline. Null when it cannot be told (a WebSocket or a
+   * session in use does not expire by itself, and there is no deadline) or the worker is not detached.
+   */
+  eta: string | null;
+  /**
+   * What `eta` rests on: `empty` (nothing left: it stops now), `sessions` (idle expiry),
+   * `deadline` (capped by it, or something open that only it ends), `unknown` (see `eta`).
+   */
+  etaBasis: 'empty' | 'sessions' | 'deadline' | 'unknown';
+  /** The remaining sessions, those that expire last first; at most the `limit` asked for. */
+  remaining: DrainSession[];
+  /** More sessions remain than `remaining` lists. */
+  truncated: boolean;
+}
+
+/** The moments of a worker's life the console's chart marks, kept with the session history. */
+export interface WorkerMarker {
+  worker: string;
+  pool: string;
+  revision: string;
+  state: InstanceState;
+  startedAt: string | null;
+  readyAt: string | null;
+  detachedAt: string | null;
+  stoppedAt: string | null;
+}
+
+/** Filters of `events.list`, `events.live` and the NDJSON export; every one given must match. */
+export interface EventFilter {
+  worker?: string;
+  pool?: string;
+  /** An event type (`worker.stopped`), or a prefix ending in `.` or `.*` (`worker.`, `worker.*`). */
+  type?: string;
+  actor?: string;
 }
 
 export type EventType =
@@ -156,7 +299,11 @@ export interface LogLine {
 }
 
 export interface SyncResult {
-  pools: Array<{ pool: string; started: WorkerInfo[]; error: string | null }>;
+  /**
+   * `detached` (always set; optional in the type for literals written before #10): attached workers replaced because they ran another revision or configuration
+   * than the file, each detached once its successor was ready (they drain).
+   */
+  pools: Array<{ pool: string; started: WorkerInfo[]; detached?: WorkerInfo[]; error: string | null }>;
 }
 
 export interface DetachAndSyncResult {

@@ -20,6 +20,7 @@ import { ExpiryBuckets } from './expiry-buckets';
 import {
   DEFAULT_MAX_SESSIONS,
   type ReleaseReason,
+  type SessionDetail,
   type SessionLimitInfo,
   type SessionListener,
   type SessionOwner,
@@ -299,6 +300,23 @@ export class SessionTable<O extends SessionOwner> {
       this.expiry.walked();
     }
     return { expired, done: true };
+  }
+
+  /**
+   * The live sessions of an owner with their timing, for inspection (a drain's detail): when each
+   * was last used and expires if unused (ms), and how many requests or WebSockets hold it
+   * (`open`; a held session does not expire). A full scan: for an operator's query, not per request.
+   */
+  sessionsOf(owner: O): SessionDetail[] {
+    const now = this.now();
+    const found: SessionDetail[] = [];
+    for (const shard of this.shards) {
+      for (const [id, binding] of shard) {
+        if (binding.owner !== owner || !this.isLive(binding, now)) continue;
+        found.push({ id, lastUsedAt: binding.expiresAt - binding.ttlMs, expiresAt: binding.expiresAt, open: binding.pins });
+      }
+    }
+    return found;
   }
 
   /** Session ids per owner, for inspection and tests (a full scan). */

@@ -14,6 +14,16 @@ export interface SessionCount {
   sessionsReleased(count: number): void;
 }
 
+/** One live session as `SessionTable.sessionsOf` reports it (times in ms since the epoch). */
+export interface SessionDetail {
+  id: string;
+  lastUsedAt: number;
+  /** When it expires if nothing uses it; a session held `open` does not expire meanwhile. */
+  expiresAt: number;
+  /** Requests and WebSockets under way for it. */
+  open: number;
+}
+
 export type ReleaseReason = 'unbind' | 'expire' | 'owner-gone' | 'evict';
 
 /**
