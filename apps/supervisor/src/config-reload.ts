@@ -20,7 +20,9 @@ export async function applyConfig(rt: Runtime, reload: () => Promise<HandoverCon
     throw new ControlError('PRECONDITION_FAILED', `The configuration was not applied and nothing changed: ${message}`);
   }
   const notes: string[] = (next.warnings ?? []).map(formatConfigWarning);
-  for (const config of next.pools) {
+  // A copy: what is kept of a restart-only setting below must not change the file's view (drift.ts).
+  for (const original of next.pools) {
+    const config = structuredClone(original);
     const pool = rt.pools.get(config.name);
     if (pool === undefined) {
       notes.push(`pool ${config.name} is new: restart the supervisor to add it`);
@@ -41,6 +43,27 @@ export async function applyConfig(rt: Runtime, reload: () => Promise<HandoverCon
   for (const name of rt.pools.keys()) {
     if (!next.pools.some((p) => p.name === name)) notes.push(`pool ${name} is gone from the file: it keeps running until the supervisor restarts`);
   }
-  const revisions = Object.fromEntries([...rt.pools.values()].map((p) => [p.name, p.config.revision]));
-  rt.record(configReloaded(actor, revisions, notes));
+  rt.record(configReloaded(actor, revisionsOf(rt), notes));
 }
+
+function revisionsOf(rt: Runtime): Record<string, string> {
+  return Object.fromEntries([...rt.pools.values()].map((p) => [p.name, p.config.revision]));
+}
+
+/** What `applyConfig` would say of a configuration that takes a restart, without applying anything (a plan's notes). */
+export function configNotes(rt: Runtime, next: HandoverConfig): string[] {
+  const notes: string[] = [];
+  for (const config of next.pools) {
+    const pool = rt.pools.get(config.name);
+    if (pool === undefined) notes.push(`pool ${config.name} is new: restart the supervisor to add it`);
+    else {
+      if (config.sessionCookie !== pool.config.sessionCookie) notes.push(`${config.name}: a new session cookie takes a supervisor restart; a sync keeps ${pool.config.sessionCookie}`);
+      if (config.routeCookie !== pool.config.routeCookie) notes.push(`${config.name}: a new routeCookie takes a supervisor restart; a sync keeps ${pool.config.routeCookie ?? 'none'}`);
+    }
+  }
+  for (const name of rt.pools.keys()) {
+    if (!next.pools.some((p) => p.name === name)) notes.push(`pool ${name} is gone from the file: it keeps running until the supervisor restarts`);
+  }
+  return notes;
+}
+

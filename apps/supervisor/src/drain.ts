@@ -3,7 +3,7 @@
  * `Lease`) and takes no new sessions; it is stopped as soon as the lease is empty, or cut
  * when the pool's maximum drain time runs out.
  */
-import { drainTimedOut, workerEvents } from './events';
+import { drainStoppedNow, drainTimedOut, workerEvents } from './events';
 import type { Pool } from './pool';
 import type { Runtime } from './runtime';
 import type { Worker } from './worker';
@@ -32,6 +32,23 @@ function endDrain(rt: Runtime, pool: Pool, worker: Worker): void {
   pool.sessionsLost += lost;
   rt.record(drainTimedOut(pool.name, worker.id, pool.config.drain.maxSeconds, left, lost));
   void stopWorker(rt, pool, worker, 'maximum drain time reached');
+}
+
+/**
+ * The operator's "stop now" (`workers.stopNow`): what is left is cut, counted lost with the
+ * operator as actor, and the worker stopped; resolves once it has exited.
+ */
+export async function stopDrainNow(rt: Runtime, pool: Pool, worker: Worker, actor: string): Promise<void> {
+  if (worker.state !== 'detached') return;
+  const left = { sessions: worker.sessions, inFlight: worker.inFlight, webSockets: worker.webSockets };
+  const lost = pool.sessions.unbindOwner(worker);
+  pool.sessionsLost += lost;
+  if (lost > 0 || left.inFlight > 0 || left.webSockets > 0) rt.record(drainStoppedNow(pool.name, worker.id, actor, left, lost));
+  // Synchronously to 'stopping': the drain check the unbind queued finds nothing to do.
+  const stopped = stopWorker(rt, pool, worker, `stopped now by ${actor}`);
+  await stopped;
+  // The exit is reported (stopped) once the process is gone; wait for that record too.
+  await worker.process?.exited;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EventType, HandoverEvent, RecoveryEventType } from '@handover/process-table';
+import { eventTypePrefix } from '@handover/control-api';
+import type { EventFilter, EventType, HandoverEvent, RecoveryEventType } from '@handover/process-table';
 import { makeDatabasePrivate } from './private-file';
 
 export interface NewEvent {
@@ -99,15 +100,53 @@ export class EventLog {
     return stored;
   }
 
-  /** Events after `afterId` (oldest first), or the newest `limit` when no id is given. */
-  list(options: { afterId?: number; limit: number }): HandoverEvent[] {
+  /** Events after `afterId` (oldest first), or the newest `limit` when no id is given; with a filter, only those it matches. */
+  list(options: { afterId?: number; limit: number; filter?: EventFilter }): HandoverEvent[] {
+    const filter = options.filter;
     const rows = (
-      options.afterId === undefined
-        ? this.selectLatest.all(options.limit)
-        : this.selectAfter.all(options.afterId, options.limit)
+      filter !== undefined && Object.keys(filter).length > 0
+        ? this.filtered(options.afterId, options.limit, filter)
+        : options.afterId === undefined
+          ? this.selectLatest.all(options.limit)
+          : this.selectAfter.all(options.afterId, options.limit)
     ) as EventRow[];
     return rows.map((row) => ({ ...row, data: row.data === null ? null : JSON.parse(row.data) }));
   }
+
+  /** A filtered read (statements cached per shape of filter: at most 32 of them). */
+  private filtered(afterId: number | undefined, limit: number, filter: EventFilter): EventRow[] {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (afterId !== undefined) {
+      where.push('id > ?');
+      params.push(afterId);
+    }
+    for (const column of ['worker', 'pool', 'actor'] as const) {
+      const value = filter[column];
+      if (value === undefined) continue;
+      where.push(`${column} = ?`);
+      params.push(value);
+    }
+    if (filter.type !== undefined) {
+      const prefix = eventTypePrefix(filter.type);
+      if (prefix === null) where.push('type = ?');
+      else where.push('substr(type, 1, length(?)) = ?'), params.push(prefix);
+      params.push(prefix ?? filter.type);
+    }
+    const condition = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    const sql =
+      afterId === undefined
+        ? `SELECT * FROM (SELECT * FROM events ${condition} ORDER BY id DESC LIMIT ?) ORDER BY id`
+        : `SELECT * FROM events ${condition} ORDER BY id LIMIT ?`;
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement.all(...params, limit) as EventRow[];
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
 
   subscribe(listener: (event: HandoverEvent) => void): () => void {
     this.listeners.add(listener);

@@ -1,4 +1,4 @@
-import { isAlive } from '@handover/process-table';
+import { type WorkerMarker, isAlive } from '@handover/process-table';
 import { residentMemory } from './process-stats';
 import type { Runtime } from './runtime';
 import { SessionHistory } from './session-history';
@@ -7,15 +7,15 @@ import type { Worker } from './worker';
 /** Sessions examined per sweep slice: about 1–3 ms of work. */
 const SWEEP_SLICE = 5_000;
 const SWEEP_SLICE_MS = 2;
-/** Ten minutes of samples at the default interval. */
-const HISTORY_SAMPLES = 300;
+/** How long session samples are kept (in memory and in the state store). */
+export const HISTORY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The supervisor's periodic chores, off the proxy's path: expiring idle sessions in small
  * slices, and sampling session counts (for the console's chart) and each live worker's memory.
  */
 export class Housekeeping {
-  readonly history = new SessionHistory(HISTORY_SAMPLES);
+  readonly history: SessionHistory;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sampleTimer: NodeJS.Timeout | null = null;
   private sweepContinues = false;
@@ -24,7 +24,26 @@ export class Housekeeping {
     private readonly rt: Runtime,
     private readonly sweepIntervalMs: number,
     private readonly sampleIntervalMs: number,
-  ) {}
+  ) {
+    this.history = new SessionHistory(Math.ceil(HISTORY_MS / sampleIntervalMs));
+  }
+
+  /** Every worker alive, or ended at or after `sinceMs`, with the moments of its life. */
+  markers(sinceMs: number): WorkerMarker[] {
+    return this.rt.table
+      .rows()
+      .filter((worker) => worker.stoppedAt === null || worker.stoppedAt.getTime() >= sinceMs)
+      .map((worker) => ({
+        worker: worker.id,
+        pool: worker.pool,
+        revision: worker.revision,
+        state: worker.state,
+        startedAt: worker.startedAt?.toISOString() ?? null,
+        readyAt: worker.readyAt?.toISOString() ?? null,
+        detachedAt: worker.detachedAt?.toISOString() ?? null,
+        stoppedAt: worker.stoppedAt?.toISOString() ?? null,
+      }));
+  }
 
   start(): void {
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.sweepIntervalMs);

@@ -1,5 +1,5 @@
 import type { PoolConfig } from '@handover/config';
-import { CrashTracker, type PoolInfo, type PoolRows, type PoolStatus } from '@handover/process-table';
+import { CrashTracker, type DeployFailure, type PoolDrift, type PoolInfo, type PoolRows, type PoolStatus } from '@handover/process-table';
 import type { Route, Upstream } from '@handover/proxy';
 import { type SessionLimitInfo, SessionTable } from '@handover/session-table';
 import { RestoredSessions } from './restored-sessions';
@@ -38,6 +38,8 @@ export class Pool {
   nextRestartAt: Date | null = null;
   restartTimer: NodeJS.Timeout | null = null;
   sessionsLost = 0;
+  /** The last start of a worker failed (cleared by the next one that becomes ready). */
+  deployFailure: DeployFailure | null = null;
   /** The operation in progress (a start is not instant); a second one gets CONFLICT. */
   busy: string | null = null;
 
@@ -96,11 +98,15 @@ export class Pool {
     return this.rows.attachedCount() < this.config.instances;
   }
 
-  info(): PoolInfo {
+  /**
+   * `file`: the pool's entry in the configuration file as it is now (the last good one);
+   * `configError`: why the file does not parse now; `drift`: what differs (drift.ts).
+   */
+  info(file: PoolConfig = this.config, configError: string | null = null, drift: PoolDrift | null = null, runningRevisions: string[] = []): PoolInfo {
     return {
       name: this.name,
-      revision: this.config.revision,
-      command: this.config.command,
+      revision: file.revision,
+      command: file.command,
       sessionCookie: this.config.sessionCookie,
       instances: this.config.instances,
       attached: this.rows.attachedCount(),
@@ -110,6 +116,10 @@ export class Pool {
       lastError: this.lastError,
       sessionsLost: this.sessionsLost,
       sessionProbe: this.config.sessionProbe?.path ?? null,
+      runningRevisions,
+      drift,
+      configError,
+      deployFailure: this.deployFailure,
     };
   }
 }

@@ -124,7 +124,7 @@ function adopt(rt: Runtime, row: StoredWorker, sessions: Iterable<StoredSession>
       worker.readyAt ??= new Date();
     } else {
       state = 'stopping';
-      note = `; it was starting, but ${pool.name} has its ${pool.config.instances} attached worker(s), so it is stopped`;
+      note = `; it was starting, but ${pool.name} has its ${pool.config.instances} attached ${pool.config.instances === 1 ? 'worker' : 'workers'}, so it is stopped`;
     }
   }
   rt.addWorker(worker);

@@ -1,21 +1,37 @@
 import { join } from 'node:path';
 import { type HandoverConfig, formatConfigWarning, loadConfig } from '@handover/config';
-import { ControlError, type SessionReportReceiver, type SupervisorControl, noSuchPool, noSuchWorker, requireState } from '@handover/control-api';
+import {
+  ControlError,
+  type SessionReportReceiver,
+  type SupervisorControl,
+  noSuchPool,
+  noSuchWorker,
+  requireDetachedToStop,
+  requireState,
+} from '@handover/control-api';
 import {
   type DetachAndSyncResult,
+  type DrainInfo,
+  type EventFilter,
   type HandoverEvent,
   type LogLine,
   type PoolInfo,
+  type PoolPlan,
   type SessionSample,
   type SupervisorStopResult,
+  type SyncPlan,
   type SyncResult,
   type WorkerInfo,
+  type WorkerMarker,
   isAlive,
 } from '@handover/process-table';
 import type { Route, Upstream } from '@handover/proxy';
-import { applyConfig } from './config-reload';
+import { applyConfig, configNotes } from './config-reload';
+import { ConfigSource } from './config-watch';
+import { drainInfo } from './drain-info';
+import { isStale, poolDrift, toPoolDrift } from './drift';
 import { clearRestart, scheduleReplacement } from './crash-replacement';
-import { detachWorker, scheduleDrainCheck } from './drain';
+import { detachWorker, scheduleDrainCheck, stopDrainNow } from './drain';
 import type { EventLog, NewEvent } from './event-log';
 import * as events from './events';
 import { busyError, exclusive } from './exclusive';
@@ -58,6 +74,8 @@ export interface SupervisorOptions {
   keeperRestart?: KeeperRestart;
   /** The side channel for session reports (session-report-channel.ts); none without a control API. */
   reportChannel?: SessionReportChannel;
+  /** How often the configuration file is re-read besides its watch (config-watch.ts); 0: never. Default 3 s. */
+  configCheckIntervalMs?: number;
 }
 
 /**
@@ -72,6 +90,8 @@ export class Supervisor implements SupervisorControl {
   private readonly rt: Runtime;
   private readonly events: EventLog;
   private readonly reloadConfig: () => Promise<HandoverConfig>;
+  /** The configuration file as it is now (the last good one) and why it does not parse, if so. */
+  private readonly configSource: ConfigSource;
   private readonly housekeeping: Housekeeping;
   /** The configuration's warnings (e.g. a basePort in the ephemeral port range), recorded at start. */
   private readonly configWarnings: string[];
@@ -86,7 +106,9 @@ export class Supervisor implements SupervisorControl {
     this.configWarnings = (options.config.warnings ?? []).map(formatConfigWarning);
     this.keeperRestart = options.keeperRestart;
     this.rt.reportChannel = options.reportChannel ?? null;
-    this.reloadConfig = options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
+    const reload = options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
+    this.configSource = new ConfigSource(options.config, reload, options.config.configPath, options.configCheckIntervalMs ?? 3000);
+    this.reloadConfig = () => this.configSource.read();
     this.housekeeping = new Housekeeping(this.rt, options.sweepIntervalMs ?? 1000, options.sampleIntervalMs ?? 2000);
     for (const config of options.config.pools) {
       const pool = new Pool({
@@ -113,6 +135,7 @@ export class Supervisor implements SupervisorControl {
     await readopt(this.rt);
     this.rt.store?.startFlushing();
     this.housekeeping.start();
+    this.configSource.start();
     await Promise.all(
       [...this.rt.pools.values()].map(async (pool) => {
         try {
@@ -146,7 +169,11 @@ export class Supervisor implements SupervisorControl {
   }
 
   listPools(): PoolInfo[] {
-    return [...this.rt.pools.values()].map((pool) => pool.info());
+    return [...this.rt.pools.values()].map((pool) => {
+      const file = this.configSource.pool(pool.name) ?? pool.config;
+      const drift = poolDrift(pool, file);
+      return pool.info(file, this.configSource.error, toPoolDrift(file, drift), drift.runningRevisions);
+    });
   }
 
   async detach(id: string, actor: string): Promise<WorkerInfo> {
@@ -221,8 +248,9 @@ export class Supervisor implements SupervisorControl {
   }
 
   private async syncPool(pool: Pool, actor: string): Promise<SyncResult['pools'][number]> {
-    if (pool.busy !== null) return { pool: pool.name, started: [], error: `skipped: ${pool.busy} is in progress` };
+    if (pool.busy !== null) return { pool: pool.name, started: [], detached: [], error: `skipped: ${pool.busy} is in progress` };
     const started: Worker[] = [];
+    const detached: Worker[] = [];
     let error: string | null = null;
     await exclusive(pool, `sync of ${pool.name} by ${actor}`, async () => {
       // A sync is the operator's "try again": it lifts a crash loop stop.
@@ -231,6 +259,17 @@ export class Supervisor implements SupervisorControl {
       pool.status = 'ok';
       pool.lastError = null;
       try {
+        // Workers on another revision or configuration than the file (an edit, a rollback by
+        // reattach) are replaced one by one, each detached in the tick its successor is ready.
+        for (const old of pool.workers.filter((worker) => worker.state === 'started' && isStale(worker, pool.config))) {
+          if (this.rt.stopping) break;
+          const detachOld = () => {
+            if (old.state !== 'started') return;
+            detachWorker(this.rt, pool, old, actor);
+            detached.push(old);
+          };
+          started.push(await startWorker(this.rt, pool, actor, detachOld));
+        }
         await fillPool(this.rt, pool, actor, started);
       } catch (failure) {
         if (!(failure instanceof StartFailure)) throw failure;
@@ -238,15 +277,59 @@ export class Supervisor implements SupervisorControl {
       }
     });
     const ids = started.map((worker) => worker.id);
-    this.record(events.poolSynced(actor, pool.name, pool.config.revision, pool.config.instances, ids, error));
-    return { pool: pool.name, started: started.map((worker) => worker.info()), error };
+    const detachedIds = detached.map((worker) => worker.id);
+    this.record(events.poolSynced(actor, pool.name, pool.config.revision, pool.config.instances, ids, error, detachedIds));
+    return { pool: pool.name, started: started.map((worker) => worker.info()), detached: detached.map((worker) => worker.info()), error };
+  }
+
+  /** What `sync` would do now: the file re-read, nothing started or detached. */
+  async planSync(poolName: string | undefined): Promise<SyncPlan> {
+    const targets = poolName === undefined ? [...this.rt.pools.values()] : [this.findPool(poolName)];
+    let file: HandoverConfig;
+    try {
+      file = await this.reloadConfig();
+    } catch {
+      return { configError: this.configSource.error ?? 'the configuration could not be read', notes: [], pools: [] };
+    }
+    const pools = targets.map((pool): PoolPlan => {
+      const config = file.pools.find((p) => p.name === pool.name) ?? pool.config;
+      const drift = poolDrift(pool, config);
+      const detach = drift.stale.map((worker) => worker.id);
+      const start = detach.length + drift.missing;
+      return {
+        pool: pool.name,
+        revision: config.revision,
+        start,
+        detach,
+        changes: drift.changes,
+        busy: pool.busy,
+        liftsCrashLoop: pool.status !== 'ok',
+        upToDate: start === 0 && detach.length === 0,
+      };
+    });
+    pools.sort((a, b) => a.pool.localeCompare(b.pool));
+    return { configError: null, notes: configNotes(this.rt, file), pools };
+  }
+
+  drainInfo(id: string, limit: number): DrainInfo {
+    const { pool, worker } = this.find(id);
+    return drainInfo(pool, worker, limit);
+  }
+
+  /** Ends a drain now: what the detached worker still holds is lost, and it is stopped. */
+  async stopNow(id: string, actor: string): Promise<WorkerInfo> {
+    const { pool, worker } = this.find(id);
+    requireDetachedToStop(worker);
+    this.record(events.workerAction(actor, pool.name, id, `stop ${id} now`));
+    await stopDrainNow(this.rt, pool, worker, actor);
+    return worker.info();
   }
 
   logs(id: string, lines: number): LogLine[] {
     return this.find(id).worker.logs.tail(lines);
   }
 
-  listEvents(options: { afterId?: number; limit: number }): HandoverEvent[] {
+  listEvents(options: { afterId?: number; limit: number; filter?: EventFilter }): HandoverEvent[] {
     return this.events.list(options);
   }
 
@@ -254,8 +337,12 @@ export class Supervisor implements SupervisorControl {
     return this.events.subscribe(listener);
   }
 
-  sessionHistory(): SessionSample[] {
-    return this.housekeeping.history.list();
+  sessionHistory(options: { minutes?: number } = {}): SessionSample[] {
+    return this.housekeeping.history.list(Date.now() - (options.minutes ?? 10) * 60_000);
+  }
+
+  workerMarkers(options: { minutes?: number } = {}): WorkerMarker[] {
+    return this.housekeeping.markers(Date.now() - (options.minutes ?? 10) * 60_000);
   }
 
   async stopSupervisor(options: { keepWorkers: boolean }, actor: string): Promise<SupervisorStopResult> {
@@ -318,6 +405,7 @@ export class Supervisor implements SupervisorControl {
     this.rt.leaving = leaving;
     this.record(events.supervisorStopping(reason));
     this.housekeeping.stop();
+    this.configSource.stop();
     for (const timer of this.rt.reconcileTimers.values()) clearTimeout(timer);
     this.rt.reconcileTimers.clear();
     for (const pool of this.rt.pools.values()) clearRestart(pool);

@@ -30,6 +30,7 @@ export async function startWorker(rt: Runtime, pool: Pool, actor: string, onRead
   const preferredPort = config.basePort + generation;
   const port = await findFreePort(preferredPort, pool.rows.takenPorts());
   const worker = new Worker(pool.name, generation, port, config.revision, config.logLines);
+  worker.startConfig = config;
   worker.startedAt = new Date();
   rt.addWorker(worker);
   rt.record(workerEvents.starting(actor, worker, preferredPort, config));
@@ -68,6 +69,7 @@ export async function startWorker(rt: Runtime, pool: Pool, actor: string, onRead
 
   if (outcome === 'ready' && worker.state === 'starting' && !rt.stopping) {
     rt.table.transition(worker, 'started');
+    pool.deployFailure = null;
     onReady?.();
     watchLiveness(rt, pool, worker);
     rt.record(workerEvents.started(actor, worker, Date.now() - worker.startedAt.getTime()));
@@ -87,6 +89,7 @@ export async function startWorker(rt: Runtime, pool: Pool, actor: string, onRead
   if (worker.state === 'starting') rt.table.transition(worker, 'failed');
   const output = worker.logs.tailText(20);
   worker.lastError = `${worker.id} did not start: ${reason}.${output ? ` Its last output:\n${output}` : ' It printed nothing.'}`;
+  if (!rt.stopping) pool.deployFailure = { worker: worker.id, revision: worker.revision, reason: worker.lastError, at: new Date().toISOString() };
   rt.record(workerEvents.failedToStart(actor, worker, reason));
   // Another process took the port between our check and the worker's listen (a client
   // connection's ephemeral port, say): nothing is wrong with the release, so try the next

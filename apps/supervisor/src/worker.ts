@@ -1,3 +1,4 @@
+import type { PoolConfig } from '@handover/config';
 import { WorkerRow } from '@handover/process-table';
 import type { Upstream } from '@handover/proxy';
 import { LogBuffer } from './log-buffer';
@@ -19,6 +20,8 @@ export class Worker extends WorkerRow implements Upstream {
   sessionProbeTimer: NodeJS.Timeout | null = null;
   /** A session probe is under way (at most one per worker). */
   sessionProbeBusy = false;
+  /** The pool's configuration it was started with; null for a re-adopted worker (only its revision is known). */
+  startConfig: PoolConfig | null = null;
 
   constructor(pool: string, generation: number, port: number, revision: string, logLines: number) {
     super(pool, generation, port, revision);

@@ -32,6 +32,10 @@ const pool: PoolInfo = {
   lastError: null,
   sessionsLost: 0,
   sessionProbe: null,
+  runningRevisions: ['v2'],
+  drift: null,
+  configError: null,
+  deployFailure: null,
 };
 
 describe('formatDuration', () => {
@@ -163,9 +167,9 @@ describe('summaries', () => {
     expect(
       formatSyncResult({
         pools: [
-          { pool: 'web', started: [fakeWorker('web@3', { revision: 'v3' })], error: null },
-          { pool: 'api', started: [], error: null },
-          { pool: 'jobs', started: [], error: 'jobs@1 did not become ready' },
+          { pool: 'web', started: [fakeWorker('web@3', { revision: 'v3' })], detached: [], error: null },
+          { pool: 'api', started: [], detached: [], error: null },
+          { pool: 'jobs', started: [], detached: [], error: 'jobs@1 did not become ready' },
         ],
       }),
     ).toBe(

@@ -227,6 +227,8 @@ describe('operations', () => {
   it('sync, of every pool or one', async () => {
     await using t = await cliTest();
     const { fake, cli } = t;
+    // The file says what web@0 runs.
+    fake.pools.get('web')!.revision = 'v1';
     const all = await cli(['sync']);
     expect(all).toEqual({
       code: 0,
@@ -237,14 +239,14 @@ describe('operations', () => {
     fake.workers.set('web@0', { ...fake.workers.get('web@0')!, state: 'crashed', attached: false });
     const one = await cli(['sync', 'web']);
     expect(one.stdout).toBe(
-      'syncing pool web (re-reading the configuration)…\nweb: started web@2 ready in 1.2s (revision v2, port 9002)\n',
+      'syncing pool web (re-reading the configuration)…\nweb: started web@2 ready in 1.2s (revision v1, port 9002)\n',
     );
     expect(fake.calls.filter((c) => c.method === 'sync').map((c) => c.args)).toEqual([
       [undefined, 'cli:tester'],
       ['web', 'cli:tester'],
     ]);
     const json = await cli(['sync', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({ pools: [{ pool: 'web', started: [], error: null }] });
+    expect(JSON.parse(json.stdout)).toEqual({ pools: [{ pool: 'web', started: [], detached: [], error: null }] });
   });
 
   it('logs', async () => {
@@ -313,7 +315,7 @@ describe('stop and export', () => {
     await t.server.close(); // what the real supervisor does after answering
     const { code, stdout } = await run;
     expect(code).toBe(0);
-    expect(stdout).toContain('2 worker(s) keep running: web@0, web@1');
+    expect(stdout).toContain('2 workers keep running: web@0, web@1');
     expect(stdout).toContain('`handover start` re-adopts the workers');
   });
 
@@ -333,7 +335,7 @@ describe('stop and export', () => {
     for (let i = 0; i < 1500; i++) fake.record('action', `event ${i}`);
     const { code, stdout } = await cli(['events', '--export', 'events.jsonl']);
     expect(code).toBe(0);
-    expect(stdout).toContain('exported 1500 event(s)');
+    expect(stdout).toContain('exported 1500 events');
     const lines = (await readFile(path.join(t.dir, 'events.jsonl'), 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(1500);
     expect(JSON.parse(lines[1499]!)).toMatchObject({ id: 1500, type: 'action', message: 'event 1499' });

@@ -56,12 +56,16 @@ const WORKER_KEYS = [
 const POOL_KEYS = [
   'attached',
   'command',
+  'configError',
+  'deployFailure',
+  'drift',
   'instances',
   'lastError',
   'name',
   'nextRestartAt',
   'restarts',
   'revision',
+  'runningRevisions',
   'sessionCookie',
   'sessionProbe',
   'sessionsLost',
@@ -151,6 +155,10 @@ function supervisorControlContract(name: string, start: () => Promise<Started>):
         sessionsLost: 0,
         sessionProbe: null,
         revision: workers[0]!.revision,
+        runningRevisions: [workers[0]!.revision],
+        drift: null,
+        configError: null,
+        deployFailure: null,
       });
     });
 
@@ -282,11 +290,11 @@ function supervisorControlContract(name: string, start: () => Promise<Started>):
       const { control } = started;
       for (const pool of [undefined, 'web']) {
         const before = lastId(control);
-        expect(await control.sync(pool, ACTOR)).toEqual({ pools: [{ pool: 'web', started: [], error: null }] });
+        expect(await control.sync(pool, ACTOR)).toEqual({ pools: [{ pool: 'web', started: [], detached: [], error: null }] });
         const events = since(control, before);
         expect(events[0]).toMatchObject({ type: 'action', actor: ACTOR, pool: pool ?? null });
         expect(events.filter((e) => e.type === 'pool.synced')).toEqual([
-          expect.objectContaining({ actor: ACTOR, pool: 'web', data: { started: [], error: null } }),
+          expect.objectContaining({ actor: ACTOR, pool: 'web', data: { started: [], detached: [], error: null } }),
         ]);
         expect(events.at(-1)!.type).toBe('pool.synced');
       }

@@ -5,7 +5,7 @@ import type { ControlClient } from '@handover/control-api';
 import type { HandoverEvent } from '@handover/process-table';
 import type { CommandContext } from './context';
 import { UsageError } from './errors';
-import { eventsTable, formatEventLine } from './format';
+import { eventsTable, formatEventLine, plural } from './format';
 import { EXIT_OK, type CliIO } from './io';
 
 export async function events({ client, io, spec, options: values, target: { lines }, json, out, printJson }: CommandContext): Promise<number> {
@@ -19,7 +19,7 @@ export async function events({ client, io, spec, options: values, target: { line
       if (page.length < 1000) break;
     }
     await writeFile(file, all.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    out(`exported ${all.length} event(s) to ${file} (JSON lines)\n`);
+    out(`exported ${plural(all.length, 'event')} to ${file} (JSON lines)\n`);
     return EXIT_OK;
   }
   const events = await client.events.list.query({ limit: lines ?? 20 });

@@ -1,6 +1,7 @@
 /** `handover stop`: asks the supervisor to stop, then waits until it no longer answers. */
 import type { CommandContext } from './context';
 import { CliError } from './errors';
+import { plural } from './format';
 import { EXIT_OK } from './io';
 
 export async function stop({ client, url, options: values, json, out, printJson }: CommandContext): Promise<number> {
@@ -9,8 +10,8 @@ export async function stop({ client, url, options: values, json, out, printJson 
   if (!json) {
     out(
       keepWorkers
-        ? `stopping the supervisor (pid ${result.pid}); ${result.workers.length} worker(s) keep running: ${result.workers.join(', ') || 'none'}\n`
-        : `stopping the supervisor (pid ${result.pid}) and its ${result.workers.length} worker(s)…\n`,
+        ? `stopping the supervisor (pid ${result.pid}); ${plural(result.workers.length, 'worker')} keep running: ${result.workers.join(', ') || 'none'}\n`
+        : `stopping the supervisor (pid ${result.pid}) and its ${plural(result.workers.length, 'worker')}…\n`,
     );
   }
   await waitUntilGone(url, STOP_WAIT_MS);

@@ -16,5 +16,15 @@ export function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? text;
 }
 
+/** `1 session`, `2 sessions`, `0 sessions`: a count with its noun in the right number. */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** `was` or `were`, for `n` things. */
+export function wasWere(n: number): string {
+  return n === 1 ? 'was' : 'were';
+}
+
 /** Who the supervisor's own decisions are recorded as. */
 export const SUPERVISOR = 'supervisor';

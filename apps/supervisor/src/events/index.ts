@@ -5,4 +5,4 @@
 export * as workerEvents from './worker-events';
 export * from './supervisor-events';
 export * from './pool-events';
-export { SUPERVISOR, describeExit, firstLine, seconds } from './format';
+export { SUPERVISOR, count, describeExit, firstLine, seconds, wasWere } from './format';

@@ -1,7 +1,7 @@
 /** Events about the supervisor itself, operator actions and the configuration. */
 import type { NewEvent } from '../event-log';
 import type { KeeperRestart } from '../keeper';
-import { SUPERVISOR, seconds } from './format';
+import { SUPERVISOR, count, seconds } from './format';
 
 /**
  * What runs: the build in dist/ (`npm run build`; what `npm start` and production run) or the
@@ -59,7 +59,7 @@ export function supervisorLeft(left: string[]): NewEvent {
   return {
     type: 'supervisor.stopped',
     actor: SUPERVISOR,
-    message: `supervisor stopped; ${left.length} worker(s) left running for the next start to re-adopt${left.length ? `: ${left.join(', ')}` : ''}`,
+    message: `supervisor stopped; ${count(left.length, 'worker')} left running for the next start to re-adopt${left.length ? `: ${left.join(', ')}` : ''}`,
     data: { keepWorkers: true, workers: left },
   };
 }
@@ -78,7 +78,7 @@ export function stopAction(actor: string, keepWorkers: boolean, workers: string[
     type: 'action',
     actor,
     message: keepWorkers
-      ? `${actor}: stop the supervisor and leave ${workers.length} worker(s) running for the next start to re-adopt`
+      ? `${actor}: stop the supervisor and leave ${count(workers.length, 'worker')} running for the next start to re-adopt`
       : `${actor}: stop the supervisor and every worker`,
     data: { keepWorkers, workers },
   };

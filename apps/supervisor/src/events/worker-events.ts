@@ -4,7 +4,7 @@ import type { InstanceState } from '@handover/process-table';
 import type { NewEvent } from '../event-log';
 import type { Worker } from '../worker';
 import type { ExitInfo } from '../worker-process';
-import { SUPERVISOR, describeExit, seconds } from './format';
+import { SUPERVISOR, count, describeExit, seconds } from './format';
 
 type Event = Omit<NewEvent, 'pool' | 'worker'>;
 /** Names the pool and the worker of every event in this file. */
@@ -66,7 +66,7 @@ export function crashed(worker: Worker, info: ExitInfo, uptimeMs: number, sessio
   return about(worker, {
     type: 'worker.crashed',
     actor: SUPERVISOR,
-    message: `${worker.id} crashed (${describeExit(info)}) after ${seconds(uptimeMs)}${sessionsLost > 0 ? `; ${sessionsLost} session(s) lost` : ''}`,
+    message: `${worker.id} crashed (${describeExit(info)}) after ${seconds(uptimeMs)}${sessionsLost > 0 ? `; ${count(sessionsLost, 'session')} lost` : ''}`,
     data: { code: info.code, signal: info.signal, uptimeMs, sessionsLost },
   });
 }
@@ -101,7 +101,7 @@ export function detached(actor: string, worker: Worker, target: Worker | undefin
     type: 'worker.detached',
     actor,
     message:
-      `${worker.id} detached: keeps serving its ${worker.sessions} session(s), takes no new ones` +
+      `${worker.id} detached: keeps serving ${worker.sessions === 1 ? 'its 1 session' : `its ${worker.sessions} sessions`}, takes no new ones` +
       (target ? `; new sessions go to ${target.id}` : '') +
       (maxSeconds !== null ? `; drain ends at the latest in ${maxSeconds}s` : ''),
     data: { sessions: worker.sessions, inFlight: worker.inFlight, webSockets: worker.webSockets },
@@ -147,7 +147,7 @@ export function unhealthy(worker: Worker, check: { path: string; everySeconds: n
     type: 'worker.unhealthy',
     actor: SUPERVISOR,
     message:
-      `${worker.id} did not answer GET ${path} on port ${worker.port} ${worker.healthFailures} time(s) in a row (every ${everySeconds}s, ${seconds(timeoutMs)} each)` +
+      `${worker.id} did not answer GET ${path} on port ${worker.port} ${count(worker.healthFailures, 'time')} in a row (every ${everySeconds}s, ${seconds(timeoutMs)} each)` +
       (worker.state === 'started' ? '; it is stopped and replaced' : '; it is detached, so it is left to its drain'),
     data: { failures: worker.healthFailures, port: worker.port, path, state: worker.state, sessions: worker.sessions },
   });
@@ -169,7 +169,7 @@ export function adopted(worker: Worker, a: Adoption): NewEvent {
     type: 'worker.adopted',
     actor: SUPERVISOR,
     message:
-      `${worker.id} re-adopted (pid ${a.pid}, port ${worker.port}, revision ${worker.revision}, ${a.state}) with ${a.sessions} session(s)` +
+      `${worker.id} re-adopted (pid ${a.pid}, port ${worker.port}, revision ${worker.revision}, ${a.state}) with ${count(a.sessions, 'session')}` +
       (a.drainLeftMs !== null ? `; its drain ends at the latest in ${seconds(a.drainLeftMs)}` : '') +
       (a.unconfirmedMs !== null ? `; they are unconfirmed: those not used or reported within ${seconds(a.unconfirmedMs)} are dropped` : '') +
       a.note,
@@ -183,7 +183,7 @@ export function lost(row: { id: string; pool: string; pid: number | null; state:
     actor: SUPERVISOR,
     pool: row.pool,
     worker: row.id,
-    message: `${row.id} (recorded ${row.state}) could not be re-adopted: ${reason}${sessions > 0 ? `; ${sessions} session(s) lost` : ''}`,
+    message: `${row.id} (recorded ${row.state}) could not be re-adopted: ${reason}${sessions > 0 ? `; ${count(sessions, 'session')} lost` : ''}`,
     data: { pid: row.pid, recordedState: row.state, reason, killed, sessionsLost: sessions },
   };
 }
