@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ProcessTable } from '@handover/process-table';
+import { ProcessTable, type WorkerMarker } from '@handover/process-table';
 import type { EventLog, NewEvent } from './event-log';
 import { removeLogFiles } from './log-rotation';
 import type { LogFiles } from './log-tail';
@@ -27,6 +27,11 @@ export class Runtime {
   readonly reconcileTimers = new Map<Worker, NodeJS.Timeout>();
   /** Where workers post session reports no response can carry; null without a control API. */
   reportChannel: SessionReportChannel | null = null;
+  /**
+   * The moments of every worker's life (the chart's markers), kept after its row is pruned from
+   * the table and, through the store, across restarts (see housekeeping.ts).
+   */
+  readonly markers = new Map<string, WorkerMarker>();
 
   constructor(
     private readonly events: EventLog,
@@ -38,9 +43,11 @@ export class Runtime {
     this.table = new ProcessTable<Worker>({
       keepEnded: KEEP_ENDED_WORKERS,
       onChange: (worker) => this.persist(worker),
-      onTarget: (pool, target) => {
+      onTarget: (pool, target, targets) => {
         const found = this.pools.get(pool);
-        if (found !== undefined) found.route.target = target;
+        if (found === undefined) return;
+        found.route.target = target;
+        found.route.targets = targets;
       },
     });
   }
@@ -65,8 +72,19 @@ export class Runtime {
     removeLogFiles(this.logFiles(id));
   }
 
-  /** Records a worker's row in the store (on every state change). */
+  /** Records a worker's row in the store (on every state change), and its markers. */
   persist(worker: Worker): void {
+    const marker: WorkerMarker = {
+      worker: worker.id,
+      pool: worker.pool,
+      revision: worker.revision,
+      state: worker.state,
+      startedAt: isoOrNull(worker.startedAt),
+      readyAt: isoOrNull(worker.readyAt),
+      detachedAt: isoOrNull(worker.detachedAt),
+      stoppedAt: isoOrNull(worker.stoppedAt),
+    };
+    this.markers.set(worker.id, marker);
     const store = this.store;
     if (store === null || this.leaving || !store.isOpen) return;
     store.saveWorker({
@@ -84,6 +102,7 @@ export class Runtime {
       stoppedAt: isoOrNull(worker.stoppedAt),
       updatedAt: new Date().toISOString(),
     });
+    store.saveMarker(marker);
   }
 }
 

@@ -8,8 +8,11 @@ export interface ProcessTableOptions<W extends WorkerRow> {
   keepEnded?: number;
   /** After every state change of a row, and when a row is added (the supervisor records it). */
   onChange?: (worker: W) => void;
-  /** After a pool's routing target (where new sessions go) changed. */
-  onTarget?: (pool: string, target: W | undefined) => void;
+  /**
+   * After a pool's routing targets changed: `targets` are its started workers (new sessions are
+   * spread over them), `target` the newest of them (the fallback, and what events name).
+   */
+  onTarget?: (pool: string, target: W | undefined, targets: readonly W[]) => void;
 }
 
 /**
@@ -21,7 +24,7 @@ export class ProcessTable<W extends WorkerRow> {
   private readonly pools = new Map<string, PoolRows<W>>();
   private readonly keepEnded: number;
   private readonly onChange: (worker: W) => void;
-  private readonly onTarget: (pool: string, target: W | undefined) => void;
+  private readonly onTarget: (pool: string, target: W | undefined, targets: readonly W[]) => void;
 
   constructor(options: ProcessTableOptions<W> = {}) {
     this.keepEnded = options.keepEnded ?? 5;
@@ -98,19 +101,27 @@ export class ProcessTable<W extends WorkerRow> {
   }
 
   private retarget(pool: PoolRows<W>): void {
-    const target = newestStarted(pool.workers);
-    if (target === pool.target) return;
+    const targets = pool.workers.filter((worker) => worker.state === 'started');
+    const target = newestStarted(targets);
+    if (target === pool.target && sameWorkers(targets, pool.targets)) return;
     pool.target = target;
-    this.onTarget(pool.name, target);
+    pool.targets = targets;
+    this.onTarget(pool.name, target, targets);
   }
+}
+
+function sameWorkers<W>(a: readonly W[], b: readonly W[]): boolean {
+  return a.length === b.length && a.every((worker, i) => worker === b[i]);
 }
 
 /** One pool's rows. Changed only through the ProcessTable, so `target` is always current. */
 export class PoolRows<W extends WorkerRow> {
   /** In generation order (listings, reattach and pruning rely on it). */
   readonly workers: W[] = [];
-  /** Where new sessions go: the newest started (attached and ready) worker. */
+  /** The newest started (attached and ready) worker: the fallback for new sessions. */
   target: W | undefined = undefined;
+  /** Every started worker, in generation order: new sessions are spread over them. */
+  targets: readonly W[] = [];
   private next = 0;
 
   constructor(readonly name: string) {}

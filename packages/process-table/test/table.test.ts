@@ -33,7 +33,26 @@ describe('ProcessTable', () => {
     expect(web.target).toBeUndefined();
     t.transition(a, 'started'); // reattach
     expect(web.target).toBe(a);
-    expect(targets).toEqual(['web@0', 'web@1', 'web:none', 'web@0']);
+    // Told on every change of the started set too (web@0 detached: web@1 is then the only one).
+    expect(targets).toEqual(['web@0', 'web@1', 'web@1', 'web:none', 'web@0']);
+  });
+
+  it('keeps every started worker as a target for new sessions, in generation order', () => {
+    const { t, web, next } = table();
+    const [a, b, c] = [next(), next(), next()];
+    for (const w of [a, b, c]) t.add(w);
+    expect(web.targets).toEqual([]);
+    t.transition(b, 'started');
+    t.transition(a, 'started');
+    expect(web.targets).toEqual([a, b]);
+    t.transition(c, 'started');
+    expect(web.targets).toEqual([a, b, c]);
+    expect(web.target).toBe(c);
+    t.transition(b, 'detached');
+    expect(web.targets).toEqual([a, c]);
+    t.transition(c, 'crashed');
+    expect(web.targets).toEqual([a]);
+    expect(web.target).toBe(a);
   });
 
   it('refuses an illegal change and leaves the row and the target as they were', () => {

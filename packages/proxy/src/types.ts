@@ -37,6 +37,11 @@ export interface Route {
   /** Where requests without a live session go; undefined (or not routable) → 503. */
   target: Upstream | undefined;
   /**
+   * A pool of several attached instances: new sessions go to the one of these with the fewest
+   * live sessions (ties in turn). Absent or fewer than two: `target` alone.
+   */
+  targets?: readonly Upstream[];
+  /**
    * Bind an id the table did not know to the worker that answered it without replacing it (an
    * app that adopts ids silently, like PHP). Default true; false for apps that report their
    * sessions (X-Handover-Session), and off by itself once any worker of the route reported.

@@ -17,12 +17,40 @@ export function chooseUpstream(route: Route, sessionId: string | undefined, raw:
       if (recovered !== undefined) return recovered;
     }
   }
-  const target = route.target;
-  return target !== undefined && target.routable ? target : undefined;
+  return newSessionTarget(route, undefined);
 }
 
-/** The worker to retry on when `failed` could not be reached: the target, if it is another one. */
+/** Turns among instances with as few sessions as each other (shared by every route: only the spread matters). */
+let turn = 0;
+
+/**
+ * Where a new session goes: the target, or with several attached instances the routable one with
+ * the fewest live sessions, ties broken in turn (so a burst of new visitors, whose sessions are
+ * not bound yet, spreads evenly). O(instances), only for requests without a live session.
+ */
+function newSessionTarget(route: Route, except: Upstream | undefined): Upstream | undefined {
+  const targets = route.targets;
+  if (targets === undefined || targets.length < 2) {
+    const target = route.target;
+    return target !== undefined && target !== except && target.routable ? target : undefined;
+  }
+  const n = targets.length;
+  const start = (turn = turn >= n - 1 ? 0 : turn + 1);
+  let best: Upstream | undefined;
+  let fewest = Number.POSITIVE_INFINITY;
+  for (let k = 0; k < n; k++) {
+    const candidate = targets[(start + k) % n] as Upstream;
+    if (candidate === except || !candidate.routable) continue;
+    const sessions = candidate.lease.sessions;
+    if (sessions < fewest) {
+      best = candidate;
+      fewest = sessions;
+    }
+  }
+  return best;
+}
+
+/** The worker to retry on when `failed` could not be reached: another target, if there is one. */
 export function fallbackUpstream(route: Route, failed: Upstream): Upstream | undefined {
-  const target = route.target;
-  return target !== undefined && target !== failed && target.routable ? target : undefined;
+  return newSessionTarget(route, failed);
 }
