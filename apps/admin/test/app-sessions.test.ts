@@ -3,20 +3,22 @@ import { fakeWorker } from '@handover/control-api/testing';
 import type { PoolInfo } from '@handover/process-table';
 import { appSessionsView } from '../src/lib/workers';
 
-const pool = (sessionProbe: string | null): PoolInfo => ({
-  name: 'web',
-  revision: 'v2',
-  command: 'node server.js',
-  sessionCookie: 'JSESSIONID',
-  instances: 1,
-  attached: 1,
-  status: 'ok',
-  restarts: 0,
-  nextRestartAt: null,
-  lastError: null,
-  sessionsLost: 0,
-  sessionProbe,
-});
+// Cast: PoolInfo grows (#10 added drift and deploy state); these tests need only these fields.
+const pool = (sessionProbe: string | null): PoolInfo =>
+  ({
+    name: 'web',
+    revision: 'v2',
+    command: 'node server.js',
+    sessionCookie: 'JSESSIONID',
+    instances: 1,
+    attached: 1,
+    status: 'ok',
+    restarts: 0,
+    nextRestartAt: null,
+    lastError: null,
+    sessionsLost: 0,
+    sessionProbe,
+  }) as PoolInfo;
 
 describe('the app’s own session count beside Handover’s', () => {
   it('shows nothing without a session probe, or for a worker that is not running', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fakeWorker } from '@handover/control-api/testing';
 import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-table';
-import { chartMarkers, chartSeries, latestValues } from '../src/lib/chart';
+import { chartMarkers, chartSeries, latestValues, mergeMarkers } from '../src/lib/chart';
 import { filterChoices, filterEvents } from '../src/lib/events';
 import { OUTCOME_GRACE_MS, type Outcome, failedWorkerOf, outcomeVisibility, splitMessage } from '../src/lib/outcomes';
 import { driftOf, poolAttention } from '../src/lib/pool-health';
@@ -112,8 +112,21 @@ describe('item 3: while the successor starts', () => {
 describe('item 4: drift', () => {
   it('after a rollback the pool serves v1 while the file says v2', () => {
     const workers = [fakeWorker('web@0', { revision: 'v1' }), fakeWorker('web@1', { revision: 'v2', state: 'detached', attached: false })];
-    expect(driftOf(pool({ revision: 'v2' }), workers)).toEqual({ configured: 'v2', running: ['v1'] });
+    expect(driftOf(pool({ revision: 'v2' }), workers)).toEqual({ configured: 'v2', running: ['v1'], changes: ['revision v1 → v2'] });
     expect(driftOf(pool({ revision: 'v1' }), workers)).toBeNull();
+  });
+
+  it("takes the supervisor's word when it sends it (the file is watched: an edit shows before a sync)", () => {
+    const workers = [fakeWorker('web@0', { revision: 'v1' })];
+    const drift = { configuredRevision: 'v3', runningRevisions: ['v1'], changes: ['revision v1 → v3 (web@0 runs v1)', 'env FOO added'] };
+    const attention = poolAttention(pool({ revision: 'v3', drift, configError: 'bad JSON at line 3', deployFailure: null } as Partial<PoolInfo>), workers, [
+      event('worker.failed', { worker: 'web@1' }),
+    ]);
+    expect(attention.drift).toEqual({ configured: 'v3', running: ['v1'], changes: drift.changes });
+    expect(attention.configRejected).toEqual({ message: 'bad JSON at line 3', at: null });
+    // The supervisor says the last start succeeded: an old failure in the log does not count.
+    expect(attention.deployFailed).toBeNull();
+    expect(poolAttention(pool({ revision: 'v1', drift: null } as Partial<PoolInfo>), workers, []).drift).toBeNull();
   });
 });
 
@@ -156,6 +169,25 @@ describe('item 5: the chart', () => {
     expect(chartMarkers(events, 5000)).toEqual([
       { t: 10_000, worker: 'web@1', what: 'ready' },
       { t: 11_000, worker: 'web@0', what: 'detached' },
+    ]);
+  });
+});
+
+describe('item 5: markers survive a restart', () => {
+  it('takes ready and detach times from the workers, once each', () => {
+    const at = (s: number) => new Date(s * 1000).toISOString();
+    const merged = mergeMarkers(
+      [
+        { worker: 'web@0', readyAt: at(1), detachedAt: at(20) },
+        { id: 'web@1', readyAt: at(20), detachedAt: null },
+      ],
+      [{ t: 20_300, worker: 'web@0', what: 'detached' }],
+      0,
+    );
+    expect(merged).toEqual([
+      { t: 1000, worker: 'web@0', what: 'ready' },
+      { t: 20_000, worker: 'web@1', what: 'ready' },
+      { t: 20_300, worker: 'web@0', what: 'detached' },
     ]);
   });
 });

@@ -1,5 +1,6 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef } from 'react';
 import type { WorkersSnapshot } from '@handover/process-table';
 import { useConnectionSummary } from '@/hooks/use-link-health';
@@ -8,6 +9,8 @@ import { useLiveWorkers } from '@/hooks/use-live-workers';
 import { NowProvider } from '@/hooks/use-now';
 import { useSessionSeries } from '@/hooks/use-session-series';
 import { isRunning } from '@/lib/workers';
+import { retryDelay, retryWhileUnavailable } from '@/hooks/retry';
+import { useTRPC } from '@/trpc/react';
 import { AppHeader } from './app-header';
 import { ConnectionBanner, LiveIndicator } from './connection-banner';
 import { EventTimeline } from './event-timeline';
@@ -45,7 +48,11 @@ function LiveDashboard({ user }: { user: string }) {
     }
   }, [connection.state, refetch]);
 
+  // Ready and detach times of workers gone from the table too (kept across supervisor restarts).
+  const trpc = useTRPC();
+  const markers = useQuery({ ...trpc.workers.markers.queryOptions({ minutes: 10 }), retry: retryWhileUnavailable, retryDelay, refetchInterval: 60_000 });
   const snapshot = workers.snapshot;
+  const moments = [...(markers.data ?? []), ...(snapshot?.workers ?? [])];
   const running = new Set(snapshot?.workers.filter(isRunning).map((w) => w.id) ?? []);
 
   return (
@@ -73,7 +80,7 @@ function LiveDashboard({ user }: { user: string }) {
             <header className="panel-header">
               <h2 id="chart-title">Live sessions per worker</h2>
             </header>
-            <SessionsChart samples={series.samples} running={running} events={events.events} />
+            <SessionsChart samples={series.samples} running={running} events={events.events} moments={moments} />
           </section>
           <EventTimeline events={events.events} loaded={events.loaded} />
         </div>

@@ -1,10 +1,12 @@
 'use client';
 
 import type { EventType, HandoverEvent, RecoveryEventType } from '@handover/process-table';
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ANY, type EventFilter, filterChoices, filterEvents } from '@/lib/events';
+import { ANY, type EventFilter, filterChoices, filterEvents, filterInput, mergeEvents } from '@/lib/events';
 import { formatAbsolute, formatRelative } from '@/lib/format';
 import { useNow } from '@/hooks/use-now';
+import { useTRPC } from '@/trpc/react';
 
 /** How each kind of event looks: a short label and a tone for its marker. */
 const KINDS: Record<EventType | RecoveryEventType, { label: string; tone: 'info' | 'good' | 'warn' | 'bad' | 'action' }> = {
@@ -74,12 +76,21 @@ function FilterSelect({
 }
 
 /** Who did what, when: newest first, relative time with the exact time on hover; filterable. */
-export function EventTimeline({ events, loaded, exportHref }: { events: HandoverEvent[]; loaded: boolean; exportHref?: (filter: EventFilter) => string }) {
+export function EventTimeline({ events, loaded }: { events: HandoverEvent[]; loaded: boolean }) {
   const now = useNow();
+  const trpc = useTRPC();
   const [filter, setFilter] = useState<EventFilter>({ worker: ANY, type: ANY, actor: ANY });
   const choices = filterChoices(events);
-  const shown = filterEvents(events, filter);
   const filtered = filter.worker !== ANY || filter.type !== ANY || filter.actor !== ANY;
+  // The page keeps the newest 500 events; a filter also asks the supervisor for older matches.
+  const older = useQuery({
+    ...trpc.events.list.queryOptions({ limit: 200, ...filterInput(filter) }),
+    enabled: filtered,
+    staleTime: 5000,
+    retry: false,
+  });
+  const shown = filtered ? mergeEvents(filterEvents(events, filter), older.data ?? []) : events;
+  const exportHref = `/api/events.ndjson${filtered ? `?${new URLSearchParams(filterInput(filter))}` : ''}`;
   return (
     <section className="panel timeline" aria-labelledby="events-title">
       <header className="panel-header">
@@ -106,20 +117,9 @@ export function EventTimeline({ events, loaded, exportHref }: { events: Handover
         ) : null}
         <a
           className="button button-ghost events-export"
-          href={exportHref?.(filter) ?? '#'}
-          download={exportHref === undefined ? 'handover-events.json' : undefined}
-          onClick={(event) => {
-            if (exportHref !== undefined) return;
-            // No export route: the events on the page, as filtered, as JSON.
-            event.preventDefault();
-            const blob = new Blob([JSON.stringify(shown, null, 2)], { type: 'application/json' });
-            const url = URL.createObjectURL(blob);
-            const a = document.createElement('a');
-            a.href = url;
-            a.download = 'handover-events.json';
-            a.click();
-            setTimeout(() => URL.revokeObjectURL(url), 1000);
-          }}
+          href={exportHref}
+          download
+          title={filtered ? 'Every event matching these filters, as JSON lines' : 'The whole event log, as JSON lines'}
           data-testid="events-export"
         >
           Export

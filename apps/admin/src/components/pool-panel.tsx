@@ -10,6 +10,7 @@ import { attachedView, groupWorkers, nextWorkerId } from '@/lib/workers';
 import { useNow } from '@/hooks/use-now';
 import { useTRPC } from '@/trpc/react';
 import { Feedback } from './feedback';
+import { SyncDialog } from './sync-dialog';
 import { useToast } from './toasts';
 import { WorkerRow } from './worker-row';
 
@@ -49,10 +50,10 @@ function PoolStatusBadge({ pool, attention }: { pool: PoolInfo; attention: PoolA
       <span
         key="drift"
         className="badge badge-drift"
-        title={`New sessions get ${attention.drift.running.join(', ')}; the configuration names ${attention.drift.configured}`}
+        title={attention.drift.changes.join('\n')}
         data-testid={`pool-drift-${pool.name}`}
       >
-        drift · running {attention.drift.running.join(', ')}, configured {attention.drift.configured}
+        out of sync · running {attention.drift.running.join(', ') || 'nothing'}, file says {attention.drift.configured}
       </span>,
     );
   }
@@ -81,27 +82,36 @@ function SyncButton({ pool }: { pool: PoolInfo }) {
         const outcome = data.pools.find((p) => p.pool === pool.name);
         if (outcome === undefined) return;
         if (outcome.error !== null) toast({ kind: 'error', text: `Sync of ${pool.name} failed: ${splitMessage(outcome.error).summary}` });
-        else if (outcome.started.length > 0)
-          toast({ kind: 'success', text: `${pool.name}: started ${outcome.started.map((w) => `${w.id} (revision ${w.revision})`).join(', ')}.` });
+        else if (outcome.started.length > 0) {
+          const detached = outcome.detached ?? [];
+          toast({
+            kind: 'success',
+            text:
+              `${pool.name}: started ${outcome.started.map((w) => `${w.id} (revision ${w.revision})`).join(', ')}` +
+              (detached.length > 0 ? `; ${detached.map((w) => w.id).join(', ')} detached and draining.` : '.'),
+          });
+        }
         else toast({ kind: 'info', text: `${pool.name}: nothing to start; it has the ${plural(pool.instances, 'worker')} it wants.` });
       },
       onError: (error) => toast({ kind: 'error', text: `Sync of ${pool.name}: ${splitMessage(error.message).summary}` }),
     }),
   );
+  const [confirming, setConfirming] = useState(false);
   return (
     <div className="pool-sync">
+      <SyncDialog open={confirming} pool={pool} onClose={() => setConfirming(false)} onConfirm={() => sync.mutate({ pool: pool.name })} />
       <button
         type="button"
         className="button button-secondary"
         disabled={sync.isPending}
-        onClick={() => sync.mutate({ pool: pool.name })}
+        onClick={() => setConfirming(true)}
         aria-label={`Sync pool ${pool.name}`}
         data-testid={`sync-${pool.name}`}
       >
         {sync.isPending ? 'Syncing…' : 'Sync'}
       </button>
       <Feedback
-        pending={sync.isPending ? `Reading the configuration and starting what ${pool.name} lacks…` : null}
+        pending={sync.isPending ? `Reading the configuration and starting what ${pool.name} needs…` : null}
         error={null}
         success={null}
         testId={`sync-feedback-${pool.name}`}
@@ -176,9 +186,10 @@ export function PoolPanel({
       ) : null}
       {attention.configRejected !== null ? (
         <p className="pool-alert pool-alert-errored" role="alert" data-testid={`pool-config-rejected-${pool.name}`}>
-          The configuration file was refused {formatRelative(Date.parse(attention.configRejected.at), now)}, so{' '}
-          {pool.name} still runs on what was read before (revision {pool.revision}): {attention.configRejected.message.replace(/^configuration not applied: /, '')}{' '}
-          Fix the file, then press Sync.
+          The configuration file is refused
+          {attention.configRejected.at === null ? '' : ` (${formatRelative(Date.parse(attention.configRejected.at), now)})`}, so {pool.name} keeps what was
+          read before (revision {pool.revision}): {attention.configRejected.message.replace(/^configuration not applied: /, '')} Fix the file; it is read
+          again when it changes.
         </p>
       ) : null}
       {attention.deployFailed !== null ? (
@@ -188,6 +199,18 @@ export function PoolPanel({
             <a href={`#why-${attention.deployFailed.worker}`}>Why {attention.deployFailed.worker} failed</a>
           ) : null}
         </p>
+      ) : null}
+      {attention.drift !== null ? (
+        <details className="drift-preview" open data-testid={`drift-preview-${pool.name}`}>
+          <summary>
+            What Sync would change: {plural(attention.drift.changes.length, 'difference')} between the file and what runs
+          </summary>
+          <ul className="drift-changes">
+            {attention.drift.changes.map((change) => (
+              <li key={change}>{change}</li>
+            ))}
+          </ul>
+        </details>
       ) : null}
       <div className="table-scroll" tabIndex={0} role="region" aria-label={`Workers of pool ${pool.name}`}>
         <table className="workers">

@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type uPlot from 'uplot';
 import type { HandoverEvent, SessionSample } from '@handover/process-table';
-import { type ChartMarker, type ChartSeries, chartMarkers, chartSeries, latestValues, workerColour } from '@/lib/chart';
+import { type ChartMarker, type ChartSeries, type WorkerMoments, chartMarkers, chartSeries, latestValues, mergeMarkers, workerColour } from '@/lib/chart';
 import { formatClock } from '@/lib/format';
 import { SERIES_WINDOW_MS } from '@/hooks/use-session-series';
 import { useElementWidth } from '@/hooks/use-element-width';
@@ -25,7 +25,18 @@ const HEIGHT = 220;
  * Step lines (a count holds until it changes); an ended worker's line drops to 0 where it
  * stopped (lib/chart.ts `chartSeries`), and is dashed.
  */
-export function SessionsChart({ samples, running, events = [] }: { samples: SessionSample[]; running: ReadonlySet<string>; events?: readonly HandoverEvent[] }) {
+export function SessionsChart({
+  samples,
+  running,
+  events = [],
+  moments = [],
+}: {
+  samples: SessionSample[];
+  running: ReadonlySet<string>;
+  events?: readonly HandoverEvent[];
+  /** Workers' ready and detach times (workers.markers and the live table). */
+  moments?: readonly WorkerMoments[];
+}) {
   const now = useNow();
   const [ref, width] = useElementWidth<HTMLDivElement>(640);
   const plotRef = useRef<HTMLDivElement>(null);
@@ -38,7 +49,7 @@ export function SessionsChart({ samples, running, events = [] }: { samples: Sess
   const start = now - windowMinutes * 60_000;
 
   const series = useMemo(() => chartSeries(samples, running, now), [samples, running, now]);
-  markersRef.current = useMemo(() => chartMarkers(events, start), [events, start]);
+  markersRef.current = useMemo(() => mergeMarkers(moments, chartMarkers(events, start), start), [moments, events, start]);
   const latest = latestValues(series);
   const ended = series.ids.filter((id) => !running.has(id));
   // The chart is rebuilt when its lines change (a worker appears or ends), else only fed data.
@@ -119,7 +130,7 @@ export function SessionsChart({ samples, running, events = [] }: { samples: Sess
             data-testid={`chart-legend-${id}`}
           >
             <span className={`legend-swatch${running.has(id) ? '' : ' legend-swatch-ended'}`} style={{ borderColor: workerColour(id) }} aria-hidden="true" />
-            {id}
+            {id}{' '}
             <span className="legend-value">{latest.get(id) ?? 0}</span>
             {ended.includes(id) ? <span className="muted"> (ended)</span> : null}
           </button>

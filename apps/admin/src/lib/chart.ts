@@ -149,3 +149,34 @@ export function latestValues(series: ChartSeries): Map<string, number | null> {
   });
   return out;
 }
+
+/** A worker's moments as the supervisor keeps them (workers.markers, or a WorkerInfo). */
+export interface WorkerMoments {
+  worker?: string;
+  id?: string;
+  readyAt: string | null;
+  detachedAt: string | null;
+}
+
+/**
+ * Markers from workers' own timestamps (kept across supervisor restarts) merged with those
+ * from the event log (which also knows reattaches and failed starts); one per worker and kind
+ * within a second.
+ */
+export function mergeMarkers(moments: readonly WorkerMoments[], fromEvents: readonly ChartMarker[], since: number): ChartMarker[] {
+  const out: ChartMarker[] = [...fromEvents];
+  const near = (m: ChartMarker) => out.some((o) => o.worker === m.worker && o.what === m.what && Math.abs(o.t - m.t) < 1000);
+  for (const moment of moments) {
+    const worker = moment.worker ?? moment.id;
+    if (worker === undefined) continue;
+    for (const [what, at] of [
+      ['ready', moment.readyAt],
+      ['detached', moment.detachedAt],
+    ] as const) {
+      if (at === null) continue;
+      const marker: ChartMarker = { t: Date.parse(at), worker, what };
+      if (marker.t >= since && !near(marker)) out.push(marker);
+    }
+  }
+  return out.sort((a, b) => a.t - b.t);
+}

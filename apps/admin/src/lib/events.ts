@@ -33,3 +33,19 @@ export function filterChoices(events: readonly HandoverEvent[]): { workers: stri
   return { workers: [...workers].sort(numeric), types: [...types].sort(), actors: [...actors].sort() };
 }
 
+
+/** The filters the supervisor takes (events.list, /events.ndjson): only those set. */
+export function filterInput(filter: EventFilter): { worker?: string; type?: string; actor?: string } {
+  const out: { worker?: string; type?: string; actor?: string } = {};
+  if (filter.worker !== ANY) out.worker = filter.worker;
+  if (filter.type !== ANY) out.type = filter.type;
+  if (filter.actor !== ANY) out.actor = filter.actor;
+  return out;
+}
+
+/** Two lists of events as one, newest first, each event once. */
+export function mergeEvents(a: readonly HandoverEvent[], b: readonly HandoverEvent[]): HandoverEvent[] {
+  const byId = new Map<number, HandoverEvent>();
+  for (const event of [...a, ...b]) byId.set(event.id, event);
+  return [...byId.values()].sort((x, y) => y.id - x.id);
+}

@@ -8,22 +8,44 @@ import { servingRevisions } from './workers';
  * the page has anyway.
  */
 export interface PoolAttention {
-  /** Serving revisions that are not the configured one; null without drift. */
-  drift: { configured: string; running: string[] } | null;
+  /** The file differs from what runs: the revisions and one line per difference; null without drift. */
+  drift: { configured: string; running: string[]; changes: string[] } | null;
   /** The newest start of this pool failed and nothing started since: the worker and why. */
   deployFailed: { worker: string; message: string; at: string } | null;
-  /** The newest configuration read was refused: why. */
-  configRejected: { message: string; at: string } | null;
+  /** The configuration file is refused: why (and since when, when known). */
+  configRejected: { message: string; at: string | null } | null;
 }
 
 export function driftOf(pool: PoolInfo, workers: readonly WorkerInfo[]): PoolAttention['drift'] {
   const running = servingRevisions(pool.name, workers);
   if (running.length === 0 || running.every((revision) => revision === pool.revision)) return null;
-  return { configured: pool.revision, running };
+  return { configured: pool.revision, running, changes: running.filter((r) => r !== pool.revision).map((r) => `revision ${r} → ${pool.revision}`) };
 }
 
-/** `events` newest first, as the timeline keeps them. */
+/**
+ * The supervisor's own word when it sends it (PoolInfo.drift, configError, deployFailure: the
+ * file is watched, so an edit shows before any sync); else worked out from the workers and the
+ * event log (a supervisor from before #10). `events` newest first, as the timeline keeps them.
+ */
 export function poolAttention(pool: PoolInfo, workers: readonly WorkerInfo[], events: readonly HandoverEvent[]): PoolAttention {
+  const derived = fromEvents(pool, workers, events);
+  const drift = pool.drift;
+  const failure = pool.deployFailure;
+  const configError = pool.configError;
+  return {
+    drift:
+      drift === undefined
+        ? derived.drift
+        : drift === null
+          ? null
+          : { configured: drift.configuredRevision, running: drift.runningRevisions, changes: drift.changes },
+    deployFailed:
+      failure === undefined ? derived.deployFailed : failure === null ? null : { worker: failure.worker, message: failure.reason, at: failure.at },
+    configRejected: configError === undefined ? derived.configRejected : configError === null ? null : { message: configError, at: null },
+  };
+}
+
+function fromEvents(pool: PoolInfo, workers: readonly WorkerInfo[], events: readonly HandoverEvent[]): PoolAttention {
   let deployFailed: PoolAttention['deployFailed'] = null;
   let configRejected: PoolAttention['configRejected'] = null;
   let deployDecided = false;

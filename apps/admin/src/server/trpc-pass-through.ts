@@ -228,7 +228,7 @@ async function unavailable(error: unknown, connection: ControlConnection, path: 
  * The host is `Host`, or `X-Forwarded-Host` only behind a trusted proxy (a client could send
  * one matching its own Origin).
  */
-function sameOrigin(request: Request, hops: number): boolean {
+export function sameOrigin(request: Request, hops: number): boolean {
   const origin = request.headers.get('origin');
   if (origin === null) return true;
   const host = requestHost(request.headers, hops);

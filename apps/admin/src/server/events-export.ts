@@ -1,0 +1,67 @@
+import 'server-only';
+import { ControlUnavailableError, type ControlConnection } from './control-connection';
+import { trustedProxyHops } from './forwarded';
+import type { ConsoleSession } from './session';
+import { sameOrigin } from './trpc-pass-through';
+
+/**
+ * The console's `/api/events.ndjson` (#10, item 9): the supervisor's event export
+ * (`GET /events.ndjson`, JSON lines, oldest first) downloaded by a logged-in operator, with the
+ * bearer token added here. Only the export's own filters pass; the body streams through.
+ */
+const PARAMS = ['worker', 'pool', 'type', 'actor', 'afterId'] as const;
+
+export interface EventsExportOptions {
+  connection: ControlConnection;
+  getSession: (request: Request) => Promise<ConsoleSession | null>;
+  fetch?: typeof globalThis.fetch;
+  trustedProxyHops?: number;
+}
+
+const plain = (status: number, message: string) =>
+  Response.json({ error: { message } }, { status, headers: { 'cache-control': 'no-store' } });
+
+export function createEventsExport(options: EventsExportOptions): (request: Request) => Promise<Response> {
+  const upstreamFetch = options.fetch ?? globalThis.fetch;
+  return async (request) => {
+    if ((await options.getSession(request)) === null) return plain(401, 'log in to the Handover console first');
+    const hops = options.trustedProxyHops ?? trustedProxyHops();
+    if (request.headers.get('sec-fetch-site') === 'cross-site' || !sameOrigin(request, hops)) {
+      return plain(403, 'cross-site requests to the console API are refused');
+    }
+    const query = new URLSearchParams();
+    for (const [key, value] of new URL(request.url).searchParams) {
+      if (!(PARAMS as readonly string[]).includes(key)) return plain(400, `unknown parameter: ${key}`);
+      if (value !== '') query.append(key, value);
+    }
+    const send = async () => {
+      const target = await options.connection.target();
+      return upstreamFetch(`${target.url}events.ndjson${query.size > 0 ? `?${query}` : ''}`, {
+        headers: { authorization: `Bearer ${target.token}` },
+        signal: request.signal,
+        redirect: 'manual',
+        cache: 'no-store',
+      });
+    };
+    let upstream: Response;
+    try {
+      upstream = await send();
+      if (upstream.status === 401) {
+        await upstream.body?.cancel();
+        options.connection.forgetToken();
+        upstream = await send();
+      }
+    } catch (error) {
+      if (request.signal.aborted) return new Response(null, { status: 499 });
+      if (error instanceof ControlUnavailableError) return plain(503, error.message);
+      return plain(503, `the supervisor is not answering (${(error as Error).message})`);
+    }
+    const headers = new Headers({ 'cache-control': 'no-store' });
+    for (const name of ['content-type', 'content-disposition']) {
+      const value = upstream.headers.get(name);
+      if (value !== null) headers.set(name, value);
+    }
+    if (upstream.ok && !headers.has('content-disposition')) headers.set('content-disposition', 'attachment; filename="handover-events.ndjson"');
+    return new Response(upstream.body, { status: upstream.status, headers });
+  };
+}
