@@ -27,8 +27,11 @@ export function demoPool(revision: string, extra: Record<string, unknown> = {}):
 export function randomBasePort(): number {
   // All below Linux's ephemeral range (32768–60999), where client connections take local ports.
   const pool = Math.max(1, Number(process.env.VITEST_POOL_ID ?? 1)) - 1;
-  return 10_000 + (pool % 4) * 5_000 + Math.floor(Math.random() * 490) * 10;
+  const base = 10_000 + (pool % 4) * 5_000 + Math.floor(Math.random() * 490) * 10;
+  // fetch() refuses port 10080 (the Fetch standard's "bad ports"): a test asking web@0 there fails.
+  return base <= FETCH_BAD_PORT && FETCH_BAD_PORT < base + 10 ? base + 10 : base;
 }
+const FETCH_BAD_PORT = 10_080;
 
 export interface PoolFile {
   name?: string;
