@@ -7,7 +7,7 @@
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { ConfigError, type HandoverConfig, type PoolConfig } from '@handover/config';
+import type { HandoverConfig, PoolConfig } from '@handover/config';
 
 /** How long the file must be quiet after a change before it is read (an editor writes in steps). */
 const DEBOUNCE_MS = 150;
@@ -39,15 +39,12 @@ export class ConfigSource {
   }
 
   /**
-   * Reads the file now (reads already under way are joined, and one more follows them so that
-   * a change made during a read is seen). Resolves with the configuration, or rejects with the
-   * loader's error after recording it in `error`; the last good one stays in `latest`.
+   * Reads the file now. A read already under way may have begun before the latest change, so
+   * this one waits for it and then reads again. Resolves with the configuration, or rejects with
+   * the loader's error after recording it in `error`; the last good one stays in `latest`.
    */
   read(): Promise<HandoverConfig> {
-    if (this.reading !== null) {
-      this.again = true;
-      return this.reading.catch(() => undefined).then(() => this.read());
-    }
+    if (this.reading !== null) return this.reading.then(() => this.read(), () => this.read());
     const reading = this.reload().then(
       (config) => {
         this.latest = config;
@@ -55,20 +52,30 @@ export class ConfigSource {
         return config;
       },
       (error: unknown) => {
-        this.error = error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
+        this.error = error instanceof Error ? error.message : String(error);
         throw error;
       },
     );
     this.reading = reading;
     const done = () => {
-      this.reading = null;
+      if (this.reading === reading) this.reading = null;
       if (this.again && !this.stopped) {
         this.again = false;
-        void this.read().catch(() => undefined);
+        this.check();
       }
     };
     reading.then(done, done);
     return reading;
+  }
+
+  /** A look at the file from the watch or the timer: joins a read under way (and one more follows it). */
+  private check(): void {
+    if (this.stopped) return;
+    if (this.reading !== null) {
+      this.again = true;
+      return;
+    }
+    this.read().catch(() => undefined);
   }
 
   /** Watches the file and re-reads it every `intervalMs` (both unref'd). */
@@ -89,7 +96,7 @@ export class ConfigSource {
       }
     }
     if (this.intervalMs > 0) {
-      this.timer = setInterval(() => void this.read().catch(() => undefined), this.intervalMs);
+      this.timer = setInterval(() => this.check(), this.intervalMs);
       this.timer.unref();
     }
   }
@@ -109,7 +116,7 @@ export class ConfigSource {
     if (this.debounce !== null) clearTimeout(this.debounce);
     this.debounce = setTimeout(() => {
       this.debounce = null;
-      void this.read().catch(() => undefined);
+      this.check();
     }, DEBOUNCE_MS);
     this.debounce.unref();
   }

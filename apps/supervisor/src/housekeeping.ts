@@ -1,4 +1,4 @@
-import { type WorkerMarker, isAlive } from '@handover/process-table';
+import { type SessionSample, type WorkerMarker, isAlive } from '@handover/process-table';
 import { residentMemory } from './process-stats';
 import type { Runtime } from './runtime';
 import { SessionHistory } from './session-history';
@@ -9,6 +9,8 @@ const SWEEP_SLICE = 5_000;
 const SWEEP_SLICE_MS = 2;
 /** How long session samples are kept (in memory and in the state store). */
 export const HISTORY_MS = 24 * 60 * 60 * 1000;
+/** How often samples and markers older than that are forgotten. */
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
 
 /**
  * The supervisor's periodic chores, off the proxy's path: expiring idle sessions in small
@@ -19,6 +21,7 @@ export class Housekeeping {
   private sweepTimer: NodeJS.Timeout | null = null;
   private sampleTimer: NodeJS.Timeout | null = null;
   private sweepContinues = false;
+  private lastPrune = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -28,21 +31,36 @@ export class Housekeeping {
     this.history = new SessionHistory(Math.ceil(HISTORY_MS / sampleIntervalMs));
   }
 
-  /** Every worker alive, or ended at or after `sinceMs`, with the moments of its life. */
+  /**
+   * Takes the history a previous supervisor recorded (the last 24 hours of samples, the markers
+   * of its workers). Before `start`, and before re-adoption records the workers anew.
+   */
+  restore(): void {
+    const store = this.rt.store;
+    if (store === null) return;
+    const since = Date.now() - HISTORY_MS;
+    try {
+      for (const sample of store.samples(since)) this.history.record(sample);
+      for (const marker of store.markers(since)) if (!this.rt.markers.has(marker.worker)) this.rt.markers.set(marker.worker, marker);
+    } catch (error) {
+      // A history is nice to have: never a reason not to start.
+      process.stderr.write(`handover: the session history could not be read (${error instanceof Error ? error.message : String(error)}); it starts empty\n`);
+    }
+  }
+
+  /**
+   * Every worker in the table or ended at or after `sinceMs`, with the moments of its life, in
+   * the table's order (pool by pool, by generation). A marker left by a previous supervisor whose
+   * worker is neither in the table nor recorded as ended is not shown (it was not re-adopted).
+   */
   markers(sinceMs: number): WorkerMarker[] {
-    return this.rt.table
-      .rows()
-      .filter((worker) => worker.stoppedAt === null || worker.stoppedAt.getTime() >= sinceMs)
-      .map((worker) => ({
-        worker: worker.id,
-        pool: worker.pool,
-        revision: worker.revision,
-        state: worker.state,
-        startedAt: worker.startedAt?.toISOString() ?? null,
-        readyAt: worker.readyAt?.toISOString() ?? null,
-        detachedAt: worker.detachedAt?.toISOString() ?? null,
-        stoppedAt: worker.stoppedAt?.toISOString() ?? null,
-      }));
+    const inTable = new Set(this.rt.table.rows().map((worker) => worker.id));
+    const pools = [...this.rt.pools.keys()];
+    const rank = (m: WorkerMarker) => (pools.includes(m.pool) ? pools.indexOf(m.pool) : pools.length);
+    const generation = (m: WorkerMarker) => Number(m.worker.slice(m.worker.lastIndexOf('@') + 1));
+    return [...this.rt.markers.values()]
+      .filter((m) => (m.stoppedAt === null ? inTable.has(m.worker) : inTable.has(m.worker) || Date.parse(m.stoppedAt) >= sinceMs))
+      .sort((a, b) => rank(a) - rank(b) || a.pool.localeCompare(b.pool) || generation(a) - generation(b));
   }
 
   start(): void {
@@ -72,6 +90,7 @@ export class Housekeeping {
   }
 
   private async sample(): Promise<void> {
+    const now = Date.now();
     const sessions: Record<string, number> = {};
     const alive: Worker[] = [];
     for (const worker of this.rt.table.rows()) {
@@ -79,12 +98,59 @@ export class Housekeeping {
       sessions[worker.id] = worker.sessions;
       alive.push(worker);
     }
-    this.history.record({ at: new Date().toISOString(), sessions });
+    for (const sample of this.endings(now, sessions)) this.keep(sample);
+    this.keep({ at: new Date(now).toISOString(), sessions });
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = now;
+      this.prune(now - HISTORY_MS);
+    }
     await Promise.all(
       alive.map(async (worker) => {
         const pid = worker.pid;
         if (pid != null) worker.memoryRss = await residentMemory(pid);
       }),
     );
+  }
+
+  private keep(sample: SessionSample): void {
+    this.history.record(sample);
+    this.rt.store?.saveSample(sample);
+  }
+
+  /**
+   * Workers in the last sample that have ended since: one sample at each one's stop time with
+   * its count 0 (the others as they were last sampled), so its line drops to 0 where it ended.
+   */
+  private endings(now: number, current: Record<string, number>): SessionSample[] {
+    const last = this.history.last();
+    if (last === undefined) return [];
+    const lastAt = Date.parse(last.at);
+    const ended = Object.keys(last.sessions)
+      .filter((id) => !(id in current))
+      .map((id) => {
+        const stopped = this.rt.markers.get(id)?.stoppedAt;
+        const at = stopped == null ? now - 1 : Date.parse(stopped);
+        return { id, at: Math.min(now - 1, Math.max(lastAt + 1, at)) };
+      })
+      .sort((a, b) => a.at - b.at);
+    const samples: SessionSample[] = [];
+    const counts = { ...last.sessions };
+    for (const { id, at } of ended) {
+      counts[id] = 0;
+      const previous = samples.at(-1);
+      if (previous !== undefined && Date.parse(previous.at) === at) previous.sessions[id] = 0;
+      else samples.push({ at: new Date(at).toISOString(), sessions: { ...counts } });
+      // Once at 0 it is left out of later samples.
+      delete counts[id];
+    }
+    return samples;
+  }
+
+  /** Forgets samples and ended workers' markers older than `beforeMs`, here and in the store. */
+  private prune(beforeMs: number): void {
+    this.rt.store?.pruneHistory(beforeMs);
+    for (const [id, marker] of this.rt.markers) {
+      if (marker.stoppedAt !== null && Date.parse(marker.stoppedAt) < beforeMs && this.rt.table.find(id) === undefined) this.rt.markers.delete(id);
+    }
   }
 }

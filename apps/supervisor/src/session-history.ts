@@ -27,6 +27,11 @@ export class SessionHistory {
     return kept.slice(first);
   }
 
+  /** The newest sample. */
+  last(): SessionSample | undefined {
+    return this.samples.at(-1);
+  }
+
   get size(): number {
     return Math.min(this.samples.length, this.capacity);
   }

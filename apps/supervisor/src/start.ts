@@ -175,10 +175,19 @@ function printBanner(running: RunningSupervisor, console: ConsoleInfo | null): v
       .filter((p) => p.status !== 'ok')
       .map((p) => `  pool ${p.name}: ${p.status}: ${p.lastError ?? ''}`),
     '',
-    'Try: npx handover status    npx handover detach web@0 --sync    Ctrl-C stops everything.',
+    tryLine(running.supervisor.listWorkers()),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * The banner's hints, naming a worker that exists: after a restart that re-adopted web@5, or in
+ * a pool called `api`, `detach web@0` would be wrong. No started worker: no detach hint.
+ */
+export function tryLine(workers: ReadonlyArray<{ id: string; state: string }>): string {
+  const worker = workers.find((w) => w.state === 'started');
+  return ['Try: npx handover status', ...(worker ? [`npx handover detach ${worker.id} --sync`] : []), 'Ctrl-C stops everything.'].join('    ');
 }
 
 function describePassword(credentials: AdminCredentials): string {

@@ -2,9 +2,19 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { type InstanceState, isAlive } from '@handover/process-table';
+import { type InstanceState, type SessionSample, type WorkerMarker, isAlive } from '@handover/process-table';
 import { makeDatabasePrivate } from './private-file';
-import { SCHEMA, type StoredSession, type StoredState, type StoredWorker, readSessionOwners, readSessionsOf, readState } from './stored-state';
+import {
+  SCHEMA,
+  type StoredSession,
+  type StoredState,
+  type StoredWorker,
+  readMarkers,
+  readSamples,
+  readSessionOwners,
+  readSessionsOf,
+  readState,
+} from './stored-state';
 
 export type { StoredSession, StoredState, StoredWorker } from './stored-state';
 import { checkProcess, processStartTime } from './proc-identity';
@@ -26,7 +36,10 @@ type Op =
   | ['d', string]
   | ['w', StoredWorker]
   | ['x', string]
-  | ['g', string, number];
+  | ['g', string, number]
+  | ['h', number, string]
+  | ['m', WorkerMarker, number]
+  | ['p', number];
 
 export interface StateStoreOptions {
   /** Journal flush cadence. Default 200 ms. */
@@ -135,7 +148,34 @@ export class StateStore {
     return readSessionsOf(this.file, worker);
   }
 
+  /** Session samples taken at or after `sinceMs` (the chart's history, read once at start). */
+  samples(sinceMs: number): SessionSample[] {
+    return readSamples(this.file, sinceMs);
+  }
+
+  /** Worker markers seen at or after `sinceMs` (read once at start). */
+  markers(sinceMs: number): WorkerMarker[] {
+    return readMarkers(this.file, sinceMs);
+  }
+
   // ---- rare changes: sent at once ------------------------------------------------------------
+
+  /** One session sample (every couple of seconds; goes with the next flush, not at once). */
+  saveSample(sample: SessionSample): void {
+    if (this.closed) return;
+    this.ops.push(['h', Date.parse(sample.at), JSON.stringify(sample.sessions)]);
+  }
+
+  /** A worker's markers (on every state change), kept with the samples for the chart. */
+  saveMarker(marker: WorkerMarker): void {
+    this.queue(['m', { ...marker }, Date.now()]);
+  }
+
+  /** Forgets samples and markers of ended workers older than `beforeMs`. */
+  pruneHistory(beforeMs: number): void {
+    if (this.closed) return;
+    this.ops.push(['p', beforeMs]);
+  }
 
   setNextGeneration(pool: string, next: number): void {
     this.queue(['g', pool, next]);

@@ -28,6 +28,17 @@ const deleteWorker = db.prepare('DELETE FROM workers WHERE id = ?');
 const upsertPool = db.prepare(
   'INSERT INTO pools (name, next_generation) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET next_generation = MAX(next_generation, excluded.next_generation)',
 );
+const upsertSample = db.prepare(
+  'INSERT INTO session_samples (at, sessions) VALUES (?, ?) ON CONFLICT(at) DO UPDATE SET sessions = excluded.sessions',
+);
+const upsertMarker = db.prepare(`
+  INSERT INTO worker_markers (worker, pool, revision, state, started_at, ready_at, detached_at, stopped_at, seen_at)
+  VALUES (@worker, @pool, @revision, @state, @startedAt, @readyAt, @detachedAt, @stoppedAt, @seenAt)
+  ON CONFLICT(worker) DO UPDATE SET pool = excluded.pool, revision = excluded.revision, state = excluded.state,
+    started_at = excluded.started_at, ready_at = excluded.ready_at, detached_at = excluded.detached_at,
+    stopped_at = excluded.stopped_at, seen_at = excluded.seen_at`);
+const pruneSamples = db.prepare('DELETE FROM session_samples WHERE at < ?');
+const pruneMarkers = db.prepare('DELETE FROM worker_markers WHERE seen_at < ? AND stopped_at IS NOT NULL');
 const setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
 
 const apply = db.transaction((ops, heartbeat) => {
@@ -49,6 +60,16 @@ const apply = db.transaction((ops, heartbeat) => {
         break;
       case 'g':
         upsertPool.run(op[1], op[2]);
+        break;
+      case 'h':
+        upsertSample.run(op[1], op[2]);
+        break;
+      case 'm':
+        upsertMarker.run({ ...op[1], seenAt: op[2] });
+        break;
+      case 'p':
+        pruneSamples.run(op[1]);
+        pruneMarkers.run(op[1]);
         break;
       default:
         throw new Error(`unknown store operation ${op[0]}`);

@@ -3,7 +3,7 @@
  * (once, at start, before anything is served). The writes are the StateStore's (state-store.ts).
  */
 import Database from 'better-sqlite3';
-import type { InstanceState } from '@handover/process-table';
+import type { InstanceState, SessionSample, WorkerMarker } from '@handover/process-table';
 
 /** A worker as recorded: enough to find its process again and serve it as before. */
 export interface StoredWorker {
@@ -89,7 +89,62 @@ export const SCHEMA = `
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
   );
+  CREATE TABLE IF NOT EXISTS session_samples (
+    at       INTEGER PRIMARY KEY,
+    sessions TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS worker_markers (
+    worker      TEXT PRIMARY KEY,
+    pool        TEXT NOT NULL,
+    revision    TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    started_at  TEXT,
+    ready_at    TEXT,
+    detached_at TEXT,
+    stopped_at  TEXT,
+    seen_at     INTEGER NOT NULL
+  );
 `;
+
+/** The session samples taken at or after `sinceMs`, oldest first (the console's chart, across restarts). */
+export function readSamples(file: string, sinceMs: number): SessionSample[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT at, sessions FROM session_samples WHERE at >= ? ORDER BY at').all(sinceMs) as Array<{ at: number; sessions: string }>;
+    return rows.map((row) => ({ at: new Date(row.at).toISOString(), sessions: JSON.parse(row.sessions) as Record<string, number> }));
+  } finally {
+    db.close();
+  }
+}
+
+/** The recorded markers of every worker not ended, or changed at or after `sinceMs` (ms). */
+export function readMarkers(file: string, sinceMs: number): WorkerMarker[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT * FROM worker_markers WHERE stopped_at IS NULL OR seen_at >= ? ORDER BY pool, worker').all(sinceMs) as Array<{
+      worker: string;
+      pool: string;
+      revision: string;
+      state: InstanceState;
+      started_at: string | null;
+      ready_at: string | null;
+      detached_at: string | null;
+      stopped_at: string | null;
+    }>;
+    return rows.map((row) => ({
+      worker: row.worker,
+      pool: row.pool,
+      revision: row.revision,
+      state: row.state,
+      startedAt: row.started_at,
+      readyAt: row.ready_at,
+      detachedAt: row.detached_at,
+      stoppedAt: row.stopped_at,
+    }));
+  } finally {
+    db.close();
+  }
+}
 
 /** The process table, generations and flush time: everything but the (possibly millions of) sessions. */
 export function readState(file: string): Omit<StoredState, 'sessions'> {

@@ -132,6 +132,7 @@ export class Supervisor implements SupervisorControl {
     if (this.keeperRestart !== undefined && this.keeperRestart.restartsInRow >= CRASH_LOOP_AFTER) {
       this.record(events.supervisorCrashLoop(this.keeperRestart));
     }
+    this.housekeeping.restore();
     await readopt(this.rt);
     this.rt.store?.startFlushing();
     this.housekeeping.start();

@@ -85,15 +85,15 @@ describe('status', () => {
     const text = formatStatus(workers, [pool, { ...pool, name: 'api', status: 'backoff', restarts: 2, nextRestartAt: new Date(T0 + 3_000).toISOString(), lastError: 'crashed' }], T0 + 65_000);
     expect(text).toBe(
       [
-        'WORKER  STATE     REVISION  SESSIONS  IN-FLIGHT  WS     PID   PORT  UPTIME',
-        'web@0   started   v1               3          1   2    4000   9000  1m 05s',
-        'web@1   detached  v0              12          0   0  123456  10001  1m 05s',
-        'web@2   crashed   v1               0          0   0       -   9002       -',
+        'WORKER  STATE     ATTACHED  REVISION  SESSIONS  IN-FLIGHT  WS     PID   PORT  UPTIME',
+        'web@0   started   yes       v1               3          1   2    4000   9000  1m 05s',
+        'web@1   detached  no        v0              12          0   0  123456  10001  1m 05s',
+        'web@2   crashed   -         v1               0          0   0       -   9002       -',
         '  web@2: exited with code 1',
         '',
-        'POOL  STATUS   REVISION  ATTACHED  RESTARTS  LOST  NOTE',
-        'web   ok       v2             1/1         0     0',
-        'api   backoff  v2             1/1         2     0  next restart in 0.0s; crashed',
+        'POOL  STATUS   REVISION  RUNNING  ATTACHED  RESTARTS  LOST  NOTE',
+        'web   ok       v2        v2            1/1         0     0',
+        'api   backoff  v2        v2            1/1         2     0  next restart in 0.0s; crashed',
         '',
       ].join('\n'),
     );
@@ -110,11 +110,11 @@ describe('status', () => {
     const text = workersTable(workers, T0 + 65_000, [probed]);
     expect(text).toBe(
       [
-        'WORKER  STATE     REVISION  SESSIONS  APP  IN-FLIGHT  WS   PID  PORT  UPTIME',
-        'web@0   started   v1               3    3          0   0  4000  9000  1m 05s',
-        'web@1   detached  v1               2    0          0   0  4001  9001  1m 05s',
-        'web@2   started   v1               1    ?          0   0  4002  9002  1m 05s',
-        'web@3   stopped   v1               0    -          0   0     -  9003       -',
+        'WORKER  STATE     ATTACHED  REVISION  SESSIONS  APP  IN-FLIGHT  WS   PID  PORT  UPTIME',
+        'web@0   started   yes       v1               3    3          0   0  4000  9000  1m 05s',
+        'web@1   detached  no        v1               2    0          0   0  4001  9001  1m 05s',
+        'web@2   started   yes       v1               1    ?          0   0  4002  9002  1m 05s',
+        'web@3   stopped   -         v1               0    -          0   0     -  9003       -',
         '  web@1: the app says 0 sessions, Handover counts 2: it stops once no request or WebSocket is open',
         '  web@2: session probe failed: GET /stats on port 9002 answered 500 Internal Server Error',
       ].join('\n'),

@@ -97,16 +97,69 @@ describe('handover status', () => {
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toBe(
       [
-        'WORKER  STATE     REVISION  SESSIONS  IN-FLIGHT  WS   PID  PORT  UPTIME',
-        'web@0   started   v1               3          1   2  4000  9000  1m 05s',
-        'web@1   detached  v0               1          0   0  4001  9001  1m 05s',
+        'WORKER  STATE     ATTACHED  REVISION  SESSIONS  IN-FLIGHT  WS   PID  PORT  UPTIME',
+        'web@0   started   yes       v1               3          1   2  4000  9000  1m 05s',
+        'web@1   detached  no        v0               1          0   0  4001  9001  1m 05s',
         '  web@1: drain ends by 2030-01-03 03:05:05 UTC at the latest (in 23h 59m)',
         '',
-        'POOL  STATUS  REVISION  ATTACHED  RESTARTS  LOST  NOTE',
-        'web   ok      v2             1/1         0     0',
+        'POOL  STATUS       REVISION  RUNNING  ATTACHED  RESTARTS  LOST  NOTE',
+        'web   out of sync  v2        v1            1/1         0     0',
+        '  web: the configuration differs from what runs: revision v1 → v2 (web@0 runs v1)',
+        '  web: `handover sync web --dry-run` shows what a sync would do; `handover sync web` does it',
         '',
       ].join('\n'),
     );
+  });
+
+  it('shows a failed deploy with the last output of the worker that did not start, and a rejected configuration', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
+    fake.failNextStart = 'it exited during start (exit code 1)';
+    expect((await cli(['detach', 'web@0', '--sync'])).code).toBe(1);
+    const failed = fake.workers.get('web@2')!;
+    fake.workers.set('web@2', {
+      ...failed,
+      lastError: 'web@2 did not start: it exited during start (exit code 1). Its last output:\nline 1\nline 2\nline 3\nline 4\nline 5\nError: boom',
+    });
+    fake.configError = 'Invalid JSON in handover.config.json: Unexpected end of JSON input (line 3, column 1)';
+    const run = await cli(['status']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const lines = run.stdout.split('\n');
+    expect(lines).toContain('  web@2: web@2 did not start: it exited during start (exit code 1). Its last output (last 5 of 6 lines; `handover logs web@2` for more):');
+    expect(lines).toContain('    | line 2');
+    expect(lines).toContain('    | Error: boom');
+    expect(lines).not.toContain('    | line 1');
+    expect(run.stdout).not.toMatch(/Its last output:\s*$/m);
+    expect(lines.find((l) => l.startsWith('web '))).toMatch(/^web\s+deploy failed\s+v2\s+v1\s+1\/1/);
+    expect(lines).toContain(
+      '  web: deploy failed at 2030-01-02 03:04:07 UTC: web@2 did not start: it exited during start (exit code 1). It printed nothing. (`handover logs web@2`); the attached workers keep serving',
+    );
+    expect(lines).toContain('  configuration rejected: Invalid JSON in handover.config.json: Unexpected end of JSON input (line 3, column 1)');
+    // A failed start with no output says so, instead of a dangling "Its last output:".
+    fake.workers.set('web@2', { ...failed, lastError: 'web@2 did not start: it timed out. Its last output:\n' });
+    expect((await cli(['status'])).stdout).toContain('  web@2: web@2 did not start: it timed out. It printed nothing.\n');
+  });
+
+  it('works with a configuration file mid-edit (status, events, logs), with a warning; commands that change something refuse', async () => {
+    await using t = await cliTest();
+    const { cli } = t;
+    // Cut short half-way through the pools: control and dataDir still readable.
+    const whole = await readFile(t.configPath, 'utf8');
+    await writeFile(t.configPath, whole.slice(0, whole.indexOf('"pools"') + 12));
+    for (const argv of [['status'], ['events', '-n', '5'], ['logs', 'web@0', '-n', '2'], ['status', '--json']]) {
+      const run = await cli(argv);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/^handover: warning: the configuration is not valid now; a running supervisor keeps its last good one, so this asks it on 127\.0\.0\.1:\d+:\n  /);
+      expect(run.stdout).not.toBe('');
+    }
+    const detach = await cli(['detach', 'web@0', '--sync']);
+    expect(detach.code).toBe(1);
+    expect(detach.stderr).not.toContain('warning');
+    expect(t.fake.calls.some((c) => c.method === 'detachAndSync')).toBe(false);
+    // A missing file is no edit under way: still an error.
+    const missing = await cli(['status', '--config', 'nope.json']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^handover: Configuration file not found:/);
   });
 
   it('prints raw JSON with --json', async () => {
@@ -249,6 +302,22 @@ describe('operations', () => {
     expect(JSON.parse(json.stdout)).toEqual({ pools: [{ pool: 'web', started: [], detached: [], error: null }] });
   });
 
+  it('sync --dry-run says what a sync would do without doing it', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
+    const run = await cli(['sync', '--dry-run']);
+    expect(run).toEqual({
+      code: 0,
+      stdout: 'web: would start 1 worker on revision v2, then detach web@0 once its successor is ready (it drains)\n  revision v1 → v2 (web@0 runs v1)\n',
+      stderr: '',
+    });
+    expect(fake.calls.filter((c) => c.method === 'sync')).toEqual([]);
+    expect(JSON.parse((await cli(['sync', 'web', '--dry-run', '--json'])).stdout)).toMatchObject({ configError: null, pools: [{ pool: 'web', start: 1, detach: ['web@0'] }] });
+    fake.configError = 'Invalid JSON in handover.config.json';
+    const broken = await cli(['sync', '--dry-run']);
+    expect(broken).toMatchObject({ code: 1, stdout: 'a sync would change nothing: the configuration does not parse:\n  Invalid JSON in handover.config.json\n' });
+  });
+
   it('logs', async () => {
     await using t = await cliTest();
     const { fake, cli } = t;
@@ -326,7 +395,7 @@ describe('stop and export', () => {
     await waitFor(() => fake.stopRequested !== null);
     expect(fake.stopRequested?.keepWorkers).toBe(false);
     await t.server.close();
-    expect((await run).stdout).toMatch(/and its 2 worker\(s\)…\nstopped\n$/);
+    expect((await run).stdout).toMatch(/and its 2 workers…\nstopped\n$/);
   });
 
   it('events --export writes the whole log as JSON lines, paging through it', async () => {

@@ -14,7 +14,8 @@ import { ControlError, type ControlErrorCode, type SupervisorControl } from '@ha
 import { FakeSupervisor } from '@handover/control-api/testing';
 import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-table';
 import { type AsyncResource, asyncResource } from '../../../test-support/resources';
-import { Client, TestSupervisor, demoPool } from './harness';
+import { writeFile } from 'node:fs/promises';
+import { Client, TestSupervisor, demoPool, waitFor } from './harness';
 
 type Started = AsyncResource<{
   control: SupervisorControl;
@@ -22,6 +23,11 @@ type Started = AsyncResource<{
   visit(): Promise<void>;
   /** The next start is of revision v2, whose process exits at once. */
   breakNextStart(): Promise<void>;
+  /** The configuration file now names this revision (same command): resolves once the pool shows it. */
+  editRevision(revision: string): Promise<void>;
+  /** The configuration file does not parse (mid-edit) / is fixed again. */
+  breakConfigFile(): Promise<void>;
+  fixConfigFile(): Promise<void>;
 }>;
 
 const ACTOR = 'contract';
@@ -336,6 +342,147 @@ function supervisorControlContract(name: string, start: () => Promise<Started>):
       expect(since(control, before).length).toBeGreaterThan(after);
       expect(seen).toHaveLength(after);
     });
+
+    it('a rollback by reattach with a newer revision in the file: the pool shows drift, the plan and the sync start it and detach the rolled-back worker', async () => {
+      await using started = await start();
+      const { control } = started;
+      await started.visit();
+      await started.editRevision('v2');
+      expect(control.listPools()[0]).toMatchObject({
+        revision: 'v2',
+        runningRevisions: ['v1'],
+        drift: { configuredRevision: 'v2', runningRevisions: ['v1'], changes: ['revision v1 → v2 (web@0 runs v1)'] },
+        configError: null,
+        deployFailure: null,
+      });
+      await control.detachAndSync('web@0', ACTOR);
+      expect(control.listPools()[0]).toMatchObject({ runningRevisions: ['v2'], drift: null });
+      await started.visit(); // on web@1, so that it drains instead of stopping at once
+      await control.reattach('web@0', ACTOR);
+      const drift = { configuredRevision: 'v2', runningRevisions: ['v1'], changes: ['revision v1 → v2 (web@0 runs v1)'] };
+      expect(control.listPools()[0]).toMatchObject({ revision: 'v2', status: 'ok', runningRevisions: ['v1'], drift });
+
+      const before = lastId(control);
+      expect(await control.planSync(undefined)).toEqual({
+        configError: null,
+        notes: [],
+        pools: [{ pool: 'web', revision: 'v2', start: 1, detach: ['web@0'], changes: drift.changes, busy: null, liftsCrashLoop: false, upToDate: false }],
+      });
+      expect(since(control, before)).toEqual([]);
+      expect(control.listWorkers().map((w) => [w.id, w.state])).toEqual([
+        ['web@0', 'started'],
+        ['web@1', 'detached'],
+      ]);
+
+      const result = await control.sync('web', ACTOR);
+      expect(result.pools.map((p) => [p.pool, p.started.map((w) => [w.id, w.revision, w.state]), p.detached?.map((w) => [w.id, w.state]), p.error])).toEqual([
+        ['web', [['web@2', 'v2', 'started']], [['web@0', 'detached']], null],
+      ]);
+      const synced = since(control, before).filter((e) => e.type === 'pool.synced');
+      expect(synced.map((e) => e.data)).toEqual([{ started: ['web@2'], detached: ['web@0'], error: null }]);
+      expect(control.listPools()[0]).toMatchObject({ runningRevisions: ['v2'], drift: null });
+      expect((await control.planSync('web')).pools[0]).toMatchObject({ start: 0, detach: [], changes: [], upToDate: true });
+    }, 60_000);
+
+    it('a configuration file that does not parse: shown on the pools, the plan says so, a sync refuses and changes nothing; fixed, all is well again', async () => {
+      await using started = await start();
+      const { control } = started;
+      await started.breakConfigFile();
+      const before = lastId(control);
+      const plan = await control.planSync(undefined);
+      expect(plan).toEqual({ configError: expect.any(String), notes: [], pools: [] });
+      expect(control.listPools()[0]!.configError).toBe(plan.configError);
+      // The last good configuration stays.
+      expect(control.listPools()[0]).toMatchObject({ revision: 'v1', drift: null });
+      await expectControlError(() => control.sync(undefined, ACTOR), 'PRECONDITION_FAILED', /^The configuration was not applied and nothing changed: /);
+      expect(brief(since(control, before))).toEqual([
+        ['action', null],
+        ['config.rejected', null],
+      ]);
+      expect(control.listWorkers().map((w) => [w.id, w.state])).toEqual([['web@0', 'started']]);
+      await started.fixConfigFile();
+      expect((await control.planSync(undefined)).configError).toBeNull();
+      expect(control.listPools()[0]!.configError).toBeNull();
+    }, 60_000);
+
+    it('a failed deploy shows on the pool until the next worker is ready', async () => {
+      await using started = await start();
+      const { control } = started;
+      await started.visit();
+      await started.breakNextStart();
+      await controlError(() => control.detachAndSync('web@0', ACTOR));
+      expect(control.listPools()[0]).toMatchObject({
+        status: 'ok',
+        deployFailure: { worker: 'web@1', revision: 'v2', reason: expect.stringMatching(/^web@1 did not start: it exited during start \(/), at: expect.stringMatching(ISO) },
+      });
+      await started.editRevision('v3');
+      await control.sync('web', ACTOR);
+      expect(control.listPools()[0]).toMatchObject({ deployFailure: null, runningRevisions: ['v3'] });
+    }, 60_000);
+
+    it('workers.drain lists what a detached worker holds (ids truncated) with its deadline and ETA; stopNow ends it, counted lost with the actor', async () => {
+      await using started = await start();
+      const { control } = started;
+      await started.visit();
+      await started.visit();
+      await control.detachAndSync('web@0', ACTOR);
+      const info = control.drainInfo('web@0', 1);
+      expect(info).toMatchObject({ worker: 'web@0', state: 'detached', sessions: 2, inFlight: 0, webSockets: 0, maxSeconds: 86_400, truncated: true });
+      expect(info.remaining).toHaveLength(1);
+      expect(info.remaining[0]).toEqual({ id: expect.stringMatching(/^.{6}…$/), lastSeenAt: expect.stringMatching(ISO), expiresAt: expect.stringMatching(ISO), open: 0 });
+      // The idle timeout (30 min by default) after it was last seen; the latest of them is the ETA, before the deadline.
+      expect(Date.parse(info.remaining[0]!.expiresAt) - Date.parse(info.remaining[0]!.lastSeenAt)).toBe(1800_000);
+      expect(info.deadline).toBe(control.listWorkers()[0]!.drainDeadline);
+      expect(info).toMatchObject({ eta: info.remaining[0]!.expiresAt, etaBasis: 'sessions' });
+      expect(control.drainInfo('web@0', 10)).toMatchObject({ truncated: false, remaining: [expect.anything(), expect.anything()] });
+      expect(control.drainInfo('web@1', 10)).toMatchObject({ state: 'started', deadline: null, eta: null, etaBasis: 'unknown', remaining: [] });
+
+      const before = lastId(control);
+      await expectControlError(
+        () => control.stopNow('web@1', ACTOR),
+        'PRECONDITION_FAILED',
+        'cannot stop web@1 now: it is started. It takes new sessions: detach it first (`handover detach web@1 --sync` starts a successor).',
+      );
+      expect(since(control, before)).toEqual([]);
+      const stopped = await control.stopNow('web@0', ACTOR);
+      expectWorkerShape({ ...stopped, pid: 0 });
+      expect(stopped).toMatchObject({ id: 'web@0', state: 'stopped', sessions: 0 });
+      const events = since(control, before);
+      expect(brief(events)).toEqual([
+        ['action', 'web@0'],
+        ['sessions.lost', 'web@0'],
+        ['worker.stopping', 'web@0'],
+        ['worker.stopped', 'web@0'],
+      ]);
+      expect(events[0]).toMatchObject({ actor: ACTOR, message: `${ACTOR}: stop web@0 now` });
+      expect(events[1]).toMatchObject({ actor: ACTOR, pool: 'web', data: { count: 2, inFlight: 0, webSockets: 0, reason: 'stopped-now' } });
+      expect(control.listPools()[0]).toMatchObject({ sessionsLost: 2 });
+      await expectControlError(() => control.stopNow('web@0', ACTOR), 'PRECONDITION_FAILED', 'cannot stop web@0 now: it is stopped. It is not running.');
+    }, 60_000);
+
+    it('filters events by worker, pool, type (exact or prefix) and actor', async () => {
+      await using started = await start();
+      const { control } = started;
+      await started.visit();
+      await control.detachAndSync('web@0', ACTOR);
+      const all = control.listEvents({ limit: 1000 });
+      const cases: Array<[Parameters<SupervisorControl['listEvents']>[0]['filter'], (e: HandoverEvent) => boolean]> = [
+        [{ worker: 'web@1' }, (e) => e.worker === 'web@1'],
+        [{ pool: 'web' }, (e) => e.pool === 'web'],
+        [{ type: 'worker.' }, (e) => e.type.startsWith('worker.')],
+        [{ type: 'worker.*' }, (e) => e.type.startsWith('worker.')],
+        [{ type: 'worker.detached' }, (e) => e.type === 'worker.detached'],
+        [{ actor: ACTOR, type: 'action' }, (e) => e.actor === ACTOR && e.type === 'action'],
+        [{ worker: 'web@0', type: 'worker.' }, (e) => e.worker === 'web@0' && e.type.startsWith('worker.')],
+      ];
+      for (const [filter, match] of cases) {
+        const expected = all.filter(match);
+        expect(expected.length).toBeGreaterThan(0);
+        expect(control.listEvents({ limit: 1000, filter })).toEqual(expected);
+        expect(control.listEvents({ limit: 1, filter })).toEqual(expected.slice(-1));
+        expect(control.listEvents({ afterId: expected[0]!.id, limit: 1000, filter })).toEqual(expected.slice(1));
+      }
+    }, 60_000);
   });
 }
 
@@ -349,7 +496,16 @@ supervisorControlContract('FakeSupervisor (in memory)', async () => {
     fake.pools.set('web', { ...fake.pools.get('web')!, revision: 'v2' });
     fake.failNextStart = 'it exited during start (exit code 3)';
   };
-  return asyncResource({ control: fake, visit, breakNextStart }, () => undefined);
+  const editRevision = async (revision: string) => {
+    fake.pools.get('web')!.revision = revision;
+  };
+  const breakConfigFile = async () => {
+    fake.configError = 'handover.config.json: Unexpected end of JSON input at line 1, column 10';
+  };
+  const fixConfigFile = async () => {
+    fake.configError = null;
+  };
+  return asyncResource({ control: fake, visit, breakNextStart, editRevision, breakConfigFile, fixConfigFile }, () => undefined);
 });
 
 supervisorControlContract('Supervisor (real, demo app)', async () => {
@@ -360,5 +516,18 @@ supervisorControlContract('Supervisor (real, demo app)', async () => {
   };
   // Read again by the next detach-and-sync or sync.
   const breakNextStart = () => harness.writeConfig(demoPool('v2', { command: 'node -e "process.exit(3)"' }));
-  return asyncResource({ control: harness.supervisor, visit, breakNextStart }, () => harness.close());
+  // The supervisor notices an edited file by itself (a watch, and a re-read every few seconds).
+  const editRevision = async (revision: string) => {
+    await harness.writeConfig(demoPool(revision));
+    await waitFor(() => harness.supervisor.listPools()[0]!.revision === revision, 20_000, `the pool to show ${revision}`);
+  };
+  const breakConfigFile = async () => {
+    await writeFile(harness.configPath, '{ "pools": [');
+    await waitFor(() => harness.supervisor.listPools()[0]!.configError, 20_000, 'the pool to show the configuration error');
+  };
+  const fixConfigFile = async () => {
+    await harness.writeConfig(demoPool('v1'));
+    await waitFor(() => harness.supervisor.listPools()[0]!.configError === null, 20_000, 'the configuration error to clear');
+  };
+  return asyncResource({ control: harness.supervisor, visit, breakNextStart, editRevision, breakConfigFile, fixConfigFile }, () => harness.close());
 });

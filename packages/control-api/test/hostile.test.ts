@@ -161,11 +161,11 @@ describe('strict input: unknown keys are refused', () => {
       ['detachAndSync', await post(h, '/trpc/workers.detachAndSync', { worker: 'web@0', pool: 'web' })],
       ['stop', await post(h, '/trpc/supervisor.stop', { keepWorkers: true, now: 1 })],
       ['logs', await send(h.server.port, 'GET', `/trpc/workers.logs?${input({ worker: 'web@0', lines: 5, stream: 'stderr' })}`)],
-      ['events.list', await send(h.server.port, 'GET', `/trpc/events.list?${input({ limit: 5, type: 'x' })}`)],
+      ['events.list', await send(h.server.port, 'GET', `/trpc/events.list?${input({ limit: 5, kind: 'x' })}`)],
     ];
     for (const [name, res] of cases) {
       expect(res.status, name).toBe(400);
-      expect(JSON.parse(res.body).error.message, name).toMatch(/^invalid input: Unrecognized key: "(force|pool|now|stream|type)"/);
+      expect(JSON.parse(res.body).error.message, name).toMatch(/^invalid input: Unrecognized key: "(force|pool|now|stream|kind)"/);
     }
     expect(h.fake.calls).toEqual([]);
   });

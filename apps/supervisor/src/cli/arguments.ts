@@ -14,6 +14,7 @@ export function parseCommandLine(argv: readonly string[]) {
         config: { type: 'string' },
         json: { type: 'boolean' },
         sync: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
         lines: { type: 'string', short: 'n' },
         follow: { type: 'boolean', short: 'f' },
         'keep-workers': { type: 'boolean' },
@@ -36,7 +37,7 @@ export function checkArguments(command: string, args: readonly string[], values:
     const problem = args.length < spec.args[0] ? 'missing argument' : `unexpected argument: ${args[spec.args[1]]}`;
     throw new UsageError(`${command}: ${problem}`, spec.usage);
   }
-  for (const option of ['json', 'sync', 'lines', 'follow', 'keep-workers', 'export'] as const) {
+  for (const option of ['json', 'sync', 'dry-run', 'lines', 'follow', 'keep-workers', 'export'] as const) {
     if (values[option] !== undefined && !spec.options.includes(option)) {
       throw new UsageError(`${command} does not take --${option}`, spec.usage);
     }

@@ -2,7 +2,7 @@
  * Pure formatting for the `handover` CLI: tables, durations, one-line summaries. No I/O, no
  * clock: callers pass `now`.
  */
-import type { HandoverEvent, LogLine, PoolInfo, SyncResult, WorkerInfo } from '@handover/process-table';
+import type { HandoverEvent, LogLine, PoolInfo, SyncPlan, SyncResult, WorkerInfo } from '@handover/process-table';
 
 export type Align = 'left' | 'right';
 
@@ -92,6 +92,8 @@ export function workersTable(workers: readonly WorkerInfo[], now: number, pools:
     [
       { header: 'WORKER', value: (w) => w.id },
       { header: 'STATE', value: (w) => w.state },
+      // Whether it takes new sessions: the one a new visitor lands on.
+      { header: 'ATTACHED', value: (w) => (w.attached ? 'yes' : isEnded(w) ? '-' : 'no') },
       { header: 'REVISION', value: (w) => w.revision },
       { header: 'SESSIONS', align: 'right', value: (w) => num(w.sessions) },
       ...(probed.size > 0 ? [{ header: 'APP', align: 'right' as const, value: (w: WorkerInfo) => (probed.has(w.pool) ? appSessions(w) : '-') }] : []),
@@ -105,7 +107,7 @@ export function workersTable(workers: readonly WorkerInfo[], now: number, pools:
   );
   const notes: string[] = [];
   for (const w of workers) {
-    if (w.lastError !== null && w.lastError !== '') notes.push(`  ${w.id}: ${firstLine(w.lastError)}`);
+    if (w.lastError !== null && w.lastError !== '') notes.push(...errorNote(w.id, w.lastError));
     const running = w.state === 'started' || w.state === 'detached';
     if (running && probed.has(w.pool) && w.appSessionsError) notes.push(`  ${w.id}: session probe failed: ${firstLine(w.appSessionsError)}`);
     if (w.state === 'detached' && probed.has(w.pool) && w.appSessions === 0 && w.sessions > 0) {
@@ -119,13 +121,53 @@ export function workersTable(workers: readonly WorkerInfo[], now: number, pools:
   return notes.length === 0 ? main : `${main}\n${notes.join('\n')}`;
 }
 
+/** Output lines shown under a failed or crashed worker's error. */
+const OUTPUT_LINES = 5;
+
+function isEnded(worker: WorkerInfo): boolean {
+  return worker.state === 'stopped' || worker.state === 'crashed' || worker.state === 'failed';
+}
+
+/**
+ * A worker's error as notes: its first line, then (when it carries the worker's last output,
+ * `… Its last output:\n<lines>`) the last few of those lines, indented, rather than a dangling
+ * "Its last output:" with nothing after it.
+ */
+function errorNote(id: string, error: string): string[] {
+  const [head = '', ...rest] = error.split('\n');
+  const output = rest.filter((line) => line.trim() !== '');
+  const intro = /\s*Its last output:\s*$/;
+  if (!intro.test(head)) return [`  ${id}: ${clip(head)}`];
+  const shown = output.slice(-OUTPUT_LINES);
+  if (shown.length === 0) return [`  ${id}: ${clip(`${head.replace(intro, '')} It printed nothing.`)}`];
+  const more = output.length > shown.length ? ` (last ${shown.length} of ${output.length} lines; \`handover logs ${id}\` for more)` : '';
+  return [`  ${id}: ${clip(head.replace(intro, ''))} Its last output${more}:`, ...shown.map((line) => `    | ${clip(line)}`)];
+}
+
+function clip(line: string): string {
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+/**
+ * One word for a pool's state, first match wins: the crash policy's `errored`/`backoff`, then
+ * `deploy failed`, `config rejected`, `out of sync` (drift), else `ok`.
+ */
+export function poolBadge(pool: PoolInfo): string {
+  if (pool.status !== 'ok') return pool.status;
+  if (pool.deployFailure) return 'deploy failed';
+  if (pool.configError) return 'config rejected';
+  if (pool.drift) return 'out of sync';
+  return 'ok';
+}
+
 export function poolsTable(pools: readonly PoolInfo[], now: number): string {
   if (pools.length === 0) return 'no pools';
   return table<PoolInfo>(
     [
       { header: 'POOL', value: (p) => p.name },
-      { header: 'STATUS', value: (p) => p.status },
+      { header: 'STATUS', value: (p) => poolBadge(p) },
       { header: 'REVISION', value: (p) => p.revision },
+      { header: 'RUNNING', value: (p) => (p.runningRevisions === undefined ? '?' : p.runningRevisions.join(',') || '-') },
       { header: 'ATTACHED', align: 'right', value: (p) => `${p.attached}/${p.instances}` },
       { header: 'RESTARTS', align: 'right', value: (p) => String(p.restarts) },
       { header: 'LOST', align: 'right', value: (p) => String(p.sessionsLost) },
@@ -144,9 +186,58 @@ function poolNote(pool: PoolInfo, now: number): string {
   return parts.join('; ');
 }
 
+/**
+ * What the pools table cannot say in a cell: the file differs from what runs (drift), the last
+ * deploy failed, the configuration file does not parse (said once).
+ */
+export function poolNotes(pools: readonly PoolInfo[]): string[] {
+  const notes: string[] = [];
+  for (const p of pools) {
+    if (p.deployFailure) {
+      const f = p.deployFailure;
+      notes.push(
+        `  ${p.name}: deploy failed at ${formatTimestamp(f.at)} UTC: ${clip(f.reason.split('\n', 1)[0]!.replace(/\s*Its last output:\s*$/, ''))} ` +
+          `(\`handover logs ${f.worker}\`); the attached workers keep serving`,
+      );
+    }
+    if (p.drift) {
+      notes.push(`  ${p.name}: the configuration differs from what runs: ${p.drift.changes.join('; ')}`);
+      notes.push(`  ${p.name}: \`handover sync ${p.name} --dry-run\` shows what a sync would do; \`handover sync ${p.name}\` does it`);
+    }
+  }
+  const configError = pools.find((p) => p.configError)?.configError;
+  if (configError) {
+    notes.push(`  configuration rejected: ${clip(configError.split('\n', 1)[0]!)}`);
+    notes.push('  the supervisor keeps running on the last good configuration; a sync or detach --sync is refused until the file is fixed');
+  }
+  return notes;
+}
+
 /** The whole `status` output. */
 export function formatStatus(workers: readonly WorkerInfo[], pools: readonly PoolInfo[], now: number): string {
-  return `${workersTable(workers, now, pools)}\n\n${poolsTable(pools, now)}\n`;
+  const notes = poolNotes(pools);
+  return `${workersTable(workers, now, pools)}\n\n${poolsTable(pools, now)}\n${notes.length === 0 ? '' : `${notes.join('\n')}\n`}`;
+}
+
+/** `handover sync --dry-run`: what a sync would do now. */
+export function formatSyncPlan(plan: SyncPlan): string {
+  if (plan.configError !== null) {
+    return `a sync would change nothing: the configuration does not parse:\n  ${plan.configError.split('\n').join('\n  ')}\n`;
+  }
+  const lines: string[] = [];
+  for (const p of plan.pools) {
+    if (p.busy !== null) lines.push(`${p.pool}: skipped: ${p.busy} is in progress`);
+    else if (p.upToDate) lines.push(`${p.pool}: up to date (revision ${p.revision}), nothing to start`);
+    else {
+      const what = [`start ${plural(p.start, 'worker')} on revision ${p.revision}`];
+      if (p.detach.length > 0) what.push(`detach ${p.detach.join(', ')} once ${p.detach.length === 1 ? 'its successor is ready (it drains)' : 'their successors are ready (they drain)'}`);
+      lines.push(`${p.pool}: would ${what.join(', then ')}`);
+    }
+    if (p.liftsCrashLoop) lines.push(`${p.pool}: and lift the crash loop stop`);
+    for (const change of p.changes) lines.push(`  ${change}`);
+  }
+  for (const note of plan.notes) lines.push(`note: ${note}`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** `2030-01-02 03:04:05` in UTC. */
@@ -203,6 +294,7 @@ export function formatSyncResult(result: SyncResult): string {
     if (pool.error !== null) lines.push(`${pool.pool}: failed: ${pool.error}`);
     else if (pool.started.length === 0) lines.push(`${pool.pool}: up to date, nothing to start`);
     else for (const w of pool.started) lines.push(`${pool.pool}: started ${readySummary(w)}`);
+    for (const w of pool.detached ?? []) lines.push(`${pool.pool}: ${drainingSummary(w)}`);
   }
   return `${lines.join('\n')}\n`;
 }

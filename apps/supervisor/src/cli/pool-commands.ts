@@ -1,6 +1,6 @@
 /** The commands that read or change workers and pools: status, detach, reattach, sync, logs. */
 import type { CommandContext } from './context';
-import { drainingSummary, formatLogLine, formatStatus, formatSyncResult, readySummary } from './format';
+import { drainingSummary, formatLogLine, formatStatus, formatSyncPlan, formatSyncResult, readySummary } from './format';
 import { EXIT_FAILURE, EXIT_OK } from './io';
 
 export async function status({ client, json, out, printJson, now }: CommandContext): Promise<number> {
@@ -47,7 +47,13 @@ export async function reattach({ client, target: { worker }, json, out, printJso
   return EXIT_OK;
 }
 
-export async function sync({ client, target: { pool }, json, out, printJson }: CommandContext): Promise<number> {
+export async function sync({ client, options: values, target: { pool }, json, out, printJson }: CommandContext): Promise<number> {
+  if (values['dry-run'] === true) {
+    const plan = await client.pools.plan.query(pool === undefined ? undefined : { pool });
+    if (json) printJson(plan);
+    else out(formatSyncPlan(plan));
+    return plan.configError === null ? EXIT_OK : EXIT_FAILURE;
+  }
   if (!json) out(`syncing ${pool === undefined ? 'every pool' : `pool ${pool}`} (re-reading the configuration)…\n`);
   const result = await client.pools.sync.mutate(pool === undefined ? undefined : { pool });
   if (json) printJson(result);

@@ -78,7 +78,9 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   // Validate arguments before looking for the supervisor.
   const target = parseTarget(command, args, values, spec);
 
-  const { client, url } = await connect(io, values.config);
+  // The commands that only read work on with a configuration file mid-edit (see connect).
+  const readOnly = command === 'status' || command === 'logs' || command === 'events' || (command === 'sync' && values['dry-run'] === true);
+  const { client, url } = await connect(io, values.config, { readOnly });
   const out = (text: string) => io.stdout.write(text);
   const printJson = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
   const now = io.now ?? Date.now;
