@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import path from 'node:path';
 
 const appDir = path.resolve(import.meta.dirname, '..');
@@ -54,17 +55,76 @@ if (!existsSync(path.join(appDir, '.next', 'BUILD_ID'))) {
   process.exit(1);
 }
 
+/**
+ * Whether the port can be listened on, tried the way next will (same host and port), so a
+ * second `npm start` or another program on it gets one line naming the variable that moves the
+ * console, not next's EADDRINUSE stack. Resolves with the error code, or null when it is free.
+ */
+function portProblem() {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error) => resolve(error.code ?? String(error)));
+    probe.listen({ host, port: Number(port), exclusive: true }, () => probe.close(() => resolve(null)));
+  });
+}
+
+const problem = await portProblem();
+if (problem === 'EADDRINUSE') {
+  console.error(
+    `admin console: port ${port} on ${host} is in use (another \`npm start\`, or another program). ` +
+      'Stop that one, or give the console another port: HANDOVER_ADMIN_PORT in .env (HANDOVER_ADMIN_HOST for the address).',
+  );
+  process.exit(1);
+}
+if (problem !== null) {
+  console.error(`admin console: cannot listen on ${host}:${port} (${problem}); set HANDOVER_ADMIN_HOST / HANDOVER_ADMIN_PORT in .env`);
+  process.exit(1);
+}
+
 const require = createRequire(path.join(appDir, 'package.json'));
 const nextBin = path.join(path.dirname(require.resolve('next/package.json')), 'dist', 'bin', 'next');
 
 const child = spawn(process.execPath, [nextBin, 'start', '--hostname', host, '--port', port], {
   cwd: appDir,
-  stdio: 'inherit',
-  env: { ...process.env, NODE_ENV: 'production' },
+  // stderr through us: see below.
+  stdio: ['inherit', 'inherit', 'pipe'],
+  // No telemetry notice (nor telemetry) from next: the start output is the banner's.
+  env: { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },
 });
+
+/**
+ * next's stderr, passed on line by line, except what a stop makes of the console's open event
+ * streams: once Ctrl-C (or SIGTERM) is on its way, the supervisor closes them and next reports
+ * each as a "failed to pipe response" error with its stack. Those blocks (the line and the
+ * indented or bracketed lines after it) are dropped then, and only then.
+ */
+let stopping = false;
+let dropping = false;
+let partial = '';
+child.stderr.setEncoding('utf8');
+child.stderr.on('data', (chunk) => {
+  const lines = (partial + chunk).split('\n');
+  partial = lines.pop() ?? '';
+  for (const line of lines) passOn(line);
+});
+child.stderr.on('end', () => {
+  if (partial !== '') passOn(partial);
+  partial = '';
+});
+
+function passOn(line) {
+  if (stopping && /failed to pipe response/i.test(line)) {
+    dropping = true;
+    return;
+  }
+  if (dropping && (/^\s/.test(line) || /^[}\]]/.test(line) || /^\[cause\]/.test(line) || line.trim() === '')) return;
+  dropping = false;
+  process.stderr.write(`${line}\n`);
+}
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
+    stopping = true;
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   });
 }
