@@ -37,3 +37,15 @@ export const nextOf = (id: string): string => {
   const [pool, generation] = id.split('@');
   return `${pool}@${Number(generation) + 1}`;
 };
+
+/** The stack's configuration file, parsed. */
+export async function readConfig(configPath = CONFIG_PATH): Promise<{ pools: Array<Record<string, unknown>> } & Record<string, unknown>> {
+  return JSON.parse(await readFile(configPath, 'utf8'));
+}
+
+/** Rewrites the first pool of the configuration file (an operator editing it). */
+export async function editPool(patch: (pool: Record<string, unknown>) => void, configPath = CONFIG_PATH): Promise<void> {
+  const config = await readConfig(configPath);
+  patch(config.pools[0]!);
+  await writeFile(configPath, JSON.stringify(config, null, 2));
+}

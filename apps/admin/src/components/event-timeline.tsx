@@ -133,7 +133,7 @@ export function EventTimeline({ events, loaded }: { events: HandoverEvent[]; loa
           const at = Date.parse(event.at);
           const kind = kindOf(event.type);
           return (
-            <li key={event.id} className={`event event-${kind.tone}`} data-testid="event" data-type={event.type}>
+            <li key={event.id} className={`event event-${kind.tone}`} data-testid="event" data-type={event.type} data-worker={event.worker ?? undefined} data-actor={event.actor}>
               <span className="event-marker" aria-hidden="true" />
               <div className="event-main">
                 <p className="event-message">{event.message}</p>

@@ -2,7 +2,7 @@
 
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
-import { formatClock } from '@/lib/format';
+import { formatClock, stripAnsi } from '@/lib/format';
 import { useTRPC } from '@/trpc/react';
 import { Modal } from './modal';
 
@@ -58,7 +58,7 @@ export function LogsDialog({ worker, open, onClose }: { worker: string; open: bo
             <div key={index} className={`log-line log-${line.stream}`}>
               <span className="log-time">{formatClock(Date.parse(line.at))}</span>
               <span className="log-stream">{line.stream === 'stderr' ? 'err' : 'out'}</span>
-              <span className="log-text">{line.text}</span>
+              <span className="log-text">{stripAnsi(line.text)}</span>
             </div>
           ))}
           <div ref={bottom} />

@@ -53,7 +53,9 @@ function PoolStatusBadge({ pool, attention }: { pool: PoolInfo; attention: PoolA
         title={attention.drift.changes.join('\n')}
         data-testid={`pool-drift-${pool.name}`}
       >
-        out of sync · running {attention.drift.running.join(', ') || 'nothing'}, file says {attention.drift.configured}
+        {attention.drift.running.some((revision) => revision !== attention.drift!.configured)
+          ? `out of sync · running ${attention.drift.running.join(', ')}, file says ${attention.drift.configured}`
+          : `out of sync · ${plural(attention.drift.changes.length, 'change')}`}
       </span>,
     );
   }

@@ -172,7 +172,14 @@ function chartOptions(
       y: { range: (_u, _min, max) => [0, Math.max(2, Math.ceil((max ?? 0) * 1.15))] },
     },
     axes: [
-      { stroke: '#5b6474', grid: { stroke: '#eceef2' }, ticks: { stroke: '#c9ced8' } },
+      {
+        stroke: '#5b6474',
+        grid: { stroke: '#eceef2' },
+        ticks: { stroke: '#c9ced8' },
+        space: 64,
+        // Clock times, one line: HH:MM on the minute, HH:MM:SS between.
+        values: (_u, splits) => splits.map((v) => (v % 60_000 === 0 ? formatClock(v).slice(0, 5) : formatClock(v))),
+      },
       {
         stroke: '#5b6474',
         label: 'sessions',
@@ -201,12 +208,12 @@ function chartOptions(
         };
       }),
     ],
-    plugins: [tooltipPlugin(series.ids), markersPlugin(markers)],
+    plugins: [tooltipPlugin(series.ids, markers), markersPlugin(markers)],
   };
 }
 
 /** Every worker's count at the cursor, the time on top: reads lines hidden under another. */
-function tooltipPlugin(ids: readonly string[]): uPlot.Plugin {
+function tooltipPlugin(ids: readonly string[], markers: { current: ChartMarker[] }): uPlot.Plugin {
   let tip: HTMLDivElement;
   return {
     hooks: {
@@ -244,6 +251,13 @@ function tooltipPlugin(ids: readonly string[]): uPlot.Plugin {
           tip.appendChild(line);
         }
         if (rows.length === 0) tip.appendChild(Object.assign(document.createElement('div'), { textContent: 'no worker running' }));
+        // Markers within a few pixels of the cursor: their labels may not fit on the plot.
+        const at = u.posToVal(left, 'x');
+        const near = Math.abs(u.posToVal(left + 6, 'x') - at);
+        for (const m of markers.current) {
+          if (Math.abs(m.t - at) > near) continue;
+          tip.appendChild(Object.assign(document.createElement('div'), { className: 'chart-tooltip-marker', textContent: `${formatClock(m.t)} ${m.worker} ${MARKER_LABEL[m.what]}` }));
+        }
         tip.hidden = false;
         const overWidth = u.over.clientWidth;
         const placeLeft = left > overWidth / 2;
@@ -269,8 +283,9 @@ function markersPlugin(markers: { current: ChartMarker[] }): uPlot.Plugin {
         const min = u.scales.x!.min ?? 0;
         const max = u.scales.x!.max ?? 0;
         layer.replaceChildren();
-        let lastLeft = -Infinity;
-        let lowered = false;
+        // Two rows of labels; a label that would overlap the one before it in both rows is
+        // left out (its line stays, and the tooltip names it).
+        const rowEnds = [-Infinity, -Infinity];
         for (const m of markers.current) {
           if (m.t < min || m.t > max) continue;
           const left = u.valToPos(m.t, 'x');
@@ -279,14 +294,16 @@ function markersPlugin(markers: { current: ChartMarker[] }): uPlot.Plugin {
           el.dataset.testid = 'chart-marker';
           el.style.left = `${left}px`;
           el.style.borderColor = workerColour(m.worker);
-          el.title = `${m.worker} ${MARKER_LABEL[m.what]} at ${formatClock(m.t)}`;
           const label = document.createElement('span');
           label.className = 'chart-marker-label';
           label.textContent = `${m.worker} ${MARKER_LABEL[m.what]}`;
-          // Labels of markers close together would overlap: the later one goes lower.
-          lowered = left - lastLeft < 110 && !lowered;
-          if (lowered) label.style.top = '1.1rem';
-          lastLeft = left;
+          const width = label.textContent.length * 6.7 + 8;
+          const row = rowEnds.findIndex((end) => end < left);
+          if (row === -1) label.classList.add('chart-marker-label-hidden');
+          else {
+            rowEnds[row] = left + width;
+            if (row === 1) label.style.top = '1.1rem';
+          }
           el.appendChild(label);
           layer.appendChild(el);
         }

@@ -1,7 +1,7 @@
 'use client';
 
 import type { PoolInfo, SessionSample, WorkerInfo } from '@handover/process-table';
-import { formatAbsolute, formatDuration, formatMegabytes } from '@/lib/format';
+import { formatAbsolute, formatDuration, formatMegabytes, stripAnsi } from '@/lib/format';
 import { splitMessage } from '@/lib/outcomes';
 import { appSessionsView, isRunning } from '@/lib/workers';
 import { useNow } from '@/hooks/use-now';
@@ -108,7 +108,7 @@ export function WorkerRow({
                   {worker.exitCode !== null ? ` (exit code ${worker.exitCode})` : worker.exitSignal !== null ? ` (${worker.exitSignal})` : ''}
                   <span className="worker-error-summary">{splitMessage(worker.lastError!).summary}</span>
                 </summary>
-                <pre>{worker.lastError}</pre>
+                <pre>{stripAnsi(worker.lastError!)}</pre>
               </details>
             ) : null}
           </td>

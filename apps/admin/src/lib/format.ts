@@ -51,3 +51,7 @@ export function formatClock(at: number): string {
 }
 
 export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** A process's output without terminal colour codes (Node prints its stack frames in grey). */
+// eslint-disable-next-line no-control-regex
+export const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
