@@ -80,7 +80,7 @@ describe('bindings restored after a kill -9 are reconciled', () => {
     const stoppedAfterMs = Date.now() - restartedAt;
     const event = (await install.events()).find(reconciled)!;
     expect(event.data).toMatchObject({ restored: 3, confirmed: 1, dropped: 2, windowSeconds: WINDOW_SECONDS });
-    expect(event.message).toMatch(/2 restored session\(s\) of web@0 were dropped/);
+    expect(event.message).toMatch(/2 restored sessions of web@0 were dropped/);
     // Not before the window: a real user had that long to come back.
     expect(Date.parse(event.at) - restartedAt).toBeGreaterThanOrEqual(WINDOW_SECONDS * 1000 - 1_000);
     // Dropped, not lost: the app had ended them.

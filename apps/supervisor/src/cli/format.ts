@@ -144,6 +144,15 @@ function errorNote(id: string, error: string): string[] {
   return [`  ${id}: ${clip(head.replace(intro, ''))} Its last output${more}:`, ...shown.map((line) => `    | ${clip(line)}`)];
 }
 
+/** A multi-line message (a ConfigError: a headline, then one indented line per problem) on one line. */
+function oneLine(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ');
+}
+
 function clip(line: string): string {
   return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
@@ -207,7 +216,7 @@ export function poolNotes(pools: readonly PoolInfo[]): string[] {
   }
   const configError = pools.find((p) => p.configError)?.configError;
   if (configError) {
-    notes.push(`  configuration rejected: ${clip(configError.split('\n', 1)[0]!)}`);
+    notes.push(`  configuration rejected: ${clip(oneLine(configError))}`);
     notes.push('  the supervisor keeps running on the last good configuration; a sync or detach --sync is refused until the file is fixed');
   }
   return notes;
