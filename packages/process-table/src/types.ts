@@ -207,13 +207,13 @@ export interface DrainInfo {
   deadline: string | null;
   /**
    * ISO: when the drain should be over if users do nothing more: the latest expiry among the
-   * remaining sessions, capped by the deadline. Null when it cannot be told (a WebSocket or a
-   * session in use does not expire by itself, and there is no deadline) or the worker is not detached.
+   * remaining sessions, capped by the deadline. Null when it cannot be told (an open WebSocket
+   * does not expire by itself, and there is no deadline) or the worker is not detached.
    */
   eta: string | null;
   /**
-   * What `eta` rests on: `empty` (nothing left: it stops now), `sessions` (idle expiry),
-   * `deadline` (capped by it, or something open that only it ends), `unknown` (see `eta`).
+   * What `eta` rests on: `empty` (no session left: it stops now), `sessions` (idle expiry),
+   * `deadline` (capped by it, or an open WebSocket that only it ends), `unknown` (see `eta`).
    */
   etaBasis: 'empty' | 'sessions' | 'deadline' | 'unknown';
   /** The remaining sessions, those that expire last first; at most the `limit` asked for. */
