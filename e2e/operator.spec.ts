@@ -1,6 +1,7 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { type APIRequestContext, type Page, expect, test } from '@playwright/test';
 import { attachedWorker, editPool, logIn, readConfig, setRevision, snap } from './support/console';
-import { APP_URL, CONTROL_TOKEN, PORTS } from './support/stack';
+import { APP_URL, CONFIG_PATH, CONTROL_TOKEN, PORTS } from './support/stack';
 
 /**
  * Issue #10, "The operator": what a new operator saw go wrong in the console, each as a story
@@ -282,6 +283,24 @@ test('events filter by worker, type and actor, and export as JSON lines (item 9)
   const lines = (await answer.text()).trim().split('\n').map((line) => JSON.parse(line) as { worker: string; type: string });
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatchObject({ worker: current, type: 'worker.started' });
+});
+
+test('a refused configuration file shows on the pool until it is fixed (item 10)', async ({ page }, testInfo) => {
+  await logIn(page);
+  await attachedWorker(page);
+  const good = await readFile(CONFIG_PATH, 'utf8');
+  try {
+    // An operator saves the file half-edited.
+    await writeFile(CONFIG_PATH, good.replace(/}\s*$/, ',\n'));
+    // Before: "ok", and "configuration was not applied" only after a Sync, until a reload.
+    await expect(page.getByTestId('pool-status-web')).toContainText('config rejected', { timeout: 30_000 });
+    await expect(page.getByTestId('pool-config-rejected-web')).toContainText('The configuration file is refused');
+    await snap(page, testInfo, 'config-rejected');
+  } finally {
+    await writeFile(CONFIG_PATH, good);
+  }
+  await expect(page.getByTestId('pool-status-web')).toHaveText('ok', { timeout: 30_000 });
+  await expect(page.getByTestId('pool-config-rejected-web')).toHaveCount(0);
 });
 
 test('live workers first, ended ones folded (item 6)', async ({ page }, testInfo) => {

@@ -99,6 +99,11 @@ test('the page says when the supervisor is gone and reconnects by itself', async
   await expect(page.getByTestId('worker-state-web@1')).toHaveText('started');
   await expect(page.getByTestId('worker-state-web@0')).toHaveCount(0);
   await snap(page, testInfo, 'reconnected');
+  // The session history survived the restart (#10): a fresh page still draws web@0's line,
+  // ended, from the supervisor's store.
+  await page.reload();
+  await expect(page.getByTestId('chart-legend-web@0')).toContainText('web@0 0 (ended)');
+  await expect(page.getByTestId('worker-state-web@1')).toHaveText('started');
   // The timeline resumed too: the restart's events are there.
   await expect(page.locator('[data-testid="event"][data-type="supervisor.started"]')).toHaveCount(2);
 });

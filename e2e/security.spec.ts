@@ -213,7 +213,8 @@ test('no secret reaches the browser: not in any page, script, API answer, header
   expect(seen.some((r) => r.headers!.toLowerCase().includes(`set-cookie: ${COOKIE}=`))).toBe(true);
   const streamed = streamText();
   expect(streamed.length).toBeGreaterThanOrEqual(1);
-  expect(streamed.some((s) => s.text.includes('web@0'))).toBe(true);
+  // (Any worker: the specs before this one leave whichever they started; #10's add several.)
+  expect(streamed.some((s) => /web@\d+/.test(s.text))).toBe(true);
 
   const found: string[] = [];
   for (const { url, headers, body } of seen) {

@@ -298,11 +298,15 @@ function markersPlugin(markers: { current: ChartMarker[] }): uPlot.Plugin {
           label.className = 'chart-marker-label';
           label.textContent = `${m.worker} ${MARKER_LABEL[m.what]}`;
           const width = label.textContent.length * 6.7 + 8;
-          const row = rowEnds.findIndex((end) => end < left);
+          // Near the right edge the label goes to the left of its line.
+          const flip = left + width > u.over.clientWidth;
+          const from = flip ? left - width : left;
+          const row = rowEnds.findIndex((end) => end < from);
           if (row === -1) label.classList.add('chart-marker-label-hidden');
           else {
-            rowEnds[row] = left + width;
+            rowEnds[row] = from + width;
             if (row === 1) label.style.top = '1.1rem';
+            if (flip) label.classList.add('chart-marker-label-flipped');
           }
           el.appendChild(label);
           layer.appendChild(el);
