@@ -318,6 +318,37 @@ describe('operations', () => {
     expect(broken).toMatchObject({ code: 1, stdout: 'a sync would change nothing: the configuration does not parse:\n  Invalid JSON in handover.config.json\n' });
   });
 
+  it('drain: what a detached worker holds, its deadline and expected end; --stop-now ends it', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
+    fake.workers.set('web@1', { ...fake.workers.get('web@1')!, sessions: 3 });
+    const run = await cli(['drain', 'web@1', '-n', '2']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toBe(
+      [
+        'web@1 detached 5.0s ago; 3 sessions, 0 requests and 0 WebSockets left',
+        'deadline: 2030-01-03 03:05:05 UTC (in 23h 59m; drain.maxSeconds 86400)',
+        'expected end: 2030-01-02 03:34:05 UTC (in 28m 55s: when the last session expires, if its user does nothing more)',
+        'SESSION  LAST SEEN (UTC)      EXPIRES (UTC)        OPEN',
+        'fakese…  2030-01-02 03:04:05  2030-01-02 03:34:05     0',
+        'fakese…  2030-01-02 03:03:05  2030-01-02 03:33:05     0',
+        '… and 1 more session (-n N lists more)',
+        '`handover drain web@1 --stop-now` stops it now; what it still holds is lost',
+        '',
+      ].join('\n'),
+    );
+    expect(fake.calls.filter((c) => c.method === 'drainInfo').map((c) => c.args)).toEqual([['web@1', 2]]);
+    const stop = await cli(['drain', 'web@1', '--stop-now']);
+    expect(stop).toEqual({ code: 0, stdout: 'web@1 stopped; it still held 3 sessions, 0 requests, 0 WebSockets (those sessions are lost)\n', stderr: '' });
+    expect(fake.calls.filter((c) => c.method === 'stopNow').map((c) => c.args)).toEqual([['web@1', 'cli:tester']]);
+    const refused = await cli(['drain', 'web@0', '--stop-now']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('handover: cannot stop web@0 now: it is started. It takes new sessions: detach it first (`handover detach web@0 --sync` starts a successor).\n');
+    const attached = (await cli(['drain', 'web@0'])).stdout.split('\n');
+    expect(attached[0]).toBe('web@0 is started, not draining; it holds 3 sessions, 1 request and 2 WebSockets');
+    expect(attached).not.toContain('`handover drain web@0 --stop-now` stops it now; what it still holds is lost');
+  });
+
   it('logs', async () => {
     await using t = await cliTest();
     const { fake, cli } = t;

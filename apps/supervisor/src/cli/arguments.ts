@@ -15,6 +15,7 @@ export function parseCommandLine(argv: readonly string[]) {
         json: { type: 'boolean' },
         sync: { type: 'boolean' },
         'dry-run': { type: 'boolean' },
+        'stop-now': { type: 'boolean' },
         lines: { type: 'string', short: 'n' },
         follow: { type: 'boolean', short: 'f' },
         'keep-workers': { type: 'boolean' },
@@ -37,7 +38,7 @@ export function checkArguments(command: string, args: readonly string[], values:
     const problem = args.length < spec.args[0] ? 'missing argument' : `unexpected argument: ${args[spec.args[1]]}`;
     throw new UsageError(`${command}: ${problem}`, spec.usage);
   }
-  for (const option of ['json', 'sync', 'dry-run', 'lines', 'follow', 'keep-workers', 'export'] as const) {
+  for (const option of ['json', 'sync', 'dry-run', 'stop-now', 'lines', 'follow', 'keep-workers', 'export'] as const) {
     if (values[option] !== undefined && !spec.options.includes(option)) {
       throw new UsageError(`${command} does not take --${option}`, spec.usage);
     }
@@ -53,7 +54,7 @@ export interface Target {
 
 export function parseTarget(command: string, args: readonly string[], values: CliOptions, spec: CommandSpec): Target {
   let worker: string | undefined;
-  if (command === 'detach' || command === 'reattach' || command === 'logs') {
+  if (command === 'detach' || command === 'reattach' || command === 'logs' || command === 'drain') {
     worker = args[0]!;
     if (!WORKER_ID.test(worker)) {
       throw new UsageError(`${command}: ${JSON.stringify(worker)} is not a worker id (like web@0)`, spec.usage);

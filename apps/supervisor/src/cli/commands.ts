@@ -1,5 +1,5 @@
 /** The commands the CLI knows: usage, summary, the arguments and options each takes; the help text. */
-export type OptionName = 'json' | 'sync' | 'dry-run' | 'lines' | 'follow' | 'keep-workers' | 'export';
+export type OptionName = 'json' | 'sync' | 'dry-run' | 'stop-now' | 'lines' | 'follow' | 'keep-workers' | 'export';
 
 export interface CommandSpec {
   usage: string;
@@ -35,6 +35,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
       're-read the configuration; replace attached workers on another revision or command (each detached once its successor is ready) and start workers where a pool has fewer attached than wanted; --dry-run only says what it would do',
     args: [0, 1],
     options: ['dry-run', 'json'],
+  },
+  drain: {
+    usage: 'drain <worker> [-n N] [--stop-now] [--json]',
+    summary:
+      "what a detached worker still holds (its sessions, ids shortened, when each expires), its deadline and expected end; --stop-now stops it now (what is left is lost)",
+    args: [1, 1],
+    options: ['lines', 'stop-now', 'json'],
   },
   reattach: { usage: 'reattach <worker> [--json]', summary: 'let a detached worker take new sessions again (rollback)', args: [1, 1], options: ['json'] },
   logs: { usage: 'logs <worker> [-n N] [--json]', summary: "a worker's last output lines (default 200)", args: [1, 1], options: ['lines', 'json'] },

@@ -2,7 +2,7 @@
  * Pure formatting for the `handover` CLI: tables, durations, one-line summaries. No I/O, no
  * clock: callers pass `now`.
  */
-import type { HandoverEvent, LogLine, PoolInfo, SyncPlan, SyncResult, WorkerInfo } from '@handover/process-table';
+import type { DrainInfo, HandoverEvent, LogLine, PoolInfo, SyncPlan, SyncResult, WorkerInfo } from '@handover/process-table';
 
 export type Align = 'left' | 'right';
 
@@ -226,6 +226,48 @@ export function poolNotes(pools: readonly PoolInfo[]): string[] {
 export function formatStatus(workers: readonly WorkerInfo[], pools: readonly PoolInfo[], now: number): string {
   const notes = poolNotes(pools);
   return `${workersTable(workers, now, pools)}\n\n${poolsTable(pools, now)}\n${notes.length === 0 ? '' : `${notes.join('\n')}\n`}`;
+}
+
+/** `handover drain <worker>`: what a worker still holds, its deadline and expected end. */
+export function formatDrain(info: DrainInfo, now: number): string {
+  const lines: string[] = [];
+  const held = `${plural(info.sessions, 'session')}, ${plural(info.inFlight, 'request')} and ${plural(info.webSockets, 'WebSocket')}`;
+  if (info.state !== 'detached') {
+    lines.push(`${info.worker} is ${info.state}, not draining; it holds ${held}`);
+  } else {
+    const since = ms(info.detachedAt);
+    lines.push(`${info.worker} detached${since === null ? '' : ` ${formatDuration(now - since)} ago`}; ${held} left`);
+    const deadline = ms(info.deadline);
+    lines.push(
+      deadline === null
+        ? 'deadline: none (drain.maxSeconds is null): it drains as long as sessions last'
+        : `deadline: ${formatTimestamp(info.deadline!)} UTC (in ${formatDuration(deadline - now)}; drain.maxSeconds ${info.maxSeconds})`,
+    );
+    const eta = ms(info.eta);
+    const why = {
+      empty: 'nothing is left: it stops now',
+      sessions: 'when the last session expires, if its user does nothing more',
+      deadline: info.webSockets > 0 ? 'an open WebSocket only ends by its user or the deadline' : 'the deadline comes before the last session expires',
+      unknown: 'an open WebSocket only ends by its user, and there is no deadline',
+    }[info.etaBasis];
+    lines.push(eta === null ? `expected end: unknown (${why})` : `expected end: ${formatTimestamp(info.eta!)} UTC (in ${formatDuration(eta - now)}: ${why})`);
+  }
+  if (info.remaining.length > 0) {
+    lines.push(
+      table(
+        [
+          { header: 'SESSION', value: (s: DrainInfo['remaining'][number]) => s.id },
+          { header: 'LAST SEEN (UTC)', value: (s) => formatTimestamp(s.lastSeenAt) },
+          { header: 'EXPIRES (UTC)', value: (s) => formatTimestamp(s.expiresAt) },
+          { header: 'OPEN', align: 'right', value: (s) => String(s.open) },
+        ],
+        info.remaining,
+      ),
+    );
+    if (info.truncated) lines.push(`… and ${plural(info.sessions - info.remaining.length, 'more session')} (-n N lists more)`);
+  }
+  if (info.state === 'detached') lines.push(`\`handover drain ${info.worker} --stop-now\` stops it now; what it still holds is lost`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** `handover sync --dry-run`: what a sync would do now. */

@@ -1,6 +1,6 @@
 /** The commands that read or change workers and pools: status, detach, reattach, sync, logs. */
 import type { CommandContext } from './context';
-import { drainingSummary, formatLogLine, formatStatus, formatSyncPlan, formatSyncResult, readySummary } from './format';
+import { drainingSummary, formatDrain, formatLogLine, formatStatus, formatSyncPlan, formatSyncResult, plural, readySummary } from './format';
 import { EXIT_FAILURE, EXIT_OK } from './io';
 
 export async function status({ client, json, out, printJson, now }: CommandContext): Promise<number> {
@@ -59,6 +59,23 @@ export async function sync({ client, options: values, target: { pool }, json, ou
   if (json) printJson(result);
   else out(formatSyncResult(result));
   return result.pools.some((p) => p.error !== null) ? EXIT_FAILURE : EXIT_OK;
+}
+
+/** `handover drain <worker>`: what it still holds and when it should be gone; `--stop-now` ends it. */
+export async function drain({ client, options: values, target: { worker, lines }, json, out, printJson, now }: CommandContext): Promise<number> {
+  const info = await client.workers.drain.query({ worker: worker!, limit: lines ?? 20 });
+  if (values['stop-now'] !== true) {
+    if (json) printJson(info);
+    else out(formatDrain(info, now()));
+    return EXIT_OK;
+  }
+  const stopped = await client.workers.stopNow.mutate({ worker: worker! });
+  if (json) printJson({ drain: info, stopped });
+  else {
+    const left = [plural(info.sessions, 'session'), plural(info.inFlight, 'request'), plural(info.webSockets, 'WebSocket')];
+    out(`${stopped.id} ${stopped.state}; it still held ${left.join(', ')}${info.sessions > 0 ? ` (${info.sessions === 1 ? 'that session is' : 'those sessions are'} lost)` : ''}\n`);
+  }
+  return EXIT_OK;
 }
 
 export async function logs({ client, target: { worker, lines }, json, out, printJson }: CommandContext): Promise<number> {

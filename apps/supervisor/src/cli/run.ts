@@ -11,7 +11,7 @@ import type { CommandContext } from './context';
 import { CliError, UsageError, explain } from './errors';
 import { events } from './events';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIO } from './io';
-import { detach, logs, reattach, status, sync } from './pool-commands';
+import { detach, drain, logs, reattach, status, sync } from './pool-commands';
 import { stop } from './stop';
 
 export { helpText } from './commands';
@@ -79,7 +79,8 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   const target = parseTarget(command, args, values, spec);
 
   // The commands that only read work on with a configuration file mid-edit (see connect).
-  const readOnly = command === 'status' || command === 'logs' || command === 'events' || (command === 'sync' && values['dry-run'] === true);
+  const readOnly =
+    command === 'status' || command === 'logs' || command === 'events' || (command === 'drain' && values['stop-now'] !== true) || (command === 'sync' && values['dry-run'] === true);
   const { client, url } = await connect(io, values.config, { readOnly });
   const out = (text: string) => io.stdout.write(text);
   const printJson = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
@@ -106,6 +107,8 @@ function runControlCommand(command: string, context: CommandContext): Promise<nu
       return sync(context);
     case 'logs':
       return logs(context);
+    case 'drain':
+      return drain(context);
     case 'stop':
       return stop(context);
     case 'events':
