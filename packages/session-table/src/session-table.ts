@@ -303,20 +303,37 @@ export class SessionTable<O extends SessionOwner> {
   }
 
   /**
-   * The live sessions of an owner with their timing, for inspection (a drain's detail): when each
-   * was last used and expires if unused (ms), and how many requests or WebSockets hold it
-   * (`open`; a held session does not expire). A full scan: for an operator's query, not per request.
+   * The live sessions of an owner with their timing, for inspection (a drain's detail): the
+   * `limit` that expire last, latest first, each with when it was last used and expires if
+   * unused (ms) and how many requests or WebSockets hold it (`open`; a held session does not
+   * expire); and how many there are in all. A full scan of the table (no copy of it): for an
+   * operator's query, not per request.
    */
-  sessionsOf(owner: O): SessionDetail[] {
+  sessionsOf(owner: O, limit = Number.POSITIVE_INFINITY): { count: number; latest: SessionDetail[] } {
     const now = this.now();
-    const found: SessionDetail[] = [];
+    // Kept sorted, latest expiry first, at most `limit` long.
+    const latest: Binding<O>[] = [];
+    let count = 0;
     for (const shard of this.shards) {
-      for (const [id, binding] of shard) {
+      for (const binding of shard.values()) {
         if (binding.owner !== owner || !this.isLive(binding, now)) continue;
-        found.push({ id, lastUsedAt: binding.expiresAt - binding.ttlMs, expiresAt: binding.expiresAt, open: binding.pins });
+        count++;
+        if (latest.length >= limit && (latest.length === 0 || binding.expiresAt <= latest[latest.length - 1]!.expiresAt)) continue;
+        let lo = 0;
+        let hi = latest.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (latest[mid]!.expiresAt >= binding.expiresAt) lo = mid + 1;
+          else hi = mid;
+        }
+        latest.splice(lo, 0, binding);
+        if (latest.length > limit) latest.pop();
       }
     }
-    return found;
+    return {
+      count,
+      latest: latest.map((b) => ({ id: b.id, lastUsedAt: b.expiresAt - b.ttlMs, expiresAt: b.expiresAt, open: b.pins })),
+    };
   }
 
   /** Session ids per owner, for inspection and tests (a full scan). */
