@@ -379,6 +379,25 @@ describe('operations', () => {
     );
   });
 
+  it('events --worker/--pool/--type/--actor: only what matches, in the table, the export and --follow', async () => {
+    await using t = await cliTest();
+    const { fake, cli } = t;
+    fake.record('worker.started', 'a', { pool: 'web', worker: 'web@0' });
+    fake.record('action', 'b', { actor: 'cli:alice', pool: 'web', worker: 'web@0' });
+    fake.record('worker.stopped', 'c', { pool: 'web', worker: 'web@1' });
+    const messages = async (argv: string[]) => JSON.parse((await cli(['events', '--json', ...argv])).stdout).map((e: { message: string }) => e.message);
+    expect(await messages(['--worker', 'web@0'])).toEqual(['a', 'b']);
+    expect(await messages(['--type', 'worker.'])).toEqual(['a', 'c']);
+    expect(await messages(['--type', 'worker.stopped', '--pool', 'web'])).toEqual(['c']);
+    expect(await messages(['--actor', 'cli:alice'])).toEqual(['b']);
+    expect((await cli(['events', '--worker', 'web@1', '--export', 'w1.jsonl'])).stdout).toMatch(/^exported 1 event to /);
+    expect((await readFile(path.join(t.dir, 'w1.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).message)).toEqual(['c']);
+    const bad = await cli(['events', '--type', 'worker stopped']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^handover: invalid input: type: /);
+    expect((await cli(['status', '--worker', 'web@0'])).code).toBe(2);
+  });
+
   it('events --follow: history, then live events over SSE, until aborted', async () => {
     await using t = await cliTest();
     const { fake } = t;

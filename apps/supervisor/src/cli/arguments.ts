@@ -16,6 +16,10 @@ export function parseCommandLine(argv: readonly string[]) {
         sync: { type: 'boolean' },
         'dry-run': { type: 'boolean' },
         'stop-now': { type: 'boolean' },
+        worker: { type: 'string' },
+        pool: { type: 'string' },
+        type: { type: 'string' },
+        actor: { type: 'string' },
         lines: { type: 'string', short: 'n' },
         follow: { type: 'boolean', short: 'f' },
         'keep-workers': { type: 'boolean' },
@@ -38,7 +42,7 @@ export function checkArguments(command: string, args: readonly string[], values:
     const problem = args.length < spec.args[0] ? 'missing argument' : `unexpected argument: ${args[spec.args[1]]}`;
     throw new UsageError(`${command}: ${problem}`, spec.usage);
   }
-  for (const option of ['json', 'sync', 'dry-run', 'stop-now', 'lines', 'follow', 'keep-workers', 'export'] as const) {
+  for (const option of ['json', 'sync', 'dry-run', 'stop-now', 'lines', 'follow', 'keep-workers', 'export', 'worker', 'pool', 'type', 'actor'] as const) {
     if (values[option] !== undefined && !spec.options.includes(option)) {
       throw new UsageError(`${command} does not take --${option}`, spec.usage);
     }

@@ -1,5 +1,5 @@
 /** The commands the CLI knows: usage, summary, the arguments and options each takes; the help text. */
-export type OptionName = 'json' | 'sync' | 'dry-run' | 'stop-now' | 'lines' | 'follow' | 'keep-workers' | 'export';
+export type OptionName = 'json' | 'sync' | 'dry-run' | 'stop-now' | 'lines' | 'follow' | 'keep-workers' | 'export' | 'worker' | 'pool' | 'type' | 'actor';
 
 export interface CommandSpec {
   usage: string;
@@ -46,11 +46,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   reattach: { usage: 'reattach <worker> [--json]', summary: 'let a detached worker take new sessions again (rollback)', args: [1, 1], options: ['json'] },
   logs: { usage: 'logs <worker> [-n N] [--json]', summary: "a worker's last output lines (default 200)", args: [1, 1], options: ['lines', 'json'] },
   events: {
-    usage: 'events [-n N] [--follow] [--json] [--export FILE]',
+    usage: 'events [-n N] [--follow] [--json] [--export FILE] [--worker W] [--pool P] [--type T] [--actor A]',
     summary:
-      'the event log: state changes and who did what (default last 20); --follow streams new ones; --export writes the whole log to FILE as JSON lines',
+      'the event log: state changes and who did what (default last 20); --follow streams new ones; --export writes the whole log to FILE as JSON lines; ' +
+      '--worker, --pool, --type (worker.stopped, or a prefix: worker.) and --actor keep only the events that match',
     args: [0, 0],
-    options: ['lines', 'follow', 'json', 'export'],
+    options: ['lines', 'follow', 'json', 'export', 'worker', 'pool', 'type', 'actor'],
   },
   help: { usage: 'help [command]', summary: 'this help', args: [0, 1], options: [] },
 };

@@ -9,12 +9,16 @@ import { eventsTable, formatEventLine, plural } from './format';
 import { EXIT_OK, type CliIO } from './io';
 
 export async function events({ client, io, spec, options: values, target: { lines }, json, out, printJson }: CommandContext): Promise<number> {
+  // --worker, --pool, --type (exact, or a prefix like worker.), --actor: checked by the supervisor.
+  const filter = Object.fromEntries(
+    (['worker', 'pool', 'type', 'actor'] as const).flatMap((key) => (values[key] === undefined ? [] : [[key, values[key]]])),
+  ) as { worker?: string; pool?: string; type?: string; actor?: string };
   if (values.export !== undefined) {
     if (values.follow === true) throw new UsageError('events: --export and --follow do not go together', spec.usage);
     const file = path.resolve(io.cwd, values.export);
     const all: HandoverEvent[] = [];
     for (;;) {
-      const page = await client.events.list.query({ afterId: all.at(-1)?.id ?? 0, limit: 1000 });
+      const page = await client.events.list.query({ afterId: all.at(-1)?.id ?? 0, limit: 1000, ...filter });
       all.push(...page);
       if (page.length < 1000) break;
     }
@@ -22,7 +26,7 @@ export async function events({ client, io, spec, options: values, target: { line
     out(`exported ${plural(all.length, 'event')} to ${file} (JSON lines)\n`);
     return EXIT_OK;
   }
-  const events = await client.events.list.query({ limit: lines ?? 20 });
+  const events = await client.events.list.query({ limit: lines ?? 20, ...filter });
   if (values.follow !== true) {
     if (json) printJson(events);
     else out(`${eventsTable(events)}\n`);
@@ -30,12 +34,18 @@ export async function events({ client, io, spec, options: values, target: { line
   }
   const print = (e: HandoverEvent) => out(json ? `${JSON.stringify(e)}\n` : `${formatEventLine(e)}\n`);
   events.forEach(print);
-  await follow(client, events.at(-1)?.id ?? 0, print, io);
+  await follow(client, events.at(-1)?.id ?? 0, print, io, filter);
   return EXIT_OK;
 }
 
 /** Streams live events after `afterId` until `io.signal` aborts or the stream fails. */
-function follow(client: ControlClient, afterId: number, print: (e: HandoverEvent) => void, io: CliIO): Promise<void> {
+function follow(
+  client: ControlClient,
+  afterId: number,
+  print: (e: HandoverEvent) => void,
+  io: CliIO,
+  filter: { worker?: string; pool?: string; type?: string; actor?: string },
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (io.signal?.aborted === true) {
       resolve();
@@ -43,7 +53,7 @@ function follow(client: ControlClient, afterId: number, print: (e: HandoverEvent
     }
     let reconnecting = false;
     const subscription = client.events.live.subscribe(
-      { lastEventId: String(afterId) },
+      { lastEventId: String(afterId), ...filter },
       {
         onData: (envelope) => {
           reconnecting = false;
