@@ -44,7 +44,7 @@ import { Runtime } from './runtime';
 import { type SessionReportChannel, sessionReportReceiver } from './session-report-channel';
 import type { StateStore } from './state-store';
 import type { Worker } from './worker';
-import { StartFailure, fillPool, startWorker, withoutHandoverVariables } from './worker-start';
+import { StartFailure, fillPool, startWorker, startWorkersTogether, withoutHandoverVariables } from './worker-start';
 import { stopWorker } from './worker-stop';
 
 const { SUPERVISOR, workerEvents } = events;
@@ -202,12 +202,23 @@ export class Supervisor implements SupervisorControl {
     return exclusive(pool, `detach-and-sync of ${id} by ${actor}`, async () => {
       this.record(events.workerAction(actor, pool.name, id, `detach and sync ${id}`));
       await applyConfig(this.rt, this.reloadConfig, actor);
-      const detachOld = () => {
-        if (worker.state === 'started') detachWorker(this.rt, pool, worker, actor);
+      // A pool of N instances gets N successors; new sessions switch to them all at once, in the
+      // tick the last is ready, and every worker that took new sessions until then is detached.
+      const detached: Worker[] = [];
+      const detachOld = (successors: readonly Worker[]) => {
+        for (const old of pool.workers.filter((w) => w.state === 'started' && !successors.includes(w))) {
+          detachWorker(this.rt, pool, old, actor);
+          detached.push(old);
+        }
       };
       try {
-        const successor = await startWorker(this.rt, pool, actor, detachOld);
-        return { detached: worker.info(), started: successor.info() };
+        const successors = await startWorkersTogether(this.rt, pool, actor, pool.config.instances, detachOld);
+        return {
+          detached: worker.info(),
+          started: (successors[0] as Worker).info(),
+          allDetached: detached.map((w) => w.info()),
+          allStarted: successors.map((w) => w.info()),
+        };
       } catch (error) {
         if (!(error instanceof StartFailure)) throw error;
         const failed = error.worker;

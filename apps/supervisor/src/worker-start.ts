@@ -20,10 +20,80 @@ export class StartFailure extends Error {
 
 /**
  * Spawns the pool's next generation and waits for its health check. `onReady` runs in the same
- * tick the worker becomes the target for new sessions (detach-and-sync detaches the old one
+ * tick the worker becomes a target for new sessions (detach-and-sync detaches the old one
  * there, so there is never a moment without a worker for new sessions). Throws StartFailure.
  */
-export async function startWorker(rt: Runtime, pool: Pool, actor: string, onReady?: () => void, portRetries = 0): Promise<Worker> {
+export async function startWorker(rt: Runtime, pool: Pool, actor: string, onReady?: (worker: Worker) => void): Promise<Worker> {
+  const worker = await launchWorker(rt, pool, actor);
+  attachWorker(rt, pool, worker);
+  onReady?.(worker);
+  announceStarted(rt, worker, actor);
+  return worker;
+}
+
+/**
+ * Starts `count` workers and makes them targets for new sessions only once every one of them is
+ * ready, all in one tick, then `onAllReady` (detach-and-sync of a pool of several instances:
+ * new sessions switch revision at once, never to a mix). If any fails, the ready ones are
+ * stopped again and the first failure is thrown: nothing changes for the running workers.
+ */
+export async function startWorkersTogether(
+  rt: Runtime,
+  pool: Pool,
+  actor: string,
+  count: number,
+  onAllReady: (started: readonly Worker[]) => void,
+): Promise<Worker[]> {
+  if (count <= 1) return [await startWorker(rt, pool, actor, (worker) => onAllReady([worker]))];
+  const settled = await Promise.allSettled(Array.from({ length: count }, () => launchWorker(rt, pool, actor)));
+  const ready = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  // A ready one may have exited while it waited for the others (handleExit leaves a starting worker to us).
+  const exited = ready.find((worker) => worker.exitCode !== null || worker.exitSignal !== null);
+  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure === undefined && exited === undefined && !rt.stopping) {
+    for (const worker of ready) attachWorker(rt, pool, worker);
+    onAllReady(ready);
+    for (const worker of ready) announceStarted(rt, worker, actor);
+    return ready;
+  }
+  if (exited !== undefined) {
+    const reason = `it exited while the other new workers started (${describeExit({ code: exited.exitCode, signal: exited.exitSignal as NodeJS.Signals | null })})`;
+    exited.lastError = `${exited.id} did not start: ${reason}.`;
+    rt.table.transition(exited, 'failed');
+    rt.record(workerEvents.failedToStart(actor, exited, reason));
+  }
+  const unneeded = ready.filter((worker) => worker !== exited);
+  await Promise.all(unneeded.map((worker) => abandonWorker(rt, pool, worker, 'another new worker of the same detach-and-sync did not start')));
+  if (failure !== undefined) throw failure.reason;
+  throw new StartFailure(exited ?? (ready[0] as Worker));
+}
+
+/** A healthy worker becomes a target for new sessions, and is watched from now on. */
+function attachWorker(rt: Runtime, pool: Pool, worker: Worker): void {
+  rt.table.transition(worker, 'started');
+  pool.deployFailure = null;
+  watchLiveness(rt, pool, worker);
+}
+
+/** Recorded after the caller's same-tick step (the old worker's detach), as the log reads best. */
+function announceStarted(rt: Runtime, worker: Worker, actor: string): void {
+  rt.record(workerEvents.started(actor, worker, Date.now() - (worker.startedAt as Date).getTime()));
+}
+
+/** Stops a ready worker that is not needed after all (it never took a session). */
+async function abandonWorker(rt: Runtime, pool: Pool, worker: Worker, reason: string): Promise<void> {
+  const { graceSeconds } = pool.config.stop;
+  worker.stopRequested = true;
+  rt.table.transition(worker, 'stopping');
+  rt.record(workerEvents.stopping(worker, reason, graceSeconds));
+  await worker.process?.terminate(graceSeconds * 1000);
+}
+
+/**
+ * Spawns the pool's next generation and waits until it answers its health check; it stays
+ * `starting` (not a target yet). Throws StartFailure, after stopping it.
+ */
+async function launchWorker(rt: Runtime, pool: Pool, actor: string, portRetries = 0): Promise<Worker> {
   const config = pool.config;
   const generation = pool.rows.takeGeneration();
   rt.store?.setNextGeneration(pool.name, pool.rows.nextGeneration);
@@ -67,14 +137,7 @@ export async function startWorker(rt: Runtime, pool: Pool, actor: string, onRead
     signal: exited.signal,
   });
 
-  if (outcome === 'ready' && worker.state === 'starting' && !rt.stopping) {
-    rt.table.transition(worker, 'started');
-    pool.deployFailure = null;
-    onReady?.();
-    watchLiveness(rt, pool, worker);
-    rt.record(workerEvents.started(actor, worker, Date.now() - worker.startedAt.getTime()));
-    return worker;
-  }
+  if (outcome === 'ready' && worker.state === 'starting' && !rt.stopping) return worker;
 
   // Leaving with the workers running: this one too (recorded as starting; the next
   // supervisor adopts it if it answers).
@@ -96,7 +159,7 @@ export async function startWorker(rt: Runtime, pool: Pool, actor: string, onRead
   // generation on the next free port, twice at most.
   if (!rt.stopping && outcome !== 'timeout' && portRetries < MAX_PORT_RETRIES && /EADDRINUSE/.test(output)) {
     rt.record(workerEvents.lostPort(actor, worker, portRetries + 1));
-    return startWorker(rt, pool, actor, onReady, portRetries + 1);
+    return launchWorker(rt, pool, actor, portRetries + 1);
   }
   throw new StartFailure(worker);
 }

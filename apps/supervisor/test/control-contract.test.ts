@@ -206,7 +206,9 @@ function supervisorControlContract(name: string, start: () => Promise<Started>):
       await started.visit();
       const before = lastId(control);
       const result = await control.detachAndSync('web@0', ACTOR);
-      expect(Object.keys(result).sort()).toEqual(['detached', 'started']);
+      expect(Object.keys(result).sort()).toEqual(['allDetached', 'allStarted', 'detached', 'started']);
+      expect(result.allDetached.map((w) => w.id)).toEqual(['web@0']);
+      expect(result.allStarted.map((w) => w.id)).toEqual(['web@1']);
       expectWorkerShape(result.detached);
       expectWorkerShape(result.started);
       expect(result.detached).toMatchObject({ id: 'web@0', state: 'detached', attached: false, sessions: 1, detachedAt: expect.stringMatching(ISO) });

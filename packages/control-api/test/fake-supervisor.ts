@@ -346,7 +346,9 @@ export class FakeSupervisor implements SupervisorControl {
         `${error.worker.id} (revision ${error.worker.revision}) failed to start, so ${worker} stays attached and keeps serving. ${error.message}`,
       );
     }
-    return { detached: this.workers.get(worker)!, started };
+    // The fake runs one instance per pool: one successor, one worker detached.
+    const detached = this.workers.get(worker)!;
+    return { detached, started, allDetached: [detached], allStarted: [started] };
   }
 
   async reattach(worker: string, actor: string): Promise<WorkerInfo> {

@@ -307,8 +307,14 @@ export interface SyncResult {
 }
 
 export interface DetachAndSyncResult {
+  /** The worker named in the request, now detached. */
   detached: WorkerInfo;
+  /** Its (first) successor. */
   started: WorkerInfo;
+  /** A pool of several instances: every worker detached (the named one first or among them). */
+  allDetached: WorkerInfo[];
+  /** …and every successor, started together (as many as the pool's instances). */
+  allStarted: WorkerInfo[];
 }
 
 /** The answer to a stop request: the supervisor stops right after sending it. */
