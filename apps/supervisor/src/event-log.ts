@@ -2,11 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventTypePrefix } from '@handover/control-api';
-import type { EventFilter, EventType, HandoverEvent, RecoveryEventType } from '@handover/process-table';
+import type { EventFilter, EventType, HandoverEvent, NodeEventType, RecoveryEventType } from '@handover/process-table';
 import { makeDatabasePrivate } from './private-file';
 
 export interface NewEvent {
-  type: EventType | RecoveryEventType;
+  type: EventType | RecoveryEventType | NodeEventType;
   actor: string;
   pool?: string | null;
   worker?: string | null;
@@ -17,7 +17,7 @@ export interface NewEvent {
 interface EventRow {
   id: number;
   at: string;
-  type: EventType | RecoveryEventType;
+  type: EventType | RecoveryEventType | NodeEventType;
   actor: string;
   pool: string | null;
   worker: string | null;

@@ -72,6 +72,7 @@ export async function launchSupervisor(config: HandoverConfig, options: LaunchOp
       fd,
       sessionReports: supervisor.sessionReports(),
       metrics: () => metrics.text(),
+      nodeHealth: () => supervisor.nodeHealth(),
     });
   try {
     store.claim();

@@ -10,6 +10,7 @@ import {
   type StoredState,
   type StoredWorker,
   readMarkers,
+  readNodeDrain,
   readSamples,
   readSessionOwners,
   readSessionsOf,
@@ -39,7 +40,13 @@ type Op =
   | ['g', string, number]
   | ['h', number, string]
   | ['m', WorkerMarker, number]
-  | ['p', number];
+  | ['p', number]
+  | ['n', string];
+
+export interface StoredNodeDrain {
+  since: string;
+  by: string;
+}
 
 export interface StateStoreOptions {
   /** Journal flush cadence. Default 200 ms. */
@@ -169,6 +176,16 @@ export class StateStore {
   /** A worker's markers (on every state change), kept with the samples for the chart. */
   saveMarker(marker: WorkerMarker): void {
     this.queue(['m', { ...marker }, Date.now()]);
+  }
+
+  /** The node's drain (node-drain.ts), or null when it takes clients; kept across restarts. */
+  saveNodeDrain(drain: StoredNodeDrain | null): void {
+    this.queue(['n', drain === null ? '' : JSON.stringify(drain)]);
+  }
+
+  /** The recorded node drain, if any (read once at start). */
+  readNodeDrain(): StoredNodeDrain | null {
+    return readNodeDrain(this.file);
   }
 
   /** Forgets samples and markers of ended workers older than `beforeMs`. */

@@ -71,6 +71,9 @@ const apply = db.transaction((ops, heartbeat) => {
         pruneSamples.run(op[1]);
         pruneMarkers.run(op[1]);
         break;
+      case 'n':
+        setMeta.run('node_drain', op[1]);
+        break;
       default:
         throw new Error(`unknown store operation ${op[0]}`);
     }

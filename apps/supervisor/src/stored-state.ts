@@ -106,6 +106,17 @@ export const SCHEMA = `
   );
 `;
 
+/** The node drain recorded in `meta` (node-drain.ts), or null. */
+export function readNodeDrain(file: string): { since: string; by: string } | null {
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'node_drain'").get() as { value: string } | undefined;
+    return row === undefined || row.value === '' ? null : (JSON.parse(row.value) as { since: string; by: string });
+  } finally {
+    db.close();
+  }
+}
+
 /** The session samples taken at or after `sinceMs`, oldest first (the console's chart, across restarts). */
 export function readSamples(file: string, sinceMs: number): SessionSample[] {
   const db = new Database(file, { readonly: true });

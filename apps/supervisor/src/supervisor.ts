@@ -21,6 +21,7 @@ import {
   type SupervisorStopResult,
   type SyncPlan,
   type SyncResult,
+  type NodeStatus,
   type WorkerInfo,
   type WorkerMarker,
   isAlive,
@@ -37,6 +38,7 @@ import * as events from './events';
 import { busyError, exclusive } from './exclusive';
 import { Housekeeping } from './housekeeping';
 import { CRASH_LOOP_AFTER, type KeeperRestart } from './keeper';
+import { NodeDrain, nodeHealth } from './node-drain';
 import { Pool } from './pool';
 import { readopt } from './readoption';
 import { reportProxyFault, reportSessionLimit } from './reports';
@@ -93,6 +95,7 @@ export class Supervisor implements SupervisorControl {
   /** The configuration file as it is now (the last good one) and why it does not parse, if so. */
   private readonly configSource: ConfigSource;
   private readonly housekeeping: Housekeeping;
+  private readonly node: NodeDrain;
   /** The configuration's warnings (e.g. a basePort in the ephemeral port range), recorded at start. */
   private readonly configWarnings: string[];
   private readonly keeperRestart: KeeperRestart | undefined;
@@ -109,6 +112,7 @@ export class Supervisor implements SupervisorControl {
     const reload = options.reloadConfig ?? (() => loadConfig({ path: options.config.configPath, env: options.env }));
     this.configSource = new ConfigSource(options.config, reload, options.config.configPath, options.configCheckIntervalMs ?? 3000);
     this.reloadConfig = () => this.configSource.read();
+    this.node = new NodeDrain(this.rt);
     this.housekeeping = new Housekeeping(this.rt, options.sweepIntervalMs ?? 1000, options.sampleIntervalMs ?? 2000);
     for (const config of options.config.pools) {
       const pool = new Pool({
@@ -134,6 +138,7 @@ export class Supervisor implements SupervisorControl {
     }
     this.housekeeping.restore();
     await readopt(this.rt);
+    this.node.restore();
     this.rt.store?.startFlushing();
     this.housekeeping.start();
     this.configSource.start();
@@ -329,6 +334,23 @@ export class Supervisor implements SupervisorControl {
   }
 
   /** Ends a drain now: what the detached worker still holds is lost, and it is stopped. */
+  nodeStatus(): NodeStatus {
+    return this.node.status();
+  }
+
+  drainNode(actor: string): NodeStatus {
+    return this.node.drain(actor);
+  }
+
+  readyNode(actor: string): NodeStatus {
+    return this.node.ready(actor);
+  }
+
+  /** What `/node-health` on the control port answers the front (no token: it says nothing secret). */
+  nodeHealth(): ReturnType<typeof nodeHealth> {
+    return nodeHealth(this.node.status());
+  }
+
   async stopNow(id: string, actor: string): Promise<WorkerInfo> {
     const { pool, worker } = this.find(id);
     requireDetachedToStop(worker);
@@ -418,6 +440,7 @@ export class Supervisor implements SupervisorControl {
     this.record(events.supervisorStopping(reason));
     this.housekeeping.stop();
     this.configSource.stop();
+    this.node.stop();
     for (const timer of this.rt.reconcileTimers.values()) clearTimeout(timer);
     this.rt.reconcileTimers.clear();
     for (const pool of this.rt.pools.values()) clearRestart(pool);

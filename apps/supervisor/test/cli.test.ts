@@ -567,3 +567,33 @@ async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('handover node and haproxy-config', () => {
+  it('node drain / status / ready act on this node and say what it still holds', async () => {
+    await using t = await cliTest();
+    const drain = await t.cli(['node', 'drain']);
+    expect(drain.code).toBe(0);
+    expect(drain.stdout).toMatch(/^node draining: the front sends it no new clients, its own keep coming; it holds \d+ sessions?, /);
+    expect(t.fake.events.find((e) => e.type === 'node.draining')).toMatchObject({ actor: 'cli:tester' });
+    const status = await t.cli(['node', 'status', '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ draining: true, accepting: false, drainedBy: 'cli:tester' });
+    expect((await t.cli(['node', 'ready'])).stdout).toMatch(/^node ready: takes new clients/);
+    const wrong = await t.cli(['node', 'pause']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/"pause" is not drain, ready or status/);
+  });
+
+  it('haproxy-config prints a configuration with one server per --node, without a supervisor; bad nodes are usage errors', async () => {
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {}, cwd: '/' } as CliIO;
+    const ok = await runCli(['haproxy-config', '--listen', '0.0.0.0:443', '--node', 'a=10.0.0.1:8080@10.0.0.1:8090', '--node', 'b=10.0.0.2:8080'], io);
+    expect(ok).toBe(0);
+    expect(stdout).toMatch(/^  bind 0\.0\.0\.0:443$/m);
+    expect(stdout).toMatch(/^  server a 10\.0\.0\.1:8080 cookie a check addr 10\.0\.0\.1 port 8090$/m);
+    expect(stdout).toMatch(/^  server b 10\.0\.0\.2:8080 cookie b /m);
+    const bad = await runCli(['haproxy-config', '--listen', '0.0.0.0:443', '--node', 'a=10.0.0.1'], io);
+    expect(bad).toBe(2);
+    expect(stderr).toMatch(/expected HOST:PORT/);
+  });
+});

@@ -93,6 +93,19 @@ describe('StateStore', () => {
     expect(store.load().workers).toEqual([]);
   });
 
+  it('keeps a node drain across restarts until the node is ready again', async () => {
+    await using opened = await openStore();
+    const { store } = opened;
+    expect(store.readNodeDrain()).toBeNull();
+    store.saveNodeDrain({ since: '2030-01-01T00:00:00.000Z', by: 'alice' });
+    await store.drain();
+    // Read back from the file (a new supervisor reads it the same way at start).
+    expect(store.readNodeDrain()).toEqual({ since: '2030-01-01T00:00:00.000Z', by: 'alice' });
+    store.saveNodeDrain(null);
+    await store.drain();
+    expect(store.readNodeDrain()).toBeNull();
+  });
+
   it('writes 100 000 session changes in slices on the writer thread', async () => {
     await using opened = await openStore();
     const { store } = opened;

@@ -10,6 +10,7 @@ import type {
   InstanceState,
   HandoverEvent,
   LogLine,
+  NodeStatus,
   PoolInfo,
   SessionSample,
   SupervisorStopResult,
@@ -63,6 +64,12 @@ export interface SupervisorControl {
    * (`sessions.lost`, reason `stopped-now`, with the actor). PRECONDITION_FAILED unless detached.
    */
   stopNow(worker: string, actor: string): Promise<WorkerInfo>;
+  /** Whether this node takes new clients from the front (HAProxy), and what it still holds. */
+  nodeStatus(): NodeStatus;
+  /** Drains the node: `/node-health` answers 404 so the front sends no new clients; sticky ones stay. */
+  drainNode(actor: string): NodeStatus;
+  /** The node takes new clients again. */
+  readyNode(actor: string): NodeStatus;
   /** Calls the listener for every event recorded from now on; returns the unsubscribe. */
   onEvent(listener: (event: HandoverEvent) => void): () => void;
   /**

@@ -50,6 +50,11 @@ export interface ControlHandlerOptions {
   sessionReports?: SessionReportReceiver;
   /** The Prometheus text exposition for `GET /metrics` (bearer token required); 404 without. */
   metrics?: () => Promise<string>;
+  /**
+   * `GET /node-health`, without a token, for the front (HAProxy `http-check disable-on-404`):
+   * 200 takes new clients, 404 drained or every pool errored; the body says which.
+   */
+  nodeHealth?: () => { status: number; body: unknown };
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
@@ -156,6 +161,8 @@ function subscriptionInput(req: IncomingMessage, params: URLSearchParams): unkno
 }
 
 export const METRICS_PATH = '/metrics';
+/** Where a fleet's front asks whether this node takes new clients (apps/supervisor/src/node-drain.ts). */
+export const NODE_HEALTH_PATH = '/node-health';
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** `GET /metrics`: what Prometheus scrapes, with the control token (`authorization` in its scrape config). */
@@ -191,6 +198,7 @@ function serveMetrics(
  * - `GET /healthz` → 200 `{"ok":true}`, no token needed;
  * - `POST /session-reports/<worker>` → a worker's session reports, with that worker's token;
  * - `GET /metrics` → Prometheus metrics, bearer token required;
+ * - `GET /node-health` → 200 or 404 for the front in a fleet (no token; nothing secret);
  * - `GET /events.ndjson` → the event log as JSON lines (filters in the query), bearer token required;
  * - `/trpc/<procedure>` → the tRPC router (bearer token required except for `health`), after
  *   the checks tRPC does not make or makes late: the method (405 with `Allow`), the content
@@ -245,6 +253,15 @@ export function createControlHandler(
         return;
       }
       sendJson(res, 200, { ok: true });
+      return;
+    }
+    if (pathname === NODE_HEALTH_PATH && options.nodeHealth !== undefined) {
+      if (!HEALTHZ_METHODS.includes(method)) {
+        sendJson(res, 405, { error: { code: 'METHOD_NOT_SUPPORTED', message: `use GET ${NODE_HEALTH_PATH}` } }, { Allow: HEALTHZ_METHODS.join(', ') });
+        return;
+      }
+      const health = options.nodeHealth();
+      sendJson(res, health.status, health.body);
       return;
     }
     if (pathname === METRICS_PATH) {

@@ -9,7 +9,7 @@ export { appRouter } from './router';
 export type { AppRouter } from './router';
 export { createCallerFactory } from './trpc';
 export type { ControlContext } from './trpc';
-export { ACTOR_HEADER, DEFAULT_ACTOR, METRICS_PATH, TRPC_PATH, createControlHandler, createTokenCheck, parseActor } from './http-handler';
+export { ACTOR_HEADER, DEFAULT_ACTOR, METRICS_PATH, NODE_HEALTH_PATH, TRPC_PATH, createControlHandler, createTokenCheck, parseActor } from './http-handler';
 export type { ControlHandlerOptions } from './http-handler';
 export { MAX_REPORT_BYTES, SESSION_REPORTS_PATH } from './session-reports-route';
 export type { SessionReportReceiver } from './session-reports-route';

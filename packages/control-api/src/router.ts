@@ -87,6 +87,13 @@ const eventsRouter = router({
   }),
 });
 
+/** The node in a fleet behind HAProxy: drain it (no new clients, its own stay) and put it back. */
+const nodeRouter = router({
+  status: protectedProcedure.input(noInput).query(({ ctx }) => ctx.supervisor.nodeStatus()),
+  drain: protectedProcedure.input(noInput).mutation(({ ctx }) => ctx.supervisor.drainNode(ctx.actor)),
+  ready: protectedProcedure.input(noInput).mutation(({ ctx }) => ctx.supervisor.readyNode(ctx.actor)),
+});
+
 const supervisorRouter = router({
   /**
    * Stops the supervisor after answering. `{ keepWorkers: true }` leaves every worker running
@@ -103,6 +110,7 @@ export const appRouter = router({
   pools: poolsRouter,
   events: eventsRouter,
   supervisor: supervisorRouter,
+  node: nodeRouter,
 });
 
 export type AppRouter = typeof appRouter;

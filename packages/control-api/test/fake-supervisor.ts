@@ -28,6 +28,8 @@ import type {
   EventType,
   HandoverEvent,
   LogLine,
+  NodeEventType,
+  NodeStatus,
   PoolDrift,
   PoolInfo,
   PoolPlan,
@@ -152,7 +154,7 @@ export class FakeSupervisor implements SupervisorControl {
   }
 
   /** Records an event and pushes it to every listener (like the real supervisor). */
-  record(type: EventType, message: string, patch: Partial<HandoverEvent> = {}): HandoverEvent {
+  record(type: EventType | NodeEventType, message: string, patch: Partial<HandoverEvent> = {}): HandoverEvent {
     const event: HandoverEvent = {
       id: this.events.length + 1,
       at: new Date(T0 + this.events.length * 1000).toISOString(),
@@ -521,6 +523,48 @@ export class FakeSupervisor implements SupervisorControl {
       remaining: all.slice(0, limit),
       truncated: all.length > limit,
     };
+  }
+
+  // ---- node drain (as node-drain.ts; the fake's workers hold what its visits bound) ----------
+
+  private nodeDrainedBy: { since: string; by: string } | null = null;
+
+  nodeStatus(): NodeStatus {
+    this.call('nodeStatus');
+    const live = [...this.workers.values()].filter((w) => isAlive(w.state));
+    const sum = (key: 'sessions' | 'inFlight' | 'webSockets') => live.reduce((total, w) => total + w[key], 0);
+    const draining = this.nodeDrainedBy !== null;
+    const allPoolsErrored = [...this.pools.values()].every((p) => p.status === 'errored');
+    const [sessions, inFlight, webSockets] = [sum('sessions'), sum('inFlight'), sum('webSockets')];
+    return {
+      accepting: !draining && !allPoolsErrored,
+      draining,
+      drainingSince: this.nodeDrainedBy?.since ?? null,
+      drainedBy: this.nodeDrainedBy?.by ?? null,
+      allPoolsErrored,
+      sessions,
+      inFlight,
+      webSockets,
+      drained: draining && sessions + inFlight + webSockets === 0,
+    };
+  }
+
+  drainNode(actor: string): NodeStatus {
+    this.call('drainNode', actor);
+    if (this.nodeDrainedBy === null) {
+      this.nodeDrainedBy = { since: new Date(T0 + this.events.length * 1000).toISOString(), by: actor };
+      this.record('node.draining', `node draining (by ${actor})`, { actor });
+    }
+    return this.nodeStatus();
+  }
+
+  readyNode(actor: string): NodeStatus {
+    this.call('readyNode', actor);
+    if (this.nodeDrainedBy !== null) {
+      this.nodeDrainedBy = null;
+      this.record('node.ready', `node ready (by ${actor})`, { actor });
+    }
+    return this.nodeStatus();
   }
 
   async stopNow(worker: string, actor: string): Promise<WorkerInfo> {

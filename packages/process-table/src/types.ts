@@ -279,11 +279,35 @@ export type RecoveryEventType =
   | 'sessions.limit' // a pool's session table reached pools[].maxSessions (once until it is back under 90 %)
   | 'proxy.fault'; // the proxy caught an unexpected error on one connection (that connection ended; once per kind)
 
+/** A node's part in a fleet behind HAProxy (node drain: docs/many-machines.md). */
+export type NodeEventType =
+  | 'node.draining' // the operator drained the node: the front sends it no new clients
+  | 'node.drained' // a draining node's last session, request and WebSocket are gone: it can be taken down
+  | 'node.ready'; // the node takes new clients again
+
+/** Whether this node takes new clients, and what it still holds (`node.status`, `/node-health`). */
+export interface NodeStatus {
+  /** Takes new clients: not draining, and at least one pool not errored. */
+  accepting: boolean;
+  draining: boolean;
+  /** Since when, and who drained it (ISO; null when not draining). */
+  drainingSince: string | null;
+  drainedBy: string | null;
+  /** Every pool errored (crash loop): the front should send no new clients either. */
+  allPoolsErrored: boolean;
+  /** What the node still holds, all pools together. */
+  sessions: number;
+  inFlight: number;
+  webSockets: number;
+  /** Draining and nothing left: safe to take down. */
+  drained: boolean;
+}
+
 export interface HandoverEvent {
   /** Grows by one per event; a subscriber resumes after the last id it saw. */
   id: number;
   at: string;
-  type: EventType | RecoveryEventType;
+  type: EventType | RecoveryEventType | NodeEventType;
   /** Who caused it: `supervisor` for its own decisions, the operator otherwise. */
   actor: string;
   pool: string | null;

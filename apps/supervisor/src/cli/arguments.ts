@@ -24,6 +24,9 @@ export function parseCommandLine(argv: readonly string[]) {
         follow: { type: 'boolean', short: 'f' },
         'keep-workers': { type: 'boolean' },
         export: { type: 'string' },
+        listen: { type: 'string' },
+        node: { type: 'string', multiple: true },
+        stats: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -42,7 +45,7 @@ export function checkArguments(command: string, args: readonly string[], values:
     const problem = args.length < spec.args[0] ? 'missing argument' : `unexpected argument: ${args[spec.args[1]]}`;
     throw new UsageError(`${command}: ${problem}`, spec.usage);
   }
-  for (const option of ['json', 'sync', 'dry-run', 'stop-now', 'lines', 'follow', 'keep-workers', 'export', 'worker', 'pool', 'type', 'actor'] as const) {
+  for (const option of ['json', 'sync', 'dry-run', 'stop-now', 'lines', 'follow', 'keep-workers', 'export', 'worker', 'pool', 'type', 'actor', 'listen', 'node', 'stats'] as const) {
     if (values[option] !== undefined && !spec.options.includes(option)) {
       throw new UsageError(`${command} does not take --${option}`, spec.usage);
     }
@@ -52,6 +55,8 @@ export function checkArguments(command: string, args: readonly string[], values:
 /** What a control command acts on, validated before looking for the supervisor. */
 export interface Target {
   worker: string | undefined;
+  /** `node drain|ready|status`. */
+  nodeAction?: 'drain' | 'ready' | 'status';
   pool: string | undefined;
   lines: number | undefined;
 }
@@ -70,6 +75,13 @@ export function parseTarget(command: string, args: readonly string[], values: Cl
   }
   const lines =
     values.lines === undefined ? undefined : parseCount(values.lines, command === 'logs' ? 5000 : 1000, spec.usage);
+  if (command === 'node') {
+    const action = args[0];
+    if (action !== 'drain' && action !== 'ready' && action !== 'status') {
+      throw new UsageError(`node: ${JSON.stringify(action)} is not drain, ready or status`, spec.usage);
+    }
+    return { worker, pool, lines, nodeAction: action };
+  }
   return { worker, pool, lines };
 }
 

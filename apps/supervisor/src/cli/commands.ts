@@ -1,5 +1,5 @@
 /** The commands the CLI knows: usage, summary, the arguments and options each takes; the help text. */
-export type OptionName = 'json' | 'sync' | 'dry-run' | 'stop-now' | 'lines' | 'follow' | 'keep-workers' | 'export' | 'worker' | 'pool' | 'type' | 'actor';
+export type OptionName = 'json' | 'sync' | 'dry-run' | 'stop-now' | 'lines' | 'follow' | 'keep-workers' | 'export' | 'worker' | 'pool' | 'type' | 'actor' | 'listen' | 'node' | 'stats';
 
 export interface CommandSpec {
   usage: string;
@@ -52,6 +52,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
       '--worker, --pool, --type (worker.stopped, or a prefix: worker.) and --actor keep only the events that match',
     args: [0, 0],
     options: ['lines', 'follow', 'json', 'export', 'worker', 'pool', 'type', 'actor'],
+  },
+  node: {
+    usage: 'node <drain|ready|status> [--json]',
+    summary:
+      'this node in a fleet behind HAProxy: drain (the front sends it no new clients, its own keep coming; says when nothing is left), ready (takes new clients again), status',
+    args: [1, 1],
+    options: ['json'],
+  },
+  'haproxy-config': {
+    usage: 'haproxy-config --listen HOST:PORT --node NAME=HOST:PORT[@CONTROLHOST:PORT] … [--stats HOST:PORT]',
+    summary: 'print a haproxy.cfg for HAProxy in front of one Handover per node (node cookie, redispatch, drain by /node-health); no supervisor needed',
+    args: [0, 0],
+    options: ['listen', 'node', 'stats'],
   },
   help: { usage: 'help [command]', summary: 'this help', args: [0, 1], options: [] },
 };

@@ -12,6 +12,7 @@ import { CliError, UsageError, explain } from './errors';
 import { events } from './events';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIO } from './io';
 import { detach, drain, logs, reattach, status, sync } from './pool-commands';
+import { node, printHaproxyConfig } from './node-commands';
 import { stop } from './stop';
 
 export { helpText } from './commands';
@@ -75,12 +76,14 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     return EXIT_OK;
   }
 
+  if (command === 'haproxy-config') return printHaproxyConfig(io, values, spec);
+
   // Validate arguments before looking for the supervisor.
   const target = parseTarget(command, args, values, spec);
 
   // The commands that only read work on with a configuration file mid-edit (see connect).
   const readOnly =
-    command === 'status' || command === 'logs' || command === 'events' || (command === 'drain' && values['stop-now'] !== true) || (command === 'sync' && values['dry-run'] === true);
+    command === 'status' || command === 'logs' || command === 'events' || (command === 'node' && target.nodeAction === 'status') || (command === 'drain' && values['stop-now'] !== true) || (command === 'sync' && values['dry-run'] === true);
   const { client, url } = await connect(io, values.config, { readOnly });
   const out = (text: string) => io.stdout.write(text);
   const printJson = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
@@ -113,6 +116,8 @@ function runControlCommand(command: string, context: CommandContext): Promise<nu
       return stop(context);
     case 'events':
       return events(context);
+    case 'node':
+      return node(context);
     default:
       throw new UsageError(`unknown command: ${command}`, '<command> [options]');
   }

@@ -8,6 +8,8 @@
  * dead node, whose clients `option redispatch` sends to a live one (never a 502).
  */
 
+import { NODE_HEALTH_PATH } from '@handover/control-api';
+
 export interface FleetNode {
   /** Node name: the HNODE cookie value and HAProxy's server name. */
   name: string;
@@ -31,8 +33,6 @@ export interface HaproxyConfigOptions {
 }
 
 export const NODE_COOKIE = 'HNODE';
-/** Where a node's Handover says whether it takes new clients (on the control port, no token). */
-export const NODE_HEALTH_PATH = '/node-health';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
