@@ -315,4 +315,17 @@ test('live workers first, ended ones folded (item 6)', async ({ page }, testInfo
   await toggle.click();
   await expect(page.locator('[data-testid^="worker-row-"][data-state="stopped"]:visible').first()).toBeVisible();
   await snap(page, testInfo, 'ended-unfolded');
+
+  // Everything #10 added still fits a phone.
+  await page.setViewportSize({ width: 375, height: 800 });
+  await expect(toggle).toBeVisible();
+  const wider = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    return [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > width + 0.5 && el.getClientRects().length > 0)
+      .filter((el) => ![...el.children].some((child) => child.getBoundingClientRect().right > width + 0.5))
+      .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}[${el.getAttribute('data-testid') ?? ''}] right=${Math.round(el.getBoundingClientRect().right)}`);
+  });
+  expect(wider).toEqual([]);
+  await snap(page, testInfo, 'narrow-after-operator-stories');
 });

@@ -128,6 +128,14 @@ describe('item 4: drift', () => {
     expect(attention.deployFailed).toBeNull();
     expect(poolAttention(pool({ revision: 'v1', drift: null } as Partial<PoolInfo>), workers, []).drift).toBeNull();
   });
+
+  it('says "deploying" rather than drift while the successor starts (both count as attached meanwhile)', () => {
+    const workers = [fakeWorker('web@0', { revision: 'v1' }), fakeWorker('web@1', { revision: 'v2', state: 'starting' })];
+    const drift = { configuredRevision: 'v2', runningRevisions: ['v1', 'v2'], changes: ['instances 1, 2 attached'] };
+    const attention = poolAttention(pool({ revision: 'v2', drift } as Partial<PoolInfo>), workers, []);
+    expect(attention.starting).toEqual(['web@1']);
+    expect(attention.drift).toBeNull();
+  });
 });
 
 describe('item 5: the chart', () => {

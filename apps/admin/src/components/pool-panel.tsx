@@ -45,6 +45,13 @@ function PoolStatusBadge({ pool, attention }: { pool: PoolInfo; attention: PoolA
       </span>,
     );
   }
+  if (attention.starting.length > 0) {
+    badges.push(
+      <span key="deploying" className="badge badge-starting" title="a new worker is starting; the pool is compared with the file once it is ready">
+        deploying · {attention.starting.join(', ')} starting
+      </span>,
+    );
+  }
   if (attention.drift !== null) {
     badges.push(
       <span

@@ -14,6 +14,11 @@ export interface PoolAttention {
   deployFailed: { worker: string; message: string; at: string } | null;
   /** The configuration file is refused: why (and since when, when known). */
   configRejected: { message: string; at: string | null } | null;
+  /**
+   * Workers starting now (a deploy under way). Drift is not shown meanwhile: the old worker
+   * still runs the old revision and both count as attached until the new one is ready.
+   */
+  starting: string[];
 }
 
 export function driftOf(pool: PoolInfo, workers: readonly WorkerInfo[]): PoolAttention['drift'] {
@@ -32,9 +37,13 @@ export function poolAttention(pool: PoolInfo, workers: readonly WorkerInfo[], ev
   const drift = pool.drift;
   const failure = pool.deployFailure;
   const configError = pool.configError;
+  const starting = workers.filter((w) => w.pool === pool.name && w.state === 'starting').map((w) => w.id);
   return {
+    starting,
     drift:
-      drift === undefined
+      starting.length > 0
+        ? null
+        : drift === undefined
         ? derived.drift
         : drift === null
           ? null
@@ -64,5 +73,5 @@ function fromEvents(pool: PoolInfo, workers: readonly WorkerInfo[], events: read
     }
     if (deployDecided && configDecided) break;
   }
-  return { drift: driftOf(pool, workers), deployFailed, configRejected };
+  return { drift: driftOf(pool, workers), deployFailed, configRejected, starting: [] };
 }
