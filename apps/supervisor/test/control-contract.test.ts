@@ -457,7 +457,12 @@ function supervisorControlContract(name: string, start: () => Promise<Started>):
         ['worker.stopped', 'web@0'],
       ]);
       expect(events[0]).toMatchObject({ actor: ACTOR, message: `${ACTOR}: stop web@0 now` });
-      expect(events[1]).toMatchObject({ actor: ACTOR, pool: 'web', data: { count: 2, inFlight: 0, webSockets: 0, reason: 'stopped-now' } });
+      expect(events[1]).toMatchObject({
+        actor: ACTOR,
+        pool: 'web',
+        message: `${ACTOR} stopped web@0 before its drain ended, with 2 sessions, 0 requests and 0 WebSockets left; 2 sessions were lost`,
+        data: { count: 2, inFlight: 0, webSockets: 0, reason: 'stopped-now' },
+      });
       expect(control.listPools()[0]).toMatchObject({ sessionsLost: 2 });
       await expectControlError(() => control.stopNow('web@0', ACTOR), 'PRECONDITION_FAILED', 'cannot stop web@0 now: it is stopped. It is not running.');
     }, 60_000);

@@ -574,11 +574,13 @@ export class FakeSupervisor implements SupervisorControl {
     this.action(actor, info, `stop ${worker} now`);
     const pool = this.pools.get(info.pool);
     const lost = info.sessions;
-    if (lost > 0) {
+    // As the real one (drain.ts stopDrainNow): recorded when anything at all was cut.
+    if (lost > 0 || info.inFlight > 0 || info.webSockets > 0) {
       if (pool !== undefined) pool.sessionsLost += lost;
+      const n = (count: number, one: string) => `${count} ${count === 1 ? one : `${one}s`}`;
       this.record(
         'sessions.lost',
-        `${lost} ${lost === 1 ? 'session' : 'sessions'} of ${worker} ${lost === 1 ? 'was' : 'were'} lost: ${actor} stopped it before its drain ended`,
+        `${actor} stopped ${worker} before its drain ended, with ${n(lost, 'session')}, ${n(info.inFlight, 'request')} and ${n(info.webSockets, 'WebSocket')} left; ${n(lost, 'session')} ${lost === 1 ? 'was' : 'were'} lost`,
         { actor, pool: info.pool, worker, data: { count: lost, inFlight: info.inFlight, webSockets: info.webSockets, reason: 'stopped-now' } },
       );
     }
