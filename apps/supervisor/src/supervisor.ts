@@ -277,15 +277,18 @@ export class Supervisor implements SupervisorControl {
       pool.lastError = null;
       try {
         // Workers on another revision or configuration than the file (an edit, a rollback by
-        // reattach) are replaced one by one, each detached in the tick its successor is ready.
-        for (const old of pool.workers.filter((worker) => worker.state === 'started' && isStale(worker, pool.config))) {
-          if (this.rt.stopping) break;
-          const detachOld = () => {
-            if (old.state !== 'started') return;
-            detachWorker(this.rt, pool, old, actor);
-            detached.push(old);
+        // reattach) are replaced as by a detach-and-sync: their successors start together and
+        // they are detached in the tick the last one is ready (new sessions never see a mix).
+        const stale = pool.workers.filter((worker) => worker.state === 'started' && isStale(worker, pool.config));
+        if (stale.length > 0 && !this.rt.stopping) {
+          const detachStale = () => {
+            for (const old of stale) {
+              if (old.state !== 'started') continue;
+              detachWorker(this.rt, pool, old, actor);
+              detached.push(old);
+            }
           };
-          started.push(await startWorker(this.rt, pool, actor, detachOld));
+          started.push(...(await startWorkersTogether(this.rt, pool, actor, stale.length, detachStale)));
         }
         await fillPool(this.rt, pool, actor, started);
       } catch (failure) {

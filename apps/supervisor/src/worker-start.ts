@@ -59,6 +59,7 @@ export async function startWorkersTogether(
   if (exited !== undefined) {
     const reason = `it exited while the other new workers started (${describeExit({ code: exited.exitCode, signal: exited.exitSignal as NodeJS.Signals | null })})`;
     exited.lastError = `${exited.id} did not start: ${reason}.`;
+    pool.deployFailure = { worker: exited.id, revision: exited.revision, reason: exited.lastError, at: new Date().toISOString() };
     rt.table.transition(exited, 'failed');
     rt.record(workerEvents.failedToStart(actor, exited, reason));
   }

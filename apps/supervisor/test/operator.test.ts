@@ -172,3 +172,24 @@ describe('the banner', () => {
     expect(second.run.output).not.toContain('detach web@0');
   }, 120_000);
 });
+
+describe('sync of a pool of several instances', () => {
+  it('replaces every worker on another revision together: the successors take new sessions in one tick, the old ones are detached in it', async () => {
+    await using sup = await TestSupervisor.launch(demoPool('v1', { instances: 2 }));
+    await waitFor(() => sup.supervisor.listWorkers().filter((w) => w.state === 'started').length === 2, 30_000, 'two started workers');
+    await sup.writeConfig(demoPool('v2', { instances: 2 }));
+    const plan = await sup.supervisor.planSync('web');
+    expect(plan.pools[0]).toMatchObject({ revision: 'v2', start: 2, detach: ['web@0', 'web@1'] });
+    const before = sup.events.length;
+    const result = await sup.supervisor.sync('web', 'test');
+    expect(result.pools[0]!.started.map((w) => [w.id, w.revision])).toEqual([
+      ['web@2', 'v2'],
+      ['web@3', 'v2'],
+    ]);
+    expect(result.pools[0]!.detached!.map((w) => w.id)).toEqual(['web@0', 'web@1']);
+    // Both old workers detached before either successor is announced: no moment with a mix.
+    const order = sup.events.slice(before).filter((e) => e.type === 'worker.detached' || e.type === 'worker.started').map((e) => `${e.type} ${e.worker}`);
+    expect(order).toEqual(['worker.detached web@0', 'worker.detached web@1', 'worker.started web@2', 'worker.started web@3']);
+    expect(sup.supervisor.listPools()[0]).toMatchObject({ runningRevisions: ['v2'], drift: null, attached: 2 });
+  }, 90_000);
+});
