@@ -27,6 +27,7 @@ export function parseCommandLine(argv: readonly string[]) {
         listen: { type: 'string' },
         node: { type: 'string', multiple: true },
         stats: { type: 'string' },
+        fleet: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -45,7 +46,7 @@ export function checkArguments(command: string, args: readonly string[], values:
     const problem = args.length < spec.args[0] ? 'missing argument' : `unexpected argument: ${args[spec.args[1]]}`;
     throw new UsageError(`${command}: ${problem}`, spec.usage);
   }
-  for (const option of ['json', 'sync', 'dry-run', 'stop-now', 'lines', 'follow', 'keep-workers', 'export', 'worker', 'pool', 'type', 'actor', 'listen', 'node', 'stats'] as const) {
+  for (const option of ['json', 'sync', 'dry-run', 'stop-now', 'lines', 'follow', 'keep-workers', 'export', 'worker', 'pool', 'type', 'actor', 'listen', 'node', 'stats', 'fleet'] as const) {
     if (values[option] !== undefined && !spec.options.includes(option)) {
       throw new UsageError(`${command} does not take --${option}`, spec.usage);
     }

@@ -1,5 +1,5 @@
 /** The commands the CLI knows: usage, summary, the arguments and options each takes; the help text. */
-export type OptionName = 'json' | 'sync' | 'dry-run' | 'stop-now' | 'lines' | 'follow' | 'keep-workers' | 'export' | 'worker' | 'pool' | 'type' | 'actor' | 'listen' | 'node' | 'stats';
+export type OptionName = 'json' | 'sync' | 'dry-run' | 'stop-now' | 'lines' | 'follow' | 'keep-workers' | 'export' | 'worker' | 'pool' | 'type' | 'actor' | 'listen' | 'node' | 'stats' | 'fleet';
 
 export interface CommandSpec {
   usage: string;
@@ -59,6 +59,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'this node in a fleet behind HAProxy: drain (the front sends it no new clients, its own keep coming; says when nothing is left), ready (takes new clients again), status',
     args: [1, 1],
     options: ['json'],
+  },
+  fleet: {
+    usage: 'fleet <status|sync> [--fleet FILE] [--json]',
+    summary:
+      'every node of the fleet file (default ./handover.fleet.json or $HANDOVER_FLEET): status, or sync = a rolling detach-and-sync, node after node, stopping at the first failure',
+    args: [1, 1],
+    options: ['fleet', 'json'],
   },
   'haproxy-config': {
     usage: 'haproxy-config --listen HOST:PORT --node NAME=HOST:PORT[@CONTROLHOST:PORT] … [--stats HOST:PORT]',

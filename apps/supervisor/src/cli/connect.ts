@@ -46,7 +46,7 @@ export async function connect(
   return { client: createControlClient({ url, token, actor: `cli:${username}` }), url };
 }
 
-function safeUsername(env: NodeJS.ProcessEnv): string {
+export function safeUsername(env: NodeJS.ProcessEnv): string {
   try {
     return userInfo().username;
   } catch {

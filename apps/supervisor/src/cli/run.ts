@@ -12,6 +12,7 @@ import { CliError, UsageError, explain } from './errors';
 import { events } from './events';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIO } from './io';
 import { detach, drain, logs, reattach, status, sync } from './pool-commands';
+import { fleet } from './fleet-commands';
 import { node, printHaproxyConfig } from './node-commands';
 import { stop } from './stop';
 
@@ -77,6 +78,7 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   }
 
   if (command === 'haproxy-config') return printHaproxyConfig(io, values, spec);
+  if (command === 'fleet') return fleet(io, values, args, spec);
 
   // Validate arguments before looking for the supervisor.
   const target = parseTarget(command, args, values, spec);

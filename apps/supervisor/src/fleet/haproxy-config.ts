@@ -92,6 +92,9 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     '  # Open WebSockets (as Handover tunnelIdleSeconds).',
     '  timeout tunnel 1h',
     '  timeout queue 10s',
+    '  # A busy node answers its health check late, not never: only a dead one may lose its',
+    '  # sticky clients to another node (their sessions are in its memory).',
+    '  timeout check 5s',
     '',
     'frontend handover',
     `  bind ${options.listen.host}:${options.listen.port}`,
@@ -108,7 +111,7 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     '  http-check expect status 200',
     '  # 404 = drained: no new clients, the sticky ones stay.',
     '  http-check disable-on-404',
-    `  default-server inter ${inter}ms fall 2 rise 2`,
+    `  default-server inter ${inter}ms fall 3 rise 2`,
     ...nodes.map((node) => serverLine(node)),
   ];
   if (options.stats !== undefined) {
