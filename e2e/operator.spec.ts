@@ -228,6 +228,10 @@ test('the drain card: deadline, expected end, the sessions left, and Stop now wi
   await expect(sessions.locator('tbody tr code')).toHaveText(/^[A-Za-z0-9_-]{6}…$/);
   await expect(sessions.locator('tbody tr')).toContainText('just now');
   await snap(page, testInfo, 'drain-card');
+  // The same card on a phone.
+  await page.setViewportSize({ width: 375, height: 800 });
+  await card.screenshot({ path: testInfo.outputPath('drain-card-narrow.png') });
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   // The chart: ready and detach markers, and a tooltip with every worker's count.
   const chart = page.getByTestId('sessions-chart');
