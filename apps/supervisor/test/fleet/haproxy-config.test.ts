@@ -4,16 +4,16 @@
  * test switches. What a client sees: pinned to its node, drained nodes keep their own clients
  * but take no new ones, a stale or dead node's cookie lands on a live node with 200.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { asyncResource, tempDir } from '../../../../test-support/resources';
-import { exitOf, startOnFreePort } from '../../../../test-support/ports';
 import { FleetArgumentError, haproxyConfig, parseNode } from '../../src/fleet/haproxy-config';
 import { waitFor } from '../wait';
+import { startFront } from './haproxy';
 
 /** A stand-in node: its "proxy" answers its name; its control port answers /node-health with `health`. */
 async function standInNode(name: string) {
@@ -38,24 +38,6 @@ async function standInNode(name: string) {
       }
     },
   );
-}
-
-async function startHaproxy(dir: string, config: (port: number) => string) {
-  const file = join(dir, 'haproxy.cfg');
-  const { child, port } = await startOnFreePort(
-    'haproxy',
-    (p) => {
-      writeFileSync(file, config(p));
-      return spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    },
-    async (p) => (await fetch(`http://127.0.0.1:${p}/`).catch(() => undefined)) !== undefined,
-    20_000,
-  );
-  return asyncResource({ port, file }, async () => {
-    const exited = exitOf(child);
-    child.kill('SIGTERM');
-    await exited;
-  });
 }
 
 /**
@@ -96,9 +78,7 @@ describe('handover haproxy-config', () => {
     await using dir = await tempDir('handover-haproxy-');
     await using a = await standInNode('a');
     await using b = await standInNode('b');
-    await using haproxy = await startHaproxy(dir.path, (port) =>
-      haproxyConfig({ listen: { host: '127.0.0.1', port }, nodes: [a.node, b.node], checkIntervalMs: 100 }),
-    );
+    await using haproxy = await startFront(dir.path, [a.node, b.node]);
     const { port } = haproxy;
 
     // New clients get the node cookie; each comes back to its node.

@@ -3,36 +3,15 @@
  * clicking through the front the whole time: the rolling detach-and-sync upgrades node after
  * node without a failed request or a lost counter, and stops at the first node that fails.
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { asyncResource, tempDir } from '../../../../test-support/resources';
-import { exitOf, startOnFreePort } from '../../../../test-support/ports';
+import { tempDir } from '../../../../test-support/resources';
 import { runCli } from '../../src/cli/run';
-import { haproxyConfig, parseNode } from '../../src/fleet/haproxy-config';
 import { Client, FIXTURES, TestSupervisor, demoPool } from '../harness';
+import { nodeOf, startFront } from './haproxy';
 
 const TOKEN = 'test-token-0123456789abcdef'; // the harness's control token
-
-async function startHaproxy(dir: string, config: (port: number) => string) {
-  const file = join(dir, 'haproxy.cfg');
-  const { child, port } = await startOnFreePort(
-    'haproxy',
-    (p) => {
-      writeFileSync(file, config(p));
-      return spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    },
-    async (p) => (await fetch(`http://127.0.0.1:${p}/healthz`).catch(() => undefined)) !== undefined,
-    20_000,
-  );
-  return asyncResource({ url: `http://127.0.0.1:${port}` }, async () => {
-    const exited = exitOf(child);
-    child.kill('SIGTERM');
-    await exited;
-  });
-}
 
 async function fleetCli(dir: string, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -78,8 +57,7 @@ describe('handover fleet', () => {
     await using dir = await tempDir('handover-fleet-');
     await using a = await TestSupervisor.launch(demoPool('v1'));
     await using b = await TestSupervisor.launch(demoPool('v1'));
-    const node = (h: TestSupervisor, name: string) => parseNode(`${name}=127.0.0.1:${h.proxyPort}@127.0.0.1:${h.running.control.port}`);
-    await using front = await startHaproxy(dir.path, (port) => haproxyConfig({ listen: { host: '127.0.0.1', port }, nodes: [node(a, 'a'), node(b, 'b')], checkIntervalMs: 100 }));
+    await using front = await startFront(dir.path, [nodeOf(a, 'a'), nodeOf(b, 'b')]);
     await writeFile(
       join(dir.path, 'handover.fleet.json'),
       JSON.stringify({ nodes: [{ name: 'a', control: a.running.control.url, token: TOKEN }, { name: 'b', control: b.running.control.url, token: TOKEN }] }),

@@ -4,35 +4,10 @@
  * stays on her node and her worker through that node's detach-and-sync; draining the node sends
  * every new client to the other while hers keep working, and the node says when it has drained.
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { asyncResource, tempDir } from '../../../../test-support/resources';
-import { exitOf, startOnFreePort } from '../../../../test-support/ports';
-import { haproxyConfig, parseNode } from '../../src/fleet/haproxy-config';
+import { tempDir } from '../../../../test-support/resources';
 import { Client, TestSupervisor, demoPool, waitFor } from '../harness';
-
-async function startHaproxy(dir: string, config: (port: number) => string) {
-  const file = join(dir, 'haproxy.cfg');
-  const { child, port } = await startOnFreePort(
-    'haproxy',
-    (p) => {
-      writeFileSync(file, config(p));
-      return spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    },
-    async (p) => (await fetch(`http://127.0.0.1:${p}/healthz`).catch(() => undefined)) !== undefined,
-    20_000,
-  );
-  return asyncResource({ url: `http://127.0.0.1:${port}` }, async () => {
-    const exited = exitOf(child);
-    child.kill('SIGTERM');
-    await exited;
-  });
-}
-
-const nodeOf = (harness: TestSupervisor, name: string) =>
-  parseNode(`${name}=127.0.0.1:${harness.proxyPort}@127.0.0.1:${harness.running.control.port}`);
+import { nodeOf, startFront } from './haproxy';
 
 describe('two Handover nodes behind HAProxy', () => {
   it('sticky per node through a detach-and-sync; a drained node keeps its users, takes no new ones, and says when it is empty', async () => {
@@ -40,9 +15,7 @@ describe('two Handover nodes behind HAProxy', () => {
     await using a = await TestSupervisor.launch(demoPool('v1'));
     await using b = await TestSupervisor.launch(demoPool('v1'));
     const nodes = { a, b } as const;
-    await using front = await startHaproxy(dir.path, (port) =>
-      haproxyConfig({ listen: { host: '127.0.0.1', port }, nodes: [nodeOf(a, 'a'), nodeOf(b, 'b')], checkIntervalMs: 100 }),
-    );
+    await using front = await startFront(dir.path, [nodeOf(a, 'a'), nodeOf(b, 'b')]);
 
     const alice = new Client(front.url);
     expect((await alice.post('/api/login')).json).toMatchObject({ worker: 'web@0', revision: 'v1' });
