@@ -45,8 +45,19 @@ export function useWorkerActions(worker: WorkerInfo, poolWorkers: readonly Worke
         setOutcome(null);
         setFailed(null);
       },
-      onSuccess: ({ detached, started }) =>
-        say('success', `${started.id} started on revision ${started.revision} and takes new sessions; ${detached.id} is draining.`, ['detached']),
+      onSuccess: ({ detached, started, allDetached, allStarted }) => {
+        // A pool of several instances replaces them all at once (#14).
+        const news = allStarted?.length > 1 ? allStarted : [started];
+        const olds = allDetached?.length > 1 ? allDetached : [detached];
+        const ids = (list: typeof news) => list.map((w) => w.id).join(', ');
+        say(
+          'success',
+          news.length === 1 && olds.length === 1
+            ? `${started.id} started on revision ${started.revision} and takes new sessions; ${detached.id} is draining.`
+            : `${ids(news)} started on revision ${started.revision} and take new sessions; ${ids(olds)} ${olds.length === 1 ? 'is' : 'are'} draining.`,
+          ['detached'],
+        );
+      },
       onError: (error) => {
         const { summary, detail } = splitMessage(error.message);
         const failedId = failedWorkerOf(error.message);
