@@ -3,6 +3,7 @@
 import type { PoolInfo, WorkerInfo } from '@handover/process-table';
 import { plural } from '@/lib/format';
 import { Modal } from './modal';
+import { ConfirmFooter } from './confirm-footer';
 
 /** "Are you sure?" for Detach and sync, saying exactly what will happen to whom. */
 export function DetachDialog({
@@ -27,24 +28,7 @@ export function DetachDialog({
       onClose={onClose}
       title={`Detach ${worker.id} and sync?`}
       testId="detach-dialog"
-      footer={
-        <>
-          <button type="button" className="button button-secondary" onClick={onClose} data-autofocus>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button-primary"
-            onClick={() => {
-              onConfirm();
-              onClose();
-            }}
-            data-testid="detach-confirm"
-          >
-            Detach and sync
-          </button>
-        </>
-      }
+      footer={<ConfirmFooter label="Detach and sync" testId="detach-confirm" onConfirm={onConfirm} onClose={onClose} />}
     >
       <ul className="consequences">
         <li>

@@ -9,6 +9,7 @@ import { useNow } from '@/hooks/use-now';
 import { useTRPC } from '@/trpc/react';
 import { Feedback } from './feedback';
 import { Modal } from './modal';
+import { ConfirmFooter } from './confirm-footer';
 
 const W = 160;
 const H = 40;
@@ -171,24 +172,7 @@ export function DrainCard({ worker, samples }: { worker: WorkerInfo; samples: Se
         onClose={() => setConfirming(false)}
         title={`Stop ${worker.id} now?`}
         testId="stop-now-dialog"
-        footer={
-          <>
-            <button type="button" className="button button-secondary" onClick={() => setConfirming(false)} data-autofocus>
-              Cancel
-            </button>
-            <button
-              type="button"
-              className="button button-danger"
-              onClick={() => {
-                stopNow.mutate({ worker: worker.id });
-                setConfirming(false);
-              }}
-              data-testid="stop-now-confirm"
-            >
-              Stop {worker.id} now
-            </button>
-          </>
-        }
+        footer={<ConfirmFooter label={`Stop ${worker.id} now`} testId="stop-now-confirm" danger onConfirm={() => stopNow.mutate({ worker: worker.id })} onClose={() => setConfirming(false)} />}
       >
         <ul className="consequences">
           <li>

@@ -4,6 +4,7 @@ import type { PoolInfo, WorkerInfo } from '@handover/process-table';
 import { plural } from '@/lib/format';
 import { reattachPlan } from '@/lib/workers';
 import { Modal } from './modal';
+import { ConfirmFooter } from './confirm-footer';
 
 /**
  * "Are you sure?" for Reattach, the rollback (#10, item 8): as careful as Detach and sync's,
@@ -31,24 +32,7 @@ export function ReattachDialog({
       onClose={onClose}
       title={`Reattach ${worker.id} and roll back to ${worker.revision}?`}
       testId="reattach-dialog"
-      footer={
-        <>
-          <button type="button" className="button button-secondary" onClick={onClose} data-autofocus>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button-primary"
-            onClick={() => {
-              onConfirm();
-              onClose();
-            }}
-            data-testid="reattach-confirm"
-          >
-            Reattach {worker.id}
-          </button>
-        </>
-      }
+      footer={<ConfirmFooter label={`Reattach ${worker.id}`} testId="reattach-confirm" onConfirm={onConfirm} onClose={onClose} />}
     >
       <ul className="consequences">
         <li>

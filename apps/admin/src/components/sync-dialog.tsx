@@ -5,6 +5,7 @@ import type { PoolInfo } from '@handover/process-table';
 import { plural } from '@/lib/format';
 import { useTRPC } from '@/trpc/react';
 import { Modal } from './modal';
+import { ConfirmFooter } from './confirm-footer';
 
 /**
  * "What Sync would change" (#10, item 4), asked of the supervisor (`pools.plan`, the file read
@@ -22,24 +23,7 @@ export function SyncDialog({ open, pool, onConfirm, onClose }: { open: boolean; 
       onClose={onClose}
       title={`Sync pool ${pool.name}?`}
       testId="sync-dialog"
-      footer={
-        <>
-          <button type="button" className="button button-secondary" onClick={onClose} data-autofocus>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button-primary"
-            onClick={() => {
-              onConfirm();
-              onClose();
-            }}
-            data-testid="sync-confirm"
-          >
-            Sync {pool.name}
-          </button>
-        </>
-      }
+      footer={<ConfirmFooter label={`Sync ${pool.name}`} testId="sync-confirm" onConfirm={onConfirm} onClose={onClose} />}
     >
       <div data-testid="sync-plan">
         {plan.isError ? (
