@@ -83,3 +83,15 @@ export function controlConnection(): ControlConnection {
   shared ??= createControlConnection();
   return shared;
 }
+
+/**
+ * A request to the supervisor with its token, sent again once with a fresh one when the answer
+ * is 401: the supervisor may have been restarted with a new generated token.
+ */
+export async function fetchWithToken(connection: ControlConnection, send: (target: ControlTarget) => Promise<Response>): Promise<Response> {
+  const first = await send(await connection.target());
+  if (first.status !== 401) return first;
+  await first.body?.cancel();
+  connection.forgetToken();
+  return send(await connection.target());
+}

@@ -1,5 +1,5 @@
 import 'server-only';
-import { ControlUnavailableError, type ControlConnection } from './control-connection';
+import { ControlUnavailableError, type ControlConnection, fetchWithToken } from './control-connection';
 import { trustedProxyHops } from './forwarded';
 import type { ConsoleSession } from './session';
 import { sameOrigin } from './trpc-pass-through';
@@ -34,23 +34,16 @@ export function createEventsExport(options: EventsExportOptions): (request: Requ
       if (!(PARAMS as readonly string[]).includes(key)) return plain(400, `unknown parameter: ${key}`);
       if (value !== '') query.append(key, value);
     }
-    const send = async () => {
-      const target = await options.connection.target();
-      return upstreamFetch(`${target.url}events.ndjson${query.size > 0 ? `?${query}` : ''}`, {
-        headers: { authorization: `Bearer ${target.token}` },
-        signal: request.signal,
-        redirect: 'manual',
-        cache: 'no-store',
-      });
-    };
     let upstream: Response;
     try {
-      upstream = await send();
-      if (upstream.status === 401) {
-        await upstream.body?.cancel();
-        options.connection.forgetToken();
-        upstream = await send();
-      }
+      upstream = await fetchWithToken(options.connection, (target) =>
+        upstreamFetch(`${target.url}events.ndjson${query.size > 0 ? `?${query}` : ''}`, {
+          headers: { authorization: `Bearer ${target.token}` },
+          signal: request.signal,
+          redirect: 'manual',
+          cache: 'no-store',
+        }),
+      );
     } catch (error) {
       if (request.signal.aborted) return new Response(null, { status: 499 });
       if (error instanceof ControlUnavailableError) return plain(503, error.message);

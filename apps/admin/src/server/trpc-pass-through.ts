@@ -1,5 +1,5 @@
 import 'server-only';
-import { type ControlConnection, ControlUnavailableError } from './control-connection';
+import { type ControlConnection, ControlUnavailableError, fetchWithToken } from './control-connection';
 import { requestHost, trustedProxyHops } from './forwarded';
 import type { ConsoleSession } from './session';
 
@@ -100,30 +100,21 @@ export function createPassThrough(options: PassThroughOptions): (request: Reques
     // `authorization` or `x-handover-*` the browser sent was never copied above.
     headers.set('x-handover-actor', `console:${session.user}`);
 
-    const send = async (): Promise<Response> => {
-      const target = await connection.target();
-      headers.set('authorization', `Bearer ${target.token}`);
-      return upstreamFetch(`${target.url}trpc/${encodeURI(path)}${url.search}`, {
-        method: request.method,
-        headers,
-        body,
-        // The browser going away (tab closed, EventSource closed) ends the upstream request,
-        // so the supervisor stops producing events for nobody.
-        signal: request.signal,
-        redirect: 'manual',
-        cache: 'no-store',
-      });
-    };
-
     let upstream: Response;
     try {
-      upstream = await send();
-      if (upstream.status === 401) {
-        // The supervisor may have been restarted with a new generated token.
-        await upstream.body?.cancel();
-        connection.forgetToken();
-        upstream = await send();
-      }
+      upstream = await fetchWithToken(connection, (target) => {
+        headers.set('authorization', `Bearer ${target.token}`);
+        return upstreamFetch(`${target.url}trpc/${encodeURI(path)}${url.search}`, {
+          method: request.method,
+          headers,
+          body,
+          // The browser going away (tab closed, EventSource closed) ends the upstream request,
+          // so the supervisor stops producing events for nobody.
+          signal: request.signal,
+          redirect: 'manual',
+          cache: 'no-store',
+        });
+      });
     } catch (error) {
       if (request.signal.aborted) return new Response(null, { status: 499 });
       return unavailable(error, connection, path);
