@@ -1,7 +1,7 @@
 /**
  * Responses by status class and the time to each response head, for `/metrics`. Counted where
- * the head is parsed, from clock readings the engine takes anyway (the request's message begin,
- * the worker read that carried the head): a few array increments per response, no allocation.
+ * the head is parsed: the start is the request's message-begin time the engine reads anyway, the
+ * end one `Date.now()` per response; then a few array increments, no allocation.
  */
 
 /** Upper bounds of the latency buckets, in ms (Date.now() resolution: the first bucket is "under 1 ms or so"). */
