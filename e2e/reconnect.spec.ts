@@ -81,9 +81,7 @@ test('the page says when the supervisor is gone and reconnects by itself', async
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.getByTestId('worker-state-web@0')).toHaveText('started');
   await expect(page.getByTestId('live-indicator')).toHaveText('Live');
-  // History exists only once a sample was taken (every 2 s): on a slow machine the stop below
-  // could otherwise come first, and there would be nothing of web@0 to survive the restart.
-  await expect(page.getByTestId('chart-legend-web@0')).toBeVisible({ timeout: 15_000 });
+  // No wait for a history sample here: a stopping supervisor records its last counts itself.
 
   await stop(supervisor);
   const banner = page.getByTestId('disconnected-banner');

@@ -89,7 +89,13 @@ export class Housekeeping {
     }
   }
 
-  private async sample(): Promise<void> {
+  /**
+   * Records the session counts as they are now (and the ends of workers stopped since the last
+   * sample). The timer does it every couple of seconds; a stopping supervisor does it once before
+   * and once after its workers stop, so the next supervisor's chart has this one's last counts
+   * and the drop to 0, however soon after a sample the stop came.
+   */
+  sampleNow(): Worker[] {
     const now = Date.now();
     const sessions: Record<string, number> = {};
     const alive: Worker[] = [];
@@ -100,6 +106,12 @@ export class Housekeeping {
     }
     for (const sample of this.endings(now, sessions)) this.keep(sample);
     this.keep({ at: new Date(now).toISOString(), sessions });
+    return alive;
+  }
+
+  private async sample(): Promise<void> {
+    const alive = this.sampleNow();
+    const now = Date.now();
     if (now - this.lastPrune >= PRUNE_EVERY_MS) {
       this.lastPrune = now;
       this.prune(now - HISTORY_MS);

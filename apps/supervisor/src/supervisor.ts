@@ -411,6 +411,7 @@ export class Supervisor implements SupervisorControl {
       for (const worker of pool.workers) if (isAlive(worker.state)) stops.push(stopWorker(this.rt, pool, worker, reason));
     }
     await Promise.all(stops);
+    this.housekeeping.sampleNow();
     this.record(events.supervisorStopped());
   }
 
@@ -442,6 +443,7 @@ export class Supervisor implements SupervisorControl {
     this.rt.leaving = leaving;
     this.record(events.supervisorStopping(reason));
     this.housekeeping.stop();
+    this.housekeeping.sampleNow();
     this.configSource.stop();
     this.node.stop();
     for (const timer of this.rt.reconcileTimers.values()) clearTimeout(timer);

@@ -148,6 +148,42 @@ describe('session history', () => {
     ]);
     expect(markers[0]).toMatchObject({ readyAt: expect.any(String), stoppedAt: expect.any(String) });
   }, 60_000);
+  it('a supervisor stopped before its first sample still leaves its last counts and the drop to 0 for the next one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'handover-history-'));
+    await using _dir = disposer(() => rm(dir, { recursive: true, force: true }));
+    const configPath = join(dir, 'handover.config.json');
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        dataDir: join(dir, 'data'),
+        pools: [{ name: 'web', basePort: randomBasePort(), healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 }, ...demoPool('v1') }],
+      }),
+    );
+    const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' };
+    const load = async (): Promise<HandoverConfig> => {
+      const config = await loadConfig({ path: configPath, env });
+      config.proxy.port = 0;
+      config.control.port = 0;
+      return config;
+    };
+    const first = await launchSupervisor(await load(), { env, reloadConfig: load });
+    let firstStopped = false;
+    await using _first = asyncResource(first, () => (firstStopped ? undefined : first.stop(2_000)));
+    // The stop comes at once after the login, well inside the 2 s between samples.
+    expect((await new Client(`http://127.0.0.1:${first.proxies[0]!.port}`).post('/api/login')).status).toBe(200);
+    await first.stop(2_000);
+    firstStopped = true;
+
+    const second = await launchSupervisor(await load(), { env, reloadConfig: load });
+    await using _second = asyncResource(second, () => second.stop(2_000));
+    // Read before the new supervisor has sampled anything: all of it is the first one's.
+    const withWeb0 = second.supervisor.sessionHistory({ minutes: 60 }).filter((s) => 'web@0' in s.sessions);
+    expect(withWeb0.map((s) => s.sessions['web@0'])).toEqual([1, 0]);
+    const stoppedAt = second.supervisor.workerMarkers({ minutes: 60 }).find((m) => m.worker === 'web@0')!.stoppedAt;
+    // The drop is at the stop time (or 1 ms before, when the closing sample came in the same ms).
+    expect(Date.parse(stoppedAt!) - Date.parse(withWeb0[1]!.at)).toBeGreaterThanOrEqual(0);
+    expect(Date.parse(stoppedAt!) - Date.parse(withWeb0[1]!.at)).toBeLessThanOrEqual(1);
+  }, 60_000);
 });
 
 describe('the banner', () => {
