@@ -1,6 +1,7 @@
 /**
- * The fleet file: the nodes an operator drives together (`handover fleet …`). Each node is a
- * control API URL and its token (inline, from a file, or from HANDOVER_FLEET_TOKEN_<NAME>):
+ * The fleet file: the nodes an operator drives together (`handover fleet …`, the console's
+ * /fleet page). Each node is a control API URL and its token (inline, from a file, or from
+ * HANDOVER_FLEET_TOKEN_<NAME>):
  *
  *   { "nodes": [ { "name": "a", "control": "http://10.0.0.1:8090", "tokenFile": "/etc/handover/a.token" } ] }
  */
@@ -20,6 +21,11 @@ export const FLEET_FILE_ENV = 'HANDOVER_FLEET';
 export class FleetFileError extends Error {}
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** A node name as the fleet file allows it (also safe in a URL path segment). */
+export function isNodeName(value: string): boolean {
+  return NAME.test(value);
+}
 
 /** Token variable of a node: HANDOVER_FLEET_TOKEN_<NAME>, upper-cased, other characters as `_`. */
 export function tokenVariable(name: string): string {
