@@ -1,8 +1,7 @@
 import 'server-only';
 import { ControlUnavailableError, type ControlConnection, fetchWithToken } from './control-connection';
-import { trustedProxyHops } from './forwarded';
+import { guardRequest, plainError as plain } from './request-guard';
 import type { ConsoleSession } from './session';
-import { sameOrigin } from './trpc-pass-through';
 
 /**
  * The console's `/api/events.ndjson` (#10, item 9): the supervisor's event export
@@ -18,17 +17,11 @@ export interface EventsExportOptions {
   trustedProxyHops?: number;
 }
 
-const plain = (status: number, message: string) =>
-  Response.json({ error: { message } }, { status, headers: { 'cache-control': 'no-store' } });
-
 export function createEventsExport(options: EventsExportOptions): (request: Request) => Promise<Response> {
   const upstreamFetch = options.fetch ?? globalThis.fetch;
   return async (request) => {
-    if ((await options.getSession(request)) === null) return plain(401, 'log in to the Handover console first');
-    const hops = options.trustedProxyHops ?? trustedProxyHops();
-    if (request.headers.get('sec-fetch-site') === 'cross-site' || !sameOrigin(request, hops)) {
-      return plain(403, 'cross-site requests to the console API are refused');
-    }
+    const guard = await guardRequest(request, options);
+    if ('refused' in guard) return plain(guard.refused, guard.message);
     const query = new URLSearchParams();
     for (const [key, value] of new URL(request.url).searchParams) {
       if (!(PARAMS as readonly string[]).includes(key)) return plain(400, `unknown parameter: ${key}`);

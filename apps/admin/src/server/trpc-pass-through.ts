@@ -1,20 +1,36 @@
 import 'server-only';
 import { type ControlConnection, ControlUnavailableError, fetchWithToken } from './control-connection';
-import { requestHost, trustedProxyHops } from './forwarded';
+import { guardRequest } from './request-guard';
 import type { ConsoleSession } from './session';
 
 /**
  * The console's `/api/trpc/*`: the browser's tRPC calls go to the supervisor's loopback
  * control API with the bearer token and the operator's name added here, on the server, so
  * the token never reaches the browser. Responses stream through untouched, so server-sent
- * events (workers.watch, events.live) arrive as soon as the supervisor writes them.
+ * events (workers.watch, events.live) arrive as soon as the supervisor writes them. The fleet
+ * view's `/api/fleet/nodes/<node>/trpc/*` is the same with a target per node (`target`).
  */
 
-export interface PassThroughOptions {
+/** Which supervisor a request goes to, where its procedures are mounted here, and who acts. */
+export interface PassThroughTarget {
   connection: ControlConnection;
+  /** e.g. `/api/trpc/`: the procedure path is what follows it. */
+  basePath: string;
+  /** The actor header for this operator (each event log names who did it). */
+  actor: (user: string) => string;
+}
+
+export interface PassThroughOptions {
+  /** The one supervisor (the console's own). Either this or `target`. */
+  connection?: ControlConnection;
+  /**
+   * The supervisor of this request (several nodes), checked after the login: null answers 404
+   * (an unknown node). Either this or `connection`.
+   */
+  target?: (url: URL) => Promise<PassThroughTarget | null>;
   /** The operator behind a request, or null (then 401). Injectable for tests. */
   getSession: (request: Request) => Promise<ConsoleSession | null>;
-  /** Where the procedures are mounted on this origin. Default `/api/trpc/`. */
+  /** Where the procedures are mounted on this origin, with `connection`. Default `/api/trpc/`. */
   basePath?: string;
   /** The upstream fetch. Default: the global fetch. */
   fetch?: typeof globalThis.fetch;
@@ -57,23 +73,24 @@ export function trpcErrorResponse(status: number, code: ErrorCode, message: stri
 }
 
 export function createPassThrough(options: PassThroughOptions): (request: Request) => Promise<Response> {
-  const basePath = options.basePath ?? '/api/trpc/';
   const upstreamFetch = options.fetch ?? globalThis.fetch;
-  const { connection } = options;
+  const single: PassThroughTarget | null =
+    options.connection === undefined
+      ? null
+      : { connection: options.connection, basePath: options.basePath ?? '/api/trpc/', actor: (user) => `console:${user}` };
+  const targetOf = options.target ?? (async () => single);
 
   return async function passThrough(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const path = url.pathname.startsWith(basePath) ? decodeURIComponent(url.pathname.slice(basePath.length)) : '';
-
-    const session = await options.getSession(request);
-    if (session === null) {
-      return trpcErrorResponse(401, 'UNAUTHORIZED', 'log in to the Handover console first', path || null);
+    const guard = await guardRequest(request, options);
+    if ('refused' in guard) {
+      return trpcErrorResponse(guard.refused, guard.refused === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', guard.message, null);
     }
-    // SameSite=Strict already keeps the cookie off cross-site requests; refuse them anyway.
-    const hops = options.trustedProxyHops ?? trustedProxyHops();
-    if (request.headers.get('sec-fetch-site') === 'cross-site' || !sameOrigin(request, hops)) {
-      return trpcErrorResponse(403, 'FORBIDDEN', 'cross-site requests to the console API are refused', path || null);
-    }
+    const { session } = guard;
+    const target = await targetOf(url);
+    if (target === null) return trpcErrorResponse(404, 'NOT_FOUND', 'no such node in the fleet file', null);
+    const { connection, basePath } = target;
+    const path = url.pathname.startsWith(basePath) ? safeDecode(url.pathname.slice(basePath.length)) : '';
     if (request.method !== 'GET' && request.method !== 'POST') {
       return trpcErrorResponse(405, 'METHOD_NOT_SUPPORTED', 'use GET or POST', path || null);
     }
@@ -98,7 +115,7 @@ export function createPassThrough(options: PassThroughOptions): (request: Reques
     }
     // Only these two identify the caller upstream, and only the server sets them: whatever
     // `authorization` or `x-handover-*` the browser sent was never copied above.
-    headers.set('x-handover-actor', `console:${session.user}`);
+    headers.set('x-handover-actor', target.actor(session.user));
 
     let upstream: Response;
     try {
@@ -212,20 +229,11 @@ async function unavailable(error: unknown, connection: ControlConnection, path: 
   );
 }
 
-/**
- * Mutations from a browser carry Origin; it must be the console's own host (browsers without
- * Sec-Fetch-Site still send it). No Origin (curl, same-origin GET in some browsers) passes:
- * such requests still need the login cookie, which SameSite=Strict keeps off other sites.
- * The host is `Host`, or `X-Forwarded-Host` only behind a trusted proxy (a client could send
- * one matching its own Origin).
- */
-export function sameOrigin(request: Request, hops: number): boolean {
-  const origin = request.headers.get('origin');
-  if (origin === null) return true;
-  const host = requestHost(request.headers, hops);
+/** A malformed escape (`%E0%A4%A`) is no procedure: an empty path, refused as such. */
+function safeDecode(path: string): string {
   try {
-    return new URL(origin).host === host;
+    return decodeURIComponent(path);
   } catch {
-    return false;
+    return '';
   }
 }
