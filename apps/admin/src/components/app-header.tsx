@@ -1,9 +1,11 @@
 'use client';
 
+import Link from 'next/link';
 import type { ReactNode } from 'react';
 import { logout } from '@/app/logout-action';
 
-export function AppHeader({ user, indicator }: { user: string; indicator: ReactNode }) {
+/** `fleet`: a fleet file is configured (HANDOVER_FLEET), so the header links the two pages. */
+export function AppHeader({ user, indicator, page = 'dashboard', fleet = false }: { user: string; indicator: ReactNode; page?: 'dashboard' | 'fleet'; fleet?: boolean }) {
   return (
     <header className="topbar">
       <div className="topbar-inner">
@@ -14,6 +16,16 @@ export function AppHeader({ user, indicator }: { user: string; indicator: ReactN
           <span className="brand-name">Handover</span>
           <span className="brand-sub">console</span>
         </div>
+        {fleet ? (
+          <nav className="topbar-nav" aria-label="Pages">
+            <Link href="/" aria-current={page === 'dashboard' ? 'page' : undefined} data-testid="nav-dashboard">
+              This node
+            </Link>
+            <Link href="/fleet" aria-current={page === 'fleet' ? 'page' : undefined} data-testid="nav-fleet">
+              Fleet
+            </Link>
+          </nav>
+        ) : null}
         {indicator}
         <div className="topbar-user">
           <span className="muted small">

@@ -19,17 +19,17 @@ import { SessionsChart } from './sessions-chart';
 import { ToastProvider } from './toasts';
 
 /** The whole live page: pools and workers, the session chart and the event timeline. */
-export function Dashboard({ user }: { user: string }) {
+export function Dashboard({ user, fleet = false }: { user: string; fleet?: boolean }) {
   return (
     <NowProvider>
       <ToastProvider>
-        <LiveDashboard user={user} />
+        <LiveDashboard user={user} fleet={fleet} />
       </ToastProvider>
     </NowProvider>
   );
 }
 
-function LiveDashboard({ user }: { user: string }) {
+function LiveDashboard({ user, fleet }: { user: string; fleet: boolean }) {
   const series = useSessionSeries();
   const { addSnapshot } = series;
   const onSnapshot = useCallback((snapshot: WorkersSnapshot) => addSnapshot(snapshot), [addSnapshot]);
@@ -57,7 +57,7 @@ function LiveDashboard({ user }: { user: string }) {
 
   return (
     <>
-      <AppHeader user={user} indicator={<LiveIndicator state={connection.state} />} />
+      <AppHeader user={user} indicator={<LiveIndicator state={connection.state} />} fleet={fleet} />
       <main className={`content${connection.state === 'down' ? ' content-stale' : ''}`}>
         <ConnectionBanner state={connection.state} reason={connection.reason} reconnected={connection.reconnected} />
         {snapshot === null ? (
