@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../../test-support/resources';
 import { runCli } from '../../src/cli/run';
-import { Client, FIXTURES, TestSupervisor, demoPool } from '../harness';
+import { FIXTURES, TestSupervisor, demoPool } from '../harness';
+import { clickLoad } from './click-load';
 import { nodeOf, startFront } from './haproxy';
 
 const TOKEN = 'test-token-0123456789abcdef'; // the harness's control token
@@ -24,32 +25,6 @@ async function fleetCli(dir: string, argv: string[]): Promise<{ code: number; st
     username: 'ops',
   });
   return { code, stdout, stderr };
-}
-
-/** Users clicking "count" through the front until stopped; every answer must be 200 and count on. */
-function clickLoad(url: string, users: number) {
-  let running = true;
-  const failures: string[] = [];
-  let requests = 0;
-  const loops = Array.from({ length: users }, async () => {
-    const user = new Client(url);
-    await user.post('/api/login');
-    let last = 0;
-    while (running) {
-      const answer = await user.post('/api/count').catch((error: Error) => ({ status: 0, json: undefined, text: error.message }));
-      requests++;
-      const counter = (answer.json as { session?: { counter?: number } } | undefined)?.session?.counter;
-      if (answer.status !== 200 || counter !== last + 1) failures.push(`${answer.status} counter ${counter} after ${last}`);
-      else last = counter;
-    }
-  });
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      return { requests, failures };
-    },
-  };
 }
 
 describe('handover fleet', () => {
