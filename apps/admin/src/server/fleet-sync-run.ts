@@ -14,7 +14,7 @@ export interface FleetSyncRun {
   finishedAt: string | null;
   state: 'running' | 'done' | 'stopped';
   steps: Array<RollingSyncStep & { at: string }>;
-  /** The nodes upgraded so far. */
+  /** The nodes upgraded, once it has ended (while it runs, the steps say how far it got). */
   upgraded: string[];
   /** Why it stopped, where (node null: the fleet file itself); null while running or when done. */
   stoppedAt: { node: string | null; pool: string | null; reason: string } | null;
@@ -40,10 +40,7 @@ export function createFleetSyncRunner(options: { fleet: FleetSource; fetch?: typ
       current.stoppedAt = stoppedAt;
       current.finishedAt = now().toISOString();
     };
-    const step = (s: RollingSyncStep) => {
-      current.steps.push({ ...s, at: now().toISOString() });
-      if (s.kind === 'synced' && s.node !== null && !current.upgraded.includes(s.node)) current.upgraded.push(s.node);
-    };
+    const step = (s: RollingSyncStep) => current.steps.push({ ...s, at: now().toISOString() });
     try {
       const nodes = await options.fleet.nodes();
       const clients = fleetClients(nodes, { actor: (node) => fleetActor(current.startedBy, node.name), fetch: options.fetch });
