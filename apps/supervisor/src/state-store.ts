@@ -5,7 +5,9 @@ import Database from 'better-sqlite3';
 import { type InstanceState, type SessionSample, type WorkerMarker, isAlive } from '@handover/process-table';
 import { makeDatabasePrivate } from './private-file';
 import {
+  FOLD_SESSION_LOG,
   SCHEMA,
+  foldSessionLog,
   type StoredSession,
   type StoredState,
   type StoredWorker,
@@ -55,6 +57,8 @@ export interface StateStoreOptions {
   sliceSize?: number;
   /** The flush time is written at least this often even with nothing to flush. Default 5 s. */
   heartbeatMs?: number;
+  /** The session log is folded into the snapshot once it has this many rows and is as long as it. Default 50 000. */
+  foldMinRows?: number;
 }
 
 /**
@@ -77,6 +81,7 @@ export class StateStore {
   private readonly flushIntervalMs: number;
   private readonly sliceSize: number;
   private readonly heartbeatMs: number;
+  private readonly foldMinRows: number;
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Immediate | null = null;
   private lastHeartbeat = 0;
@@ -93,6 +98,7 @@ export class StateStore {
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
     this.sliceSize = options.sliceSize ?? 5000;
     this.heartbeatMs = options.heartbeatMs ?? 5000;
+    this.foldMinRows = options.foldMinRows ?? 50_000;
     // Created here, synchronously, before any writer exists; it holds the session ids.
     makeDatabasePrivate(file);
     const db = new Database(file);
@@ -128,6 +134,9 @@ export class StateStore {
         'supervisor',
         JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }),
       );
+      // What the previous supervisor appended goes into the snapshot now, before the restore
+      // reads it, so each worker's sessions are one indexed read.
+      foldSessionLog(db);
     } finally {
       db.close();
     }
@@ -308,7 +317,9 @@ export class StateStore {
 
   private writer(): Thread {
     if (this.thread !== null) return this.thread;
-    const thread = new Thread(new URL('./state-writer.mjs', import.meta.url), { workerData: { file: this.file } });
+    const thread = new Thread(new URL('./state-writer.mjs', import.meta.url), {
+      workerData: { file: this.file, foldSql: FOLD_SESSION_LOG, foldMinRows: this.foldMinRows },
+    });
     thread.unref();
     thread.on('message', (message: { type: string; seq: number; error: string | null; ms: number }) => {
       if (message.type !== 'done') return;

@@ -12,11 +12,26 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 5000');
 
-const upsertSession = db.prepare(
-  'INSERT INTO sessions (id, worker, ttl_ms, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET worker = excluded.worker, ttl_ms = excluded.ttl_ms, expires_at = excluded.expires_at',
-);
-const deleteSession = db.prepare('DELETE FROM sessions WHERE id = ?');
+// Session changes are appended to the log (stored-state.ts explains the journal); the fold
+// (workerData.foldSql) moves them into the snapshot once the log is as long as it.
+const appendSession = db.prepare('INSERT INTO session_log (id, worker, ttl_ms, expires_at) VALUES (?, ?, ?, ?)');
 const deleteSessionsOf = db.prepare('DELETE FROM sessions WHERE worker = ?');
+const countLog = db.prepare('SELECT count(*) AS n FROM session_log');
+const countSnapshot = db.prepare('SELECT count(*) AS n FROM sessions');
+let logRows = countLog.get().n;
+let snapshotRows = countSnapshot.get().n;
+
+function fold() {
+  db.exec(workerData.foldSql);
+  logRows = 0;
+  snapshotRows = countSnapshot.get().n;
+}
+
+/** A worker that ended takes its sessions along: fold first, so none of its log rows outlives it. */
+function forgetSessionsOf(worker) {
+  if (logRows > 0) fold();
+  deleteSessionsOf.run(worker);
+}
 const upsertWorker = db.prepare(`
   INSERT INTO workers (id, pool, generation, port, revision, state, pid, pid_start_time, started_at, ready_at, detached_at, stopped_at, updated_at)
   VALUES (@id, @pool, @generation, @port, @revision, @state, @pid, @pidStartTime, @startedAt, @readyAt, @detachedAt, @stoppedAt, @updatedAt)
@@ -45,18 +60,20 @@ const apply = db.transaction((ops, heartbeat) => {
   for (const op of ops) {
     switch (op[0]) {
       case 's':
-        upsertSession.run(op[1], op[2], op[3], op[4]);
+        appendSession.run(op[1], op[2], op[3], op[4]);
+        logRows++;
         break;
       case 'd':
-        deleteSession.run(op[1]);
+        appendSession.run(op[1], null, null, null);
+        logRows++;
         break;
       case 'w':
         upsertWorker.run(op[1]);
-        if (!ALIVE.has(op[1].state)) deleteSessionsOf.run(op[1].id);
+        if (!ALIVE.has(op[1].state)) forgetSessionsOf(op[1].id);
         break;
       case 'x':
         deleteWorker.run(op[1]);
-        deleteSessionsOf.run(op[1]);
+        forgetSessionsOf(op[1]);
         break;
       case 'g':
         upsertPool.run(op[1], op[2]);
@@ -79,6 +96,7 @@ const apply = db.transaction((ops, heartbeat) => {
     }
   }
   if (heartbeat !== null) setMeta.run('flushed_at', String(heartbeat));
+  if (logRows >= Math.max(workerData.foldMinRows, snapshotRows)) fold();
 });
 
 parentPort.on('message', (message) => {
@@ -89,6 +107,9 @@ parentPort.on('message', (message) => {
       apply(message.ops, message.heartbeat);
     } catch (caught) {
       error = caught instanceof Error ? caught.message : String(caught);
+      // The batch was rolled back: count again what is there.
+      logRows = countLog.get().n;
+      snapshotRows = countSnapshot.get().n;
     }
     parentPort.postMessage({ type: 'done', seq: message.seq, error, ms: performance.now() - started });
   } else if (message.type === 'close') {

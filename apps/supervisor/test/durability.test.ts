@@ -289,7 +289,8 @@ describe('the supervisor restarts without dropping a session', () => {
     await install.kill9(first.run);
     // As if alice's binding had been made in the last 200 ms before the kill: the store lost it.
     const db = new Database(install.dbFile);
-    expect(db.prepare('DELETE FROM sessions WHERE id = ?').run(sessionId(alice)).changes).toBe(1);
+    const forgotten = ['sessions', 'session_log'].map((table) => db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(sessionId(alice)).changes);
+    expect(forgotten.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(1);
     db.close();
 
     await install.start();

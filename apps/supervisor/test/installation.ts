@@ -15,6 +15,7 @@ import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-tabl
 import { type HandoverRun, START_MS, handoverConfig, spawnHandover, startHandover, waitForBanner, withPorts } from '../../../test-support/handover';
 import { freePorts } from '../../../test-support/ports';
 import { checkProcess, processStartTime } from '../src/proc-identity';
+import { readStoredSessions } from '../src/stored-state';
 import { Client, DEMO_SERVER, demoPool, randomBasePort, waitFor } from './harness';
 
 export const TOKEN = 'durability-test-token-0123456789abcdef';
@@ -206,13 +207,10 @@ export class Installation {
   /** Session rows in the store, read by another process (the test) like a new supervisor would. */
   storedSessions(): Array<{ id: string; worker: string }> {
     if (!existsSync(this.dbFile)) return [];
-    const db = new Database(this.dbFile, { readonly: true, fileMustExist: true });
     try {
-      return db.prepare('SELECT id, worker FROM sessions').all() as Array<{ id: string; worker: string }>;
+      return readStoredSessions(this.dbFile).map(({ id, worker }) => ({ id, worker }));
     } catch {
       return [];
-    } finally {
-      db.close();
     }
   }
 

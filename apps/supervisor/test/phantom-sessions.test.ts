@@ -12,15 +12,9 @@ import type { HandoverEvent } from '@handover/process-table';
 import type { Client } from './harness';
 import { Installation, count, login, report, running, sessionId } from './installation';
 import { waitFor } from './wait';
+import { type StoredSession, readStoredSessions } from '../src/stored-state';
 
 const WINDOW_SECONDS = 3;
-
-interface SessionRow {
-  id: string;
-  worker: string;
-  ttl_ms: number;
-  expires_at: number;
-}
 
 /**
  * alice, bob and carol on web@0, detached (web@1 takes new sessions); then alice and bob log off
@@ -43,8 +37,9 @@ async function endTwoSessionsThenKill(install: Installation): Promise<{ carol: C
   await install.kill9(first.run);
   // Whether or not the flush got there first, the store now holds what an unflushed one would.
   const db = new Database(install.dbFile);
-  const insert = db.prepare('INSERT OR REPLACE INTO sessions (id, worker, ttl_ms, expires_at) VALUES (?, ?, ?, ?)');
-  for (const row of before) insert.run(row.id, row.worker, row.ttl_ms, row.expires_at);
+  // Appended to the session log, whose latest entry for an id is what the store holds.
+  const insert = db.prepare('INSERT INTO session_log (id, worker, ttl_ms, expires_at) VALUES (?, ?, ?, ?)');
+  for (const row of before) insert.run(row.id, row.worker, row.ttlMs, row.expiresAt);
   db.close();
   expect(readSessions(install).map((r) => r.worker)).toEqual(['web@0', 'web@0', 'web@0']);
 
@@ -54,13 +49,8 @@ async function endTwoSessionsThenKill(install: Installation): Promise<{ carol: C
   return { carol, web0Pid: web0.pid!, restartedAt };
 }
 
-function readSessions(install: Installation): SessionRow[] {
-  const db = new Database(install.dbFile, { readonly: true });
-  try {
-    return db.prepare('SELECT id, worker, ttl_ms, expires_at FROM sessions').all() as SessionRow[];
-  } finally {
-    db.close();
-  }
+function readSessions(install: Installation): StoredSession[] {
+  return readStoredSessions(install.dbFile);
 }
 
 const reconciled = (e: HandoverEvent) => e.type === 'sessions.reconciled' && e.worker === 'web@0';

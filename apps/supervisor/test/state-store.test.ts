@@ -36,6 +36,15 @@ function row(id: string, state: InstanceState, patch: Partial<StoredWorker> = {}
   };
 }
 
+function logRows(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM session_log').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 describe('StateStore', () => {
   it('keeps session changes in memory until a flush, then writes them (coalesced) off the event loop', async () => {
     await using opened = await openStore();
@@ -74,6 +83,59 @@ describe('StateStore', () => {
     await store.drain();
     expect(store.load().sessions).toEqual([]);
     expect(store.load().workers).toMatchObject([{ id: 'web@0', state: 'crashed' }]);
+  });
+
+  it('the session log and its folds into the snapshot read back exactly what a plain table would hold', async () => {
+    const tmp = await tempDir('handover-store-');
+    await using _tmp = tmp;
+    const file = join(tmp.path, 'state.db');
+    // A fold every few batches: binds, re-binds to another worker, ends and worker ends land on
+    // both sides of folds.
+    const store = new StateStore(file, { foldMinRows: 40 });
+    await using _store = asyncResource(store, () => store.close());
+    const owners = ['web@0', 'web@1', 'web@2'].map((id) => ({ id, state: 'started' as InstanceState }));
+    for (const owner of owners) store.saveWorker(row(owner.id, 'started'));
+    const model = new Map<string, string>();
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let folds = 0;
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 25; i++) {
+        const id = `s${random(60)}`;
+        const owner = owners[random(2)]!; // web@2 ends below; binds go to web@0 and web@1
+        if (random(4) === 0) {
+          store.released(id);
+          model.delete(id);
+        } else {
+          store.bound(id, owner, 60_000);
+          model.set(id, owner.id);
+        }
+      }
+      if (round === 10) for (let i = 0; i < 5; i++) (store.bound(`w2-${i}`, owners[2]!, 60_000), model.set(`w2-${i}`, 'web@2'));
+      if (round === 20) {
+        owners[2]!.state = 'stopped';
+        store.saveWorker(row('web@2', 'stopped'));
+        for (const [id, worker] of model) if (worker === 'web@2') model.delete(id);
+      }
+      await store.drain();
+      if (logRows(file) === 0) folds++;
+      const stored = store.load().sessions.map((s) => [s.id, s.worker]).sort();
+      expect(stored, `round ${round}`).toEqual([...model].sort());
+    }
+    expect(folds).toBeGreaterThan(3);
+    expect(store.stats.errors).toEqual([]);
+
+    // A restart folds what is left, and reads the same from the snapshot alone.
+    await store.close();
+    expect(logRows(file)).toBeGreaterThan(0);
+    const next = new StateStore(file);
+    await using _next = asyncResource(next, () => next.close());
+    next.claim();
+    expect(logRows(file)).toBe(0);
+    expect(next.load().sessions.map((s) => [s.id, s.worker]).sort()).toEqual([...model].sort());
   });
 
   it('keeps generations growing and remembers workers', async () => {
