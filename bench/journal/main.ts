@@ -32,7 +32,7 @@ interface Store {
   bound(id: string, owner: { id: string; state: string }, ttlMs: number): void;
   drain(): Promise<void>;
   close(): Promise<void>;
-  stats: { errors: string[] };
+  stats: { errors: string[]; maxWriteMs: number };
 }
 type StoreClass = new (file: string) => Store;
 
@@ -56,6 +56,8 @@ export interface JournalResult {
   sessions: number;
   cpuUsPerSession: number;
   wallUsPerSession: number;
+  /** The longest writer transaction (a fold of the log, when one came): how long the writer was busy at once. */
+  longestWriteMs: number;
 }
 
 async function run(prefill: number, sessions: number): Promise<JournalResult> {
@@ -70,7 +72,7 @@ async function run(prefill: number, sessions: number): Promise<JournalResult> {
     const wallMs = performance.now() - started;
     const used = process.cpuUsage(cpu);
     if (store.stats.errors.length > 0) throw new Error(`the store failed: ${store.stats.errors[0]}`);
-    return { prefill, sessions, cpuUsPerSession: (used.user + used.system) / sessions, wallUsPerSession: (wallMs * 1000) / sessions };
+    return { prefill, sessions, cpuUsPerSession: (used.user + used.system) / sessions, wallUsPerSession: (wallMs * 1000) / sessions, longestWriteMs: store.stats.maxWriteMs };
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });
@@ -84,7 +86,7 @@ else {
   process.stdout.write(`state store: ${args.store ?? 'this tree'}\n`);
   for (const r of results) {
     process.stdout.write(
-      `  ${r.prefill.toLocaleString('en')} stored, ${r.sessions.toLocaleString('en')} new: ${r.cpuUsPerSession.toFixed(1)} µs CPU, ${r.wallUsPerSession.toFixed(1)} µs wall per new session\n`,
+      `  ${r.prefill.toLocaleString('en')} stored, ${r.sessions.toLocaleString('en')} new: ${r.cpuUsPerSession.toFixed(1)} µs CPU, ${r.wallUsPerSession.toFixed(1)} µs wall per new session; longest writer transaction ${r.longestWriteMs.toFixed(0)} ms\n`,
     );
   }
 }

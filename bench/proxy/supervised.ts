@@ -1,7 +1,8 @@
 /**
  * Handover's proxy inside the real supervisor (as main.ts runs it), alone, for diagnosis:
  * `npx tsx proxy/supervised.ts [--connections 50,200] [--seconds 5] [--repeats 1] [--log FILE]
- * [--node-options "--trace-gc"] [--idle S]`. Supervisor and worker on core 1, wrk on core 0. The
+ * [--node-options "--trace-gc"] [--idle S] [--scenario sticky|new-session]`. Supervisor and worker
+ * on core 1, wrk on core 0. `new-session`: no cookie, a new session in every response. The
  * supervisor's stdout/stderr go to --log (so `--trace-gc` output can be read next to the runs).
  */
 import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -26,6 +27,8 @@ const log = arg('log', '/dev/null');
 const nodeOptions = arg('node-options', '');
 /** Seconds to wait before each run (the proxy's idle worker connections expire after 4 s, as between main.ts's configurations). */
 const idle = Number(arg('idle', '0'));
+const scenario = arg('scenario', 'sticky');
+if (scenario !== 'sticky' && scenario !== 'new-session') throw new Error(`--scenario: sticky or new-session, not ${scenario}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'handover-supervised-'));
 let run: HandoverRun | undefined;
@@ -50,12 +53,12 @@ try {
       }
       if (log !== '/dev/null') appendFileSync(log, `=== run c=${c} start ${Date.now()}\n`);
       const before = cpuSplitMicros([supervisor.pid!]);
-      const w = await runWrk({ url, connections: c, seconds, script: join(HERE, 'sticky.lua'), cpu: 0 });
+      const w = await runWrk({ url, connections: c, seconds, script: join(HERE, `${scenario}.lua`), cpu: 0 });
       const after = cpuSplitMicros([supervisor.pid!]);
       if (log !== '/dev/null') appendFileSync(log, `=== run c=${c} end ${Date.now()}\n`);
       const cpu = (after.user + after.sys - before.user - before.sys) / w.requests;
       console.log(
-        `supervised c=${String(c).padEnd(4)} ${w.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${w.p50Us}µs p99 ${w.p99Us}µs  cpu ${cpu.toFixed(1)} µs/req (sys ${((after.sys - before.sys) / w.requests).toFixed(1)})` +
+        `supervised ${scenario} c=${String(c).padEnd(4)} ${w.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${w.p50Us}µs p99 ${w.p99Us}µs  cpu ${cpu.toFixed(1)} µs/req (sys ${((after.sys - before.sys) / w.requests).toFixed(1)})` +
           (w.errors || w.non2xx ? `  ERRORS ${w.errors}/${w.non2xx}` : ''),
       );
     }
