@@ -109,6 +109,8 @@ export class FakeSupervisor implements SupervisorControl {
    * `detachAndSync` and `sync` answer as for a successor that never became ready.
    */
   failNextStart: string | null = null;
+  /** While set, detachAndSync waits for it first (a node whose successor takes its time, or hangs). */
+  holdDetachAndSync: Promise<void> | null = null;
   /** Throws a plain Error from listWorkers (to test INTERNAL_SERVER_ERROR). */
   breakListWorkers = false;
   /** Set by stopSupervisor: the stop that was asked for. */
@@ -333,6 +335,7 @@ export class FakeSupervisor implements SupervisorControl {
 
   async detachAndSync(worker: string, actor: string): Promise<DetachAndSyncResult> {
     this.call('detachAndSync', worker, actor);
+    if (this.holdDetachAndSync !== null) await this.holdDetachAndSync;
     const info = this.find(worker);
     requireState(info, 'started', 'detach and sync');
     this.action(actor, info, `detach and sync ${worker}`);

@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { type FleetNodeAccess, type RollingSyncStep, fleetClients, fleetSessions, fleetStatus, rollingSync } from '../src/fleet';
 import { freePort } from '../../../test-support/ports';
@@ -79,5 +80,32 @@ describe('rolling sync', () => {
     expect(broken).toMatchObject({ ok: false, upgraded: [], stoppedAt: { node: 'a', reason: expect.stringMatching(/configuration does not load: .*Unexpected end/) } });
     const dead = await rollingSync(fleetClients([{ name: 'z', control: `http://127.0.0.1:${await freePort()}`, token: TOKEN }], { actor: actorOf }));
     expect(dead).toMatchObject({ ok: false, stoppedAt: { node: 'z', reason: expect.stringMatching(/did not answer: .*ECONNREFUSED/) } });
+  });
+
+  it('a node that hangs stops the run once its time is up, saying so; the nodes after it are not touched', async () => {
+    // Accepts, reads, never answers.
+    const sockets = new Set<Socket>();
+    const hung = createServer((socket) => (sockets.add(socket), socket.resume()));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    await using _hung = { [Symbol.asyncDispose]: () => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), hung.close(() => resolve()))) };
+    await using b = await startHarness();
+    const port = (hung.address() as { port: number }).port;
+    const began = Date.now();
+    const result = await rollingSync(
+      fleetClients([{ name: 'h', control: `http://127.0.0.1:${port}`, token: TOKEN }, access('b', b)], { actor: actorOf }),
+      () => {},
+      { questionTimeoutMs: 300 },
+    );
+    expect(result).toMatchObject({ ok: false, upgraded: [], stoppedAt: { node: 'h', reason: 'its control API did not answer: it did not answer within 0.3 s' } });
+    expect(Date.now() - began).toBeLessThan(5_000);
+    expect(b.fake.calls.some((call) => call.method === 'detachAndSync' || call.method === 'planSync')).toBe(false);
+
+    // A detach-and-sync that outlasts its time: stopped, and the node may still finish it.
+    let release = () => {};
+    b.fake.holdDetachAndSync = new Promise<void>((resolve) => (release = resolve));
+    const slow = await rollingSync(fleetClients([access('b', b)], { actor: actorOf }), () => {}, { syncTimeoutMs: 300 });
+    release();
+    expect(slow).toMatchObject({ ok: false, stoppedAt: { node: 'b', pool: 'web' } });
+    if (!slow.ok) expect(slow.stoppedAt.reason).toBe('detach and sync of web@0: it did not answer within 0.3 s (the node may still finish it; see its status)');
   });
 });

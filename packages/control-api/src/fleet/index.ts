@@ -7,4 +7,4 @@ export type { FleetNodeAccess } from './fleet-file';
 export { acceptingText, describeFailure, fleetClients, fleetSessions, fleetStatus, nodeView } from './fleet-status';
 export type { FleetClient, FleetClientOptions, FleetNodeView } from './fleet-status';
 export { rollingSync } from './rolling-sync';
-export type { RollingSyncResult, RollingSyncStep, RollingSyncStepKind } from './rolling-sync';
+export type { RollingSyncOptions, RollingSyncResult, RollingSyncStep, RollingSyncStepKind } from './rolling-sync';
