@@ -1,5 +1,5 @@
 import { ConfigError, type HandoverConfig, formatConfigWarning } from '@handover/config';
-import { ControlError } from '@handover/control-api';
+import { ControlError } from '@handover/control-api/server';
 import { isRoutable } from '@handover/process-table';
 import { configRejected, configReloaded } from './events';
 import type { Runtime } from './runtime';

@@ -5,7 +5,7 @@
  * deadline. A session in use (a request or WebSocket under way) does not expire by itself, nor
  * does an open WebSocket without a session: then only the deadline ends the drain.
  */
-import { truncateSessionId } from '@handover/control-api';
+import { truncateSessionId } from '@handover/control-api/server';
 import { type DrainInfo, type DrainSession, isAlive } from '@handover/process-table';
 import type { Pool } from './pool';
 import type { Worker } from './worker';

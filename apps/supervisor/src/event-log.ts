@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { eventTypePrefix } from '@handover/control-api';
+import { eventTypePrefix } from '@handover/control-api/server';
 import type { EventFilter, EventType, HandoverEvent, NodeEventType, RecoveryEventType } from '@handover/process-table';
 import { makeDatabasePrivate } from './private-file';
 

@@ -1,4 +1,4 @@
-import { ControlError } from '@handover/control-api';
+import { ControlError } from '@handover/control-api/server';
 import type { Pool } from './pool';
 
 /** One operation per pool at a time (a start is not instant); a second one gets CONFLICT. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type HandoverConfig, poolProxyPort, urlHost } from '@handover/config';
-import { startControlServer } from '@handover/control-api';
+import { startControlServer } from '@handover/control-api/server';
 import { type ProxyServer, createProxy } from '@handover/proxy';
 import { proxyOptions } from './proxy-options';
 import { resolveControlToken, resolveRouteKey } from '@handover/secrets';

@@ -7,7 +7,7 @@
  */
 import type { HandoverEvent, PoolInfo, WorkerInfo } from '@handover/process-table';
 import { LATENCY_BUCKETS_MS, type ProxyStats } from '@handover/proxy';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
 
 export interface MetricsSource {
   listWorkers(): WorkerInfo[];
@@ -57,7 +57,8 @@ class Family {
 }
 
 export class Metrics {
-  private readonly registry = new Registry();
+  /** prom-client, loaded at the first scrape: a node nobody scrapes keeps its 13 MiB (docs/BENCHMARKS.md §4). */
+  private registry: Promise<Registry> | null = null;
   private readonly counters = new Map<string, PoolCounters>();
   private readonly unsubscribe: () => void;
 
@@ -66,7 +67,6 @@ export class Metrics {
     /** The pools' proxies (read at each scrape: they are created after the metrics). */
     private readonly proxies: () => readonly PoolProxy[],
   ) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'handover_' });
     this.unsubscribe = source.onEvent((event) => this.count(event));
   }
 
@@ -94,7 +94,14 @@ export class Metrics {
 
   /** The whole exposition: Handover's series, then the process's. */
   async text(): Promise<string> {
-    return `${this.workerFamilies()}${this.poolFamilies()}${this.proxyFamilies()}${await this.registry.metrics()}`;
+    this.registry ??= import('prom-client').then(({ Registry, collectDefaultMetrics }) => {
+      const registry = new Registry();
+      // CPU and memory are the process's since it started; GC and event-loop figures since this first scrape.
+      collectDefaultMetrics({ register: registry, prefix: 'handover_' });
+      return registry;
+    });
+    const registry = await this.registry;
+    return `${this.workerFamilies()}${this.poolFamilies()}${this.proxyFamilies()}${await registry.metrics()}`;
   }
 
   private workerFamilies(): string {

@@ -11,7 +11,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isRoutable } from '@handover/process-table';
 import { applySessionReports, parseSessionReport } from '@handover/proxy';
-import type { SessionReportReceiver } from '@handover/control-api';
+import type { SessionReportReceiver } from '@handover/control-api/server';
 import type { Runtime } from './runtime';
 
 export const REPORT_URL_ENV = 'HANDOVER_REPORT_URL';

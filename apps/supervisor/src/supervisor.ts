@@ -8,7 +8,7 @@ import {
   noSuchWorker,
   requireDetachedToStop,
   requireState,
-} from '@handover/control-api';
+} from '@handover/control-api/server';
 import {
   type DetachAndSyncResult,
   type DrainInfo,

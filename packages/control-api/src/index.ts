@@ -1,22 +1,9 @@
 /**
  * The Handover control API: the tRPC router (server half, `type AppRouter` for the console),
- * the `node:http` handler and server, and a typed client for the CLI and scripts.
+ * the `node:http` handler and server (all of it also in `@handover/control-api/server`, without
+ * the client, for the supervisor), and a typed client for the CLI and scripts.
  */
-export { ControlError, eventTypePrefix, matchesEventFilter, noSuchPool, noSuchWorker, requireDetachedToStop, requireState, truncateSessionId } from './contract';
-export { EVENTS_EXPORT_PATH } from './events-export-route';
-export type { ControlErrorCode, SupervisorControl } from './contract';
-export { appRouter } from './router';
-export type { AppRouter } from './router';
-export { createCallerFactory } from './trpc';
-export type { ControlContext } from './trpc';
-export { ACTOR_HEADER, DEFAULT_ACTOR, METRICS_PATH, NODE_HEALTH_PATH, TRPC_PATH, createControlHandler, createTokenCheck, parseActor } from './http-handler';
-export type { ControlHandlerOptions } from './http-handler';
-export { MAX_REPORT_BYTES, SESSION_REPORTS_PATH } from './session-reports-route';
-export type { SessionReportReceiver } from './session-reports-route';
-export { isLoopbackHost, startControlServer } from './http-server';
-export type { ControlServer, StartControlServerOptions } from './http-server';
+export * from './server';
 export { createControlClient, trpcUrl } from './client';
 export type { ControlClient, ControlClientOptions } from './client';
-export { liveEvents } from './live-events';
-export { watchWorkers } from './workers-watch';
-export { POOL_NAME, WORKER_ID, poolNameSchema, workerIdSchema } from './schemas';
+

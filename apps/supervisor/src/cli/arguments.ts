@@ -1,6 +1,6 @@
 /** The command line: options and positionals parsed, then checked against the command's spec. */
 import { parseArgs } from 'node:util';
-import { POOL_NAME, WORKER_ID } from '@handover/control-api';
+import { POOL_NAME_PATTERN as POOL_NAME, WORKER_ID_PATTERN as WORKER_ID } from '@handover/process-table';
 import { COMMANDS, type CommandSpec } from './commands';
 import { UsageError } from './errors';
 

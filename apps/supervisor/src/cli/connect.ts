@@ -8,9 +8,9 @@ import type { ControlClient } from '@handover/control-api';
 import { readControlToken } from '@handover/secrets';
 import type { CliIO } from './io';
 
-export function resolveConfigPath(io: CliIO, flag: string | undefined): string {
-  return path.resolve(io.cwd, flag ?? (io.env.HANDOVER_CONFIG?.trim() || 'handover.config.json'));
-}
+import { resolveConfigPath } from './config-path';
+
+export { resolveConfigPath } from './config-path';
 
 /**
  * `readOnly`: the command only reads (status, events, logs), so a configuration file that does

@@ -6,15 +6,13 @@ import { ConfigError } from '@handover/config';
 import { ControlTokenError } from '@handover/secrets';
 import { checkArguments, parseCommandLine, parseTarget } from './arguments';
 import { COMMANDS, helpText } from './commands';
-import { connect, resolveConfigPath } from './connect';
+import { resolveConfigPath } from './config-path';
 import type { CommandContext } from './context';
-import { CliError, UsageError, explain } from './errors';
-import { events } from './events';
+import { CliError, UsageError } from './errors';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIO } from './io';
-import { detach, drain, logs, reattach, status, sync } from './pool-commands';
-import { fleet } from './fleet-commands';
-import { node, printHaproxyConfig } from './node-commands';
-import { stop } from './stop';
+
+// Every command's code is loaded when it runs: `start` (which the keeper and the supervisor
+// run) then never has the control client, tRPC's client or the fleet code in memory.
 
 export { helpText } from './commands';
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io';
@@ -77,8 +75,8 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     return EXIT_OK;
   }
 
-  if (command === 'haproxy-config') return printHaproxyConfig(io, values, spec);
-  if (command === 'fleet') return fleet(io, values, args, spec);
+  if (command === 'haproxy-config') return (await import('./node-commands')).printHaproxyConfig(io, values, spec);
+  if (command === 'fleet') return (await import('./fleet-commands')).fleet(io, values, args, spec);
 
   // Validate arguments before looking for the supervisor.
   const target = parseTarget(command, args, values, spec);
@@ -86,6 +84,7 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   // The commands that only read work on with a configuration file mid-edit (see connect).
   const readOnly =
     command === 'status' || command === 'logs' || command === 'events' || (command === 'node' && target.nodeAction === 'status') || (command === 'drain' && values['stop-now'] !== true) || (command === 'sync' && values['dry-run'] === true);
+  const { connect } = await import('./connect');
   const { client, url } = await connect(io, values.config, { readOnly });
   const out = (text: string) => io.stdout.write(text);
   const printJson = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
@@ -95,31 +94,31 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   try {
     return await runControlCommand(command, context);
   } catch (error) {
-    throw explain(error, url);
+    throw (await import('./explain')).explain(error, url);
   }
 }
 
 /** The commands that talk to the running supervisor through its control API. */
-function runControlCommand(command: string, context: CommandContext): Promise<number> {
+async function runControlCommand(command: string, context: CommandContext): Promise<number> {
   switch (command) {
     case 'status':
-      return status(context);
+      return (await import('./pool-commands')).status(context);
     case 'detach':
-      return detach(context);
+      return (await import('./pool-commands')).detach(context);
     case 'reattach':
-      return reattach(context);
+      return (await import('./pool-commands')).reattach(context);
     case 'sync':
-      return sync(context);
+      return (await import('./pool-commands')).sync(context);
     case 'logs':
-      return logs(context);
+      return (await import('./pool-commands')).logs(context);
     case 'drain':
-      return drain(context);
+      return (await import('./pool-commands')).drain(context);
     case 'stop':
-      return stop(context);
+      return (await import('./stop')).stop(context);
     case 'events':
-      return events(context);
+      return (await import('./events')).events(context);
     case 'node':
-      return node(context);
+      return (await import('./node-commands')).node(context);
     default:
       throw new UsageError(`unknown command: ${command}`, '<command> [options]');
   }

@@ -8,7 +8,7 @@
  * dead node, whose clients `option redispatch` sends to a live one (never a 502).
  */
 
-import { NODE_HEALTH_PATH } from '@handover/control-api';
+import { NODE_HEALTH_PATH } from '@handover/control-api/server';
 
 export interface FleetNode {
   /** Node name: the HNODE cookie value and HAProxy's server name. */
