@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Handover's proxy side by side with the proxies a user would pick instead
  * (nginx, HAProxy, the `http-proxy` npm package) and with no proxy at all, under the same wrk
- * load with a sticky session cookie. wrk runs on core 0, every server on core 1, so the figures
+ * load with a sticky session cookie (or, with `--scenario new-session`, no cookie and a new session
+ * in every response: what learning a session costs each). wrk runs on core 0, every server on core 1, so the figures
  * mean something on a 2-core machine. Configurations alternate within each repetition and the
  * medians are reported. Writes bench/results/proxy.json and prints a Markdown table.
  */
@@ -24,16 +25,21 @@ interface Options {
   repeats: number;
   connections: number[];
   only: string[] | null;
+  scenario: 'sticky' | 'new-session';
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { seconds: 5, repeats: 3, connections: [1, 50, 200], only: null };
+  const options: Options = { seconds: 5, repeats: 3, connections: [1, 50, 200], only: null, scenario: 'sticky' };
   for (let i = 0; i < argv.length; i++) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (flag === '--seconds') options.seconds = Number(value);
     else if (flag === '--repeats') options.repeats = Number(value);
     else if (flag === '--connections') options.connections = String(value).split(',').map(Number);
     else if (flag === '--only') options.only = String(value).split(',');
+    else if (flag === '--scenario') {
+      if (value !== 'sticky' && value !== 'new-session') throw new Error(`--scenario: sticky or new-session, not ${value}`);
+      options.scenario = value;
+    }
     else continue;
     i++;
   }
@@ -85,7 +91,7 @@ function stopAll(): void {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
 }
 
-async function startTargets(dir: string, only: string[] | null): Promise<Target[]> {
+async function startTargets(dir: string, only: string[] | null, scenario: Options['scenario']): Promise<Target[]> {
   const want = (name: string) => only === null || only.includes(name);
   // One bench worker per configuration (Handover's supervisor starts its own), so no proxy's
   // idle keep-alive connections burden the worker another one is measured against.
@@ -166,7 +172,12 @@ frontend public
   default_backend workers
 backend workers
   cookie SERVERID insert indirect nocache
-  server w1 127.0.0.1:${workerPort} cookie w1
+${
+  // New sessions: HAProxy learns each from the response, as Handover does (a stick table).
+  scenario === 'new-session'
+    ? '  stick-table type string len 64 size 1m expire 30m\n  stick on req.cook(JSESSIONID)\n  stick store-response res.cook(JSESSIONID)\n'
+    : ''
+}  server w1 127.0.0.1:${workerPort} cookie w1
 `,
     );
     const { child: haproxy, port } = await startServer('HAProxy', (port) => {
@@ -206,11 +217,11 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   requireTools();
   const dir = mkdtempSync(join(tmpdir(), 'handover-bench-'));
-  const script = join(HERE, 'sticky.lua');
+  const script = join(HERE, `${options.scenario}.lua`);
   const runs: Run[] = [];
   try {
-    const targets = await startTargets(dir, options.only);
-    console.log(`targets: ${targets.map((t) => t.name).join(', ')}; ${options.repeats} × ${options.seconds}s at ${options.connections.join('/')} connections`);
+    const targets = await startTargets(dir, options.only, options.scenario);
+    console.log(`${options.scenario}: targets ${targets.map((t) => t.name).join(', ')}; ${options.repeats} × ${options.seconds}s at ${options.connections.join('/')} connections`);
     for (let repeat = 0; repeat < options.repeats; repeat++) {
       for (const connections of options.connections) {
         // Rotate the order each repetition so no configuration always runs first or last.
@@ -248,8 +259,9 @@ async function main(): Promise<void> {
   console.log(`\n${table}`);
   const out = join(HERE, '..', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'proxy.json'), JSON.stringify({ options, runs }, null, 2));
-  writeFileSync(join(out, 'proxy.md'), `${table}\n`);
+  const name = options.scenario === 'sticky' ? 'proxy' : `proxy-${options.scenario}`;
+  writeFileSync(join(out, `${name}.json`), JSON.stringify({ options, runs }, null, 2));
+  writeFileSync(join(out, `${name}.md`), `${table}\n`);
   const failed = runs.filter((r) => r.errors > 0 || r.non2xx > 0);
   if (failed.some((r) => r.target === 'handover')) {
     console.error('Handover answered with errors: see the runs above');
