@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type HandoverConfig, loadConfig } from '@handover/config';
-import { asyncResource, disposer } from '../../../test-support/resources';
+import { asyncResource } from '../../../test-support/resources';
 import { launchSupervisor } from '../src/launch';
 import { tryLine } from '../src/start';
 import { Client, TestSupervisor, demoPool, randomBasePort, waitFor } from './harness';
@@ -82,6 +82,30 @@ describe('drain detail', () => {
   }, 60_000);
 });
 
+/** A data directory and configuration of its own, for supervisors launched one after the other on it. */
+async function historyInstallation() {
+  const dir = await mkdtemp(join(tmpdir(), 'handover-history-'));
+  const configPath = join(dir, 'handover.config.json');
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      dataDir: join(dir, 'data'),
+      pools: [{ name: 'web', basePort: randomBasePort(), healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 }, ...demoPool('v1') }],
+    }),
+  );
+  const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' };
+  const load = async (): Promise<HandoverConfig> => {
+    const config = await loadConfig({ path: configPath, env });
+    config.proxy.port = 0;
+    config.control.port = 0;
+    return config;
+  };
+  return {
+    launch: async () => launchSupervisor(await load(), { env, reloadConfig: load }),
+    [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
 describe('session history', () => {
   it('an ended worker gets a last sample of 0 at its stop time, then none', async () => {
     await using sup = await TestSupervisor.launch(demoPool('v1'));
@@ -110,24 +134,8 @@ describe('session history', () => {
   }, 60_000);
 
   it('samples and markers are kept in the store and read back by the next supervisor', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'handover-history-'));
-    await using _dir = disposer(() => rm(dir, { recursive: true, force: true }));
-    const configPath = join(dir, 'handover.config.json');
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        dataDir: join(dir, 'data'),
-        pools: [{ name: 'web', basePort: randomBasePort(), healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 }, ...demoPool('v1') }],
-      }),
-    );
-    const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' };
-    const load = async (): Promise<HandoverConfig> => {
-      const config = await loadConfig({ path: configPath, env });
-      config.proxy.port = 0;
-      config.control.port = 0;
-      return config;
-    };
-    const first = await launchSupervisor(await load(), { env, reloadConfig: load });
+    await using install = await historyInstallation();
+    const first = await install.launch();
     let firstStopped = false;
     await using _first = asyncResource(first, () => (firstStopped ? undefined : first.stop(2_000)));
     await new Client(`http://127.0.0.1:${first.proxies[0]!.port}`).post('/api/login');
@@ -135,7 +143,7 @@ describe('session history', () => {
     await first.stop(2_000);
     firstStopped = true;
 
-    const second = await launchSupervisor(await load(), { env, reloadConfig: load });
+    const second = await install.launch();
     await using _second = asyncResource(second, () => second.stop(2_000));
     const history = second.supervisor.sessionHistory({ minutes: 60 });
     expect(history).toContainEqual(seen);
@@ -149,24 +157,8 @@ describe('session history', () => {
     expect(markers[0]).toMatchObject({ readyAt: expect.any(String), stoppedAt: expect.any(String) });
   }, 60_000);
   it('a supervisor stopped before its first sample still leaves its last counts and the drop to 0 for the next one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'handover-history-'));
-    await using _dir = disposer(() => rm(dir, { recursive: true, force: true }));
-    const configPath = join(dir, 'handover.config.json');
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        dataDir: join(dir, 'data'),
-        pools: [{ name: 'web', basePort: randomBasePort(), healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 }, ...demoPool('v1') }],
-      }),
-    );
-    const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' };
-    const load = async (): Promise<HandoverConfig> => {
-      const config = await loadConfig({ path: configPath, env });
-      config.proxy.port = 0;
-      config.control.port = 0;
-      return config;
-    };
-    const first = await launchSupervisor(await load(), { env, reloadConfig: load });
+    await using install = await historyInstallation();
+    const first = await install.launch();
     let firstStopped = false;
     await using _first = asyncResource(first, () => (firstStopped ? undefined : first.stop(2_000)));
     // The stop comes at once after the login, well inside the 2 s between samples.
@@ -174,7 +166,7 @@ describe('session history', () => {
     await first.stop(2_000);
     firstStopped = true;
 
-    const second = await launchSupervisor(await load(), { env, reloadConfig: load });
+    const second = await install.launch();
     await using _second = asyncResource(second, () => second.stop(2_000));
     // Read before the new supervisor has sampled anything: all of it is the first one's.
     const withWeb0 = second.supervisor.sessionHistory({ minutes: 60 }).filter((s) => 'web@0' in s.sessions);
