@@ -41,6 +41,18 @@ export interface PoolFile {
   [key: string]: unknown;
 }
 
+/** The test token's environment, and a loader of the configuration file on ephemeral public ports (tests run side by side). */
+export function testConfigLoader(configPath: string): { env: NodeJS.ProcessEnv; load: () => Promise<HandoverConfig> } {
+  const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' };
+  const load = async (): Promise<HandoverConfig> => {
+    const config = await loadConfig({ path: configPath, env });
+    config.proxy.port = 0;
+    config.control.port = 0;
+    return config;
+  };
+  return { env, load };
+}
+
 /**
  * A real supervisor (real proxy, real control API, real child processes) on ephemeral ports,
  * with its config file and data directory in a temp folder that is removed afterwards:
@@ -61,14 +73,7 @@ export class TestSupervisor implements AsyncDisposable {
     const configPath = join(dir, 'handover.config.json');
     const harness = new TestSupervisor(dir, configPath);
     await harness.writeConfig(pool, extra);
-    const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' };
-    const load = async (): Promise<HandoverConfig> => {
-      const config = await loadConfig({ path: configPath, env });
-      // Ephemeral public ports: tests run side by side.
-      config.proxy.port = 0;
-      config.control.port = 0;
-      return config;
-    };
+    const { env, load } = testConfigLoader(configPath);
     harness.running = await launchSupervisor(await load(), { env, reloadConfig: load });
     harness.events.push(...harness.running.supervisor.listEvents({ limit: 1000 }));
     harness.unsubscribe = harness.running.supervisor.onEvent((event) => harness.events.push(event));

@@ -7,11 +7,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type HandoverConfig, loadConfig } from '@handover/config';
 import { asyncResource } from '../../../test-support/resources';
 import { launchSupervisor } from '../src/launch';
 import { tryLine } from '../src/start';
-import { Client, TestSupervisor, demoPool, randomBasePort, waitFor } from './harness';
+import { Client, TestSupervisor, demoPool, randomBasePort, testConfigLoader, waitFor } from './harness';
 import { Installation } from './installation';
 
 describe('the configuration file as it is now', () => {
@@ -93,13 +92,7 @@ async function historyInstallation() {
       pools: [{ name: 'web', basePort: randomBasePort(), healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 50 }, ...demoPool('v1') }],
     }),
   );
-  const env = { ...process.env, HANDOVER_CONTROL_TOKEN: 'test-token-0123456789abcdef' };
-  const load = async (): Promise<HandoverConfig> => {
-    const config = await loadConfig({ path: configPath, env });
-    config.proxy.port = 0;
-    config.control.port = 0;
-    return config;
-  };
+  const { env, load } = testConfigLoader(configPath);
   return {
     launch: async () => launchSupervisor(await load(), { env, reloadConfig: load }),
     [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }),
