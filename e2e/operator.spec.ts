@@ -333,3 +333,30 @@ test('live workers first, ended ones folded (item 6)', async ({ page }, testInfo
   expect(wider).toEqual([]);
   await snap(page, testInfo, 'narrow-after-operator-stories');
 });
+
+test('this node: Drain node (confirmed) turns the front away, drained once nobody is left, Ready puts it back (#11)', async ({ page, request }, testInfo) => {
+  // Nobody on the node: the attached worker emptied, any detached one still holding users stopped.
+  await withEmptyWorker(request);
+  const workers = await api<Array<{ id: string; state: string }>>(request, 'workers.list');
+  for (const w of workers.filter((w) => w.state === 'detached')) await api(request, 'workers.stopNow', { worker: w.id }, true);
+  const nodeHealth = async () => (await request.get(`http://127.0.0.1:${PORTS.control}/node-health`)).status();
+
+  await logIn(page);
+  const panel = page.getByTestId('node-panel');
+  await expect(panel.getByTestId('node-traffic')).toHaveText('Takes new clients');
+  expect(await nodeHealth()).toBe(200);
+  await panel.getByTestId('node-drain-local').click();
+  const dialog = page.getByRole('dialog', { name: 'Drain this node?' });
+  await expect(dialog).toContainText('sends this node no new clients');
+  await dialog.getByTestId('node-drain-confirm-local').click();
+  await expect(panel.getByTestId('node-traffic')).toHaveText('Drained: nothing left on this node, it can be taken down');
+  await expect(panel).toContainText('by console:admin');
+  // What HAProxy's check sees (http-check disable-on-404).
+  expect(await nodeHealth()).toBe(404);
+  await snap(page, testInfo, 'node-drained');
+
+  await panel.getByTestId('node-ready-local').click();
+  await expect(panel.getByTestId('node-traffic')).toHaveText('Takes new clients');
+  expect(await nodeHealth()).toBe(200);
+  await expect(page.locator('[data-testid="event"][data-type="node.ready"]').first()).toBeVisible();
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FleetNodeView } from '@handover/control-api/fleet';
 import { fakeWorker } from '@handover/control-api/testing';
 import type { NodeStatus, PoolInfo } from '@handover/process-table';
-import { type FleetSyncRunView, fleetSummary, liveWorkers, nodeTraffic, poolRevisions, runOutcome } from '../src/lib/fleet';
+import { type FleetSyncRunView, fleetSummary, liveWorkers, nodeTraffic, nodeTrafficText, poolRevisions, runOutcome } from '../src/lib/fleet';
 
 /** What the /fleet page says about a node, a pool and a run: the words the operator acts on. */
 
@@ -77,5 +77,16 @@ describe('the rolling sync outcome', () => {
     expect(runOutcome(run({ state: 'done' }))).toBe('done: every node was up to date');
     expect(runOutcome(run({ state: 'stopped', stoppedAt: { node: 'b', pool: 'web', reason: 'web@1 failed to start' } }))).toBe('stopped at node b: web@1 failed to start');
     expect(runOutcome(run({ state: 'stopped', stoppedAt: { node: null, pool: null, reason: 'no fleet file at /x' } }))).toBe('stopped: no fleet file at /x');
+  });
+});
+
+describe('this node, in words (the dashboard\'s node panel)', () => {
+  it('says what the front is told and, while draining, what is left', () => {
+    expect(nodeTrafficText(status())).toBe('Takes new clients');
+    expect(nodeTrafficText(status({ draining: true, accepting: false, sessions: 1, inFlight: 2, webSockets: 1 }))).toBe(
+      'Draining: no new clients; 1 session, 2 in flight, 1 WebSocket left',
+    );
+    expect(nodeTrafficText(status({ draining: true, accepting: false, sessions: 0, drained: true }))).toBe('Drained: nothing left on this node, it can be taken down');
+    expect(nodeTrafficText(status({ accepting: false, allPoolsErrored: true }))).toBe('Every pool is errored: the front sends no new clients');
   });
 });

@@ -14,6 +14,7 @@ import { useTRPC } from '@/trpc/react';
 import { AppHeader } from './app-header';
 import { ConnectionBanner, LiveIndicator } from './connection-banner';
 import { EventTimeline } from './event-timeline';
+import { NodePanel } from './node-panel';
 import { PoolPanel } from './pool-panel';
 import { SessionsChart } from './sessions-chart';
 import { ToastProvider } from './toasts';
@@ -75,6 +76,7 @@ function LiveDashboard({ user, fleet }: { user: string; fleet: boolean }) {
             />
           ))
         )}
+        <NodePanel />
         <div className="lower">
           <section className="panel" aria-labelledby="chart-title">
             <header className="panel-header">

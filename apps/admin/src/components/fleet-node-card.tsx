@@ -1,12 +1,9 @@
 'use client';
 
-import { useState } from 'react';
 import type { FleetNodeView } from '@handover/control-api/fleet';
 import { useNodeTraffic } from '@/hooks/use-fleet';
 import { liveWorkers, nodeTraffic, poolRevisions } from '@/lib/fleet';
-import { ConfirmFooter } from './confirm-footer';
-import { Feedback } from './feedback';
-import { Modal } from './modal';
+import { NodeDrainControls } from './node-drain-controls';
 import { StateBadge } from './state-badge';
 
 /** One node of the fleet: whether it takes new clients, its sessions, pools and workers, drain / ready. */
@@ -84,33 +81,14 @@ export function FleetNodeCard({ view }: { view: FleetNodeView }) {
 
 function NodeTrafficActions({ name, draining }: { name: string; draining: boolean }) {
   const traffic = useNodeTraffic(name);
-  const [confirming, setConfirming] = useState(false);
-  const pending = traffic.isPending ? (traffic.variables === 'drain' ? `Draining node ${name}…` : `Putting node ${name} back…`) : null;
   return (
-    <div className="fleet-node-actions">
-      {draining ? (
-        <button type="button" className="button button-primary" disabled={traffic.isPending} onClick={() => traffic.mutate('ready')} data-testid={`node-ready-${name}`}>
-          Ready
-        </button>
-      ) : (
-        <button type="button" className="button button-secondary" disabled={traffic.isPending} onClick={() => setConfirming(true)} data-testid={`node-drain-${name}`}>
-          Drain node
-        </button>
-      )}
-      <Feedback pending={pending} error={traffic.error?.message ?? null} success={null} testId={`node-feedback-${name}`} />
-      <Modal
-        open={confirming}
-        onClose={() => setConfirming(false)}
-        title={`Drain node ${name}?`}
-        testId={`node-drain-dialog-${name}`}
-        footer={<ConfirmFooter label="Drain node" testId={`node-drain-confirm-${name}`} danger onConfirm={() => traffic.mutate('drain')} onClose={() => setConfirming(false)} />}
-      >
-        <ul className="consequences">
-          <li>The front (HAProxy) sends node {name} no new clients; the clients it has stay on it.</li>
-          <li>Once it holds no session, request or WebSocket it reports <strong>drained</strong> and can be taken down.</li>
-          <li>Ready puts it back.</li>
-        </ul>
-      </Modal>
-    </div>
+    <NodeDrainControls
+      name={`node ${name}`}
+      testKey={name}
+      draining={draining}
+      pending={traffic.isPending ? (traffic.variables ?? null) : null}
+      error={traffic.error?.message ?? null}
+      onAction={(action) => traffic.mutate(action)}
+    />
   );
 }

@@ -1,5 +1,5 @@
 import type { FleetNodeView } from '@handover/control-api/fleet';
-import type { PoolInfo, WorkerInfo } from '@handover/process-table';
+import type { NodeStatus, PoolInfo, WorkerInfo } from '@handover/process-table';
 import { isRunning } from './workers';
 
 /** What `/api/fleet/status` answers. */
@@ -61,4 +61,15 @@ export function runOutcome(run: FleetSyncRunView): string {
   if (run.state === 'done') return run.upgraded.length === 0 ? 'done: every node was up to date' : `done: upgraded ${run.upgraded.join(', ')}`;
   const where = run.stoppedAt?.node === null || run.stoppedAt === null ? '' : ` at node ${run.stoppedAt.node}`;
   return `stopped${where}: ${run.stoppedAt?.reason ?? 'unknown reason'}`;
+}
+
+/** What the front (HAProxy's check of /node-health) is told about this node, in words. */
+export function nodeTrafficText(node: NodeStatus): string {
+  if (node.drained) return 'Drained: nothing left on this node, it can be taken down';
+  if (node.draining) {
+    const left = [`${node.sessions} session${node.sessions === 1 ? '' : 's'}`, `${node.inFlight} in flight`, `${node.webSockets} WebSocket${node.webSockets === 1 ? '' : 's'}`];
+    return `Draining: no new clients; ${left.join(', ')} left`;
+  }
+  if (node.allPoolsErrored) return 'Every pool is errored: the front sends no new clients';
+  return 'Takes new clients';
 }
