@@ -5,7 +5,7 @@ import { chartMarkers, chartSeries, latestValues, mergeMarkers } from '../src/li
 import { filterChoices, filterEvents } from '../src/lib/events';
 import { OUTCOME_GRACE_MS, type Outcome, failedWorkerOf, outcomeVisibility, splitMessage } from '../src/lib/outcomes';
 import { driftOf, poolAttention } from '../src/lib/pool-health';
-import { attachedView, groupWorkers, nextWorkerId, reattachPlan, successorInProgress } from '../src/lib/workers';
+import { attachedView, detachPlan, groupWorkers, listOf, nextWorkerId, reattachPlan, successorInProgress } from '../src/lib/workers';
 
 /** The #10 "operator" items that are logic, not layout: each failed against the console before. */
 
@@ -224,6 +224,25 @@ describe('item 8: what Reattach will do', () => {
     const newer = fakeWorker('web@1', { revision: 'v2', sessions: 0 });
     expect(reattachPlan(old, [old, newer], 1).map((w) => w.id)).toEqual(['web@1']);
     expect(reattachPlan(old, [old, newer], 2)).toEqual([]);
+  });
+});
+
+describe('the Detach dialog names every worker it changes (pools of several instances)', () => {
+  it('one instance: one successor, the named worker detached', () => {
+    const web0 = fakeWorker('web@0', { revision: 'v1' });
+    expect(detachPlan(web0, [web0], 1)).toEqual({ detached: ['web@0'], successors: ['web@1'] });
+  });
+
+  it('three instances: three successors from the next generation, every started worker detached (named one first)', () => {
+    const workers = [
+      fakeWorker('web@3', { revision: 'v1' }),
+      fakeWorker('web@4', { revision: 'v1' }),
+      fakeWorker('web@5', { revision: 'v1' }),
+      fakeWorker('web@2', { state: 'detached', attached: false, revision: 'v0' }),
+    ];
+    expect(detachPlan(workers[1]!, workers, 3)).toEqual({ detached: ['web@4', 'web@5', 'web@3'], successors: ['web@6', 'web@7', 'web@8'] });
+    expect(listOf(['web@6', 'web@7', 'web@8'])).toBe('web@6, web@7 and web@8');
+    expect(listOf(['web@6'])).toBe('web@6');
   });
 });
 

@@ -2,6 +2,7 @@
 
 import type { PoolInfo, WorkerInfo } from '@handover/process-table';
 import { plural } from '@/lib/format';
+import { detachPlan, listOf } from '@/lib/workers';
 import { Modal } from './modal';
 import { ConfirmFooter } from './confirm-footer';
 
@@ -10,18 +11,23 @@ export function DetachDialog({
   open,
   worker,
   pool,
-  successor,
+  poolWorkers,
   onConfirm,
   onClose,
 }: {
   open: boolean;
   worker: WorkerInfo;
   pool: PoolInfo | undefined;
-  successor: string;
+  poolWorkers: readonly WorkerInfo[];
   onConfirm: () => void;
   onClose: () => void;
 }) {
   const sessions = plural(worker.sessions, 'session');
+  // A pool of several instances replaces them all at once (pool.instances as last read).
+  const plan = detachPlan(worker, poolWorkers, pool?.instances ?? 1);
+  const successors = listOf(plan.successors);
+  const several = plan.successors.length > 1;
+  const others = plan.detached.slice(1);
   return (
     <Modal
       open={open}
@@ -32,24 +38,38 @@ export function DetachDialog({
     >
       <ul className="consequences">
         <li>
-          <strong>{worker.id}</strong> keeps serving its {sessions} but takes no new ones.
+          <strong>{worker.id}</strong> keeps serving its {sessions} but takes no new ones
+          {others.length > 0 ? (
+            <>
+              ; so do <strong>{listOf(others)}</strong>, the pool&apos;s other attached {others.length === 1 ? 'worker' : 'workers'}
+            </>
+          ) : null}
+          .
         </li>
         <li>
-          A new worker, <strong>{successor}</strong>, starts on the configured revision
+          {several ? (
+            <>
+              {plan.successors.length} new workers, <strong>{successors}</strong>, start together on the configured revision
+            </>
+          ) : (
+            <>
+              A new worker, <strong>{successors}</strong>, starts on the configured revision
+            </>
+          )}
           {pool ? (
             <>
               {' '}
               (last read: <strong>{pool.revision}</strong>; the configuration is read again now)
             </>
           ) : null}{' '}
-          and takes every new session once it is ready.
+          {several ? ' and take every new session once all of them are ready.' : ' and takes every new session once it is ready.'}
         </li>
         <li>
-          <strong>{worker.id}</strong> stops by itself when its last session ends. Users move over by logging off and on.
+          {others.length > 0 ? 'Each' : <strong>{worker.id}</strong>} stops by itself when its last session ends. Users move over by logging off and on.
         </li>
       </ul>
       <p className="muted">
-        If {successor} fails to start, {worker.id} stays attached and nothing changes for users; the error is shown here.
+        If {several ? 'one of them' : successors} fails to start, {worker.id} stays attached and nothing changes for users; the error is shown here.
       </p>
     </Modal>
   );

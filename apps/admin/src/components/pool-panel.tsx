@@ -6,7 +6,7 @@ import type { HandoverEvent, PoolInfo, SessionSample, WorkerInfo } from '@handov
 import { formatAbsolute, formatRelative, plural } from '@/lib/format';
 import { splitMessage } from '@/lib/outcomes';
 import { type PoolAttention, poolAttention } from '@/lib/pool-health';
-import { attachedView, groupWorkers, nextWorkerId } from '@/lib/workers';
+import { attachedView, groupWorkers } from '@/lib/workers';
 import { useNow } from '@/hooks/use-now';
 import { useTRPC } from '@/trpc/react';
 import { Feedback } from './feedback';
@@ -142,14 +142,13 @@ export function PoolPanel({
   events: readonly HandoverEvent[];
 }) {
   const groups = groupWorkers(workers);
-  const successor = nextWorkerId(pool.name, workers);
   const attached = attachedView(pool, workers);
   const attention = poolAttention(pool, workers, events);
   const [showEnded, setShowEnded] = useState(false);
   const now = useNow();
   const titleId = `pool-${pool.name}-title`;
   const row = (worker: WorkerInfo, hidden = false) => (
-    <WorkerRow key={worker.id} worker={worker} pool={pool} poolWorkers={workers} successor={successor} samples={samples} hidden={hidden} />
+    <WorkerRow key={worker.id} worker={worker} pool={pool} poolWorkers={workers} samples={samples} hidden={hidden} />
   );
   return (
     <section className="panel pool" aria-labelledby={titleId} data-testid={`pool-${pool.name}`}>

@@ -16,13 +16,11 @@ export function WorkerActions({
   worker,
   pool,
   poolWorkers,
-  successor,
   actions,
 }: {
   worker: WorkerInfo;
   pool: PoolInfo | undefined;
   poolWorkers: readonly WorkerInfo[];
-  successor: string;
   actions: WorkerActionsState;
 }) {
   const [confirming, setConfirming] = useState<'detach' | 'reattach' | null>(null);
@@ -72,7 +70,7 @@ export function WorkerActions({
           open={confirming === 'detach'}
           worker={worker}
           pool={pool}
-          successor={successor}
+          poolWorkers={poolWorkers}
           onClose={() => setConfirming(null)}
           onConfirm={actions.detachAndSync}
         />

@@ -27,14 +27,12 @@ export function WorkerRow({
   worker,
   pool,
   poolWorkers,
-  successor,
   samples,
   hidden = false,
 }: {
   worker: WorkerInfo;
   pool: PoolInfo | undefined;
   poolWorkers: readonly WorkerInfo[];
-  successor: string;
   samples: SessionSample[];
   /** Folded away with the other ended workers (still in the DOM, out of sight). */
   hidden?: boolean;
@@ -89,7 +87,7 @@ export function WorkerRow({
           {ended ? '–' : formatMegabytes(worker.memoryRss)}
         </td>
         <td className="actions-cell">
-          <WorkerActions worker={worker} pool={pool} poolWorkers={poolWorkers} successor={successor} actions={actions} />
+          <WorkerActions worker={worker} pool={pool} poolWorkers={poolWorkers} actions={actions} />
         </td>
       </tr>
       <tr className="worker-feedback-row" hidden={hidden}>

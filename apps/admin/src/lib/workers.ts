@@ -132,3 +132,20 @@ export function reattachPlan(worker: WorkerInfo, poolWorkers: readonly WorkerInf
   }
   return detached;
 }
+
+/**
+ * What Detach and sync of `worker` does (the supervisor's rule in supervisor.ts `detachAndSync`):
+ * as many successors as the pool's instances start together, from the next generation, and
+ * every started worker of the pool (the named one first) is detached once they are all ready.
+ */
+export function detachPlan(worker: WorkerInfo, poolWorkers: readonly WorkerInfo[], instances: number): { detached: string[]; successors: string[] } {
+  const next = Number(nextWorkerId(worker.pool, poolWorkers).split('@')[1]);
+  const successors = Array.from({ length: Math.max(1, instances) }, (_, i) => `${worker.pool}@${next + i}`);
+  const others = poolWorkers.filter((w) => w.id !== worker.id && w.pool === worker.pool && w.state === 'started').sort(byGenerationDesc);
+  return { detached: [worker.id, ...others.map((w) => w.id)], successors };
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+export function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
