@@ -118,8 +118,22 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
     // The console's log view (supervisor.logs) shows the worker's newest line as it comes.
     const lastOut = (lines = 100_000) => harness.supervisor.logs('web@0', lines).filter((l) => l.stream === 'stdout').at(-1)?.text;
     await waitFor(() => lastOut() === `chatty: done ${TOTAL}`, 30_000, 'the last line in the log view');
-    // The view can show the last lines from a copy in progress: wait for that rotation to end.
-    await waitFor(() => [out, err].every((f) => !existsSync(`${f}.rotating`) && statSync(f).size <= MAX_BYTES), 10_000, 'the last rotation to end');
+    // The worker writes nothing more. The tail reads stdout, then stderr, then rotates, in one
+    // tick: when "done" shows, the stderr half of that tick (and a rotation) may still be under
+    // way (a Node 24 CI run compared too early and missed the last 75 stderr lines). Wait until
+    // the files have settled and the view holds exactly their lines.
+    const viewSeqs = (stream: 'stdout' | 'stderr', kind: 'out' | 'err') =>
+      seqs(harness.supervisor.logs('web@0', 100_000).filter((l) => l.stream === stream).map((l) => `${l.text}\n`).join(''), kind);
+    const fileSeqsOf = (path: string, kind: 'out' | 'err') => seqs(logSet(path).map((f) => readFileSync(f, 'utf8')).join(''), kind);
+    const same = (a: number[], b: number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
+    await waitFor(
+      () =>
+        [out, err].every((f) => !existsSync(`${f}.rotating`) && statSync(f).size <= MAX_BYTES) &&
+        same(viewSeqs('stdout', 'out'), fileSeqsOf(out, 'out')) &&
+        same(viewSeqs('stderr', 'err'), fileSeqsOf(err, 'err')),
+      10_000,
+      'the last rotation to end and the log view to hold exactly the lines of the files',
+    );
     sampler.stop();
 
     // Rotated, and never far over the limit: at most one check interval of output over it.
@@ -151,9 +165,8 @@ describe('worker log rotation (copy-truncate on the tail timer)', () => {
     expect(gapsOf(errSeqs).length).toBeLessThanOrEqual(errFiles.length - 1);
 
     // The log view went through the same truncations: exactly the lines of the files, no more, no fewer.
-    const view = harness.supervisor.logs('web@0', 100_000);
-    expect(seqs(view.filter((l) => l.stream === 'stdout').map((l) => `${l.text}\n`).join(''), 'out')).toEqual(fileSeqs);
-    expect(seqs(view.filter((l) => l.stream === 'stderr').map((l) => `${l.text}\n`).join(''), 'err')).toEqual(errSeqs);
+    expect(viewSeqs('stdout', 'out')).toEqual(fileSeqs);
+    expect(viewSeqs('stderr', 'err')).toEqual(errSeqs);
 
     // The CLI shows the newest lines too (`handover logs`, through the control API).
     let cliOut = '';
