@@ -18,7 +18,14 @@ export interface BenchHandover {
 
 export async function startBenchHandover(
   dir: string,
-  options: { cpu: number; nodeArgs?: string[]; onOutput?: SpawnHandoverOptions['onOutput'] },
+  options: {
+    /** The core the supervisor and its workers are pinned to; null leaves them to the scheduler. */
+    cpu: number | null;
+    /** The pool's instances (worker processes taking new sessions side by side); default 1. */
+    instances?: number;
+    nodeArgs?: string[];
+    onOutput?: SpawnHandoverOptions['onOutput'];
+  },
 ): Promise<BenchHandover> {
   const { run, ports } = await startHandover({
     configPath: join(dir, 'handover.config.json'),
@@ -29,8 +36,9 @@ export async function startBenchHandover(
         basePort: 20_000 + Math.floor(Math.random() * 10_000),
         sessionCookie: 'JSESSIONID',
         healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 100 },
+        ...(options.instances !== undefined && options.instances !== 1 ? { instances: options.instances } : {}),
       }),
-    prefix: ['taskset', '-c', String(options.cpu)],
+    prefix: options.cpu === null ? [] : ['taskset', '-c', String(options.cpu)],
     nodeArgs: options.nodeArgs,
     env: { HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef' },
     keeper: false,

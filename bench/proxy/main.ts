@@ -3,8 +3,12 @@
  * (nginx, HAProxy, the `http-proxy` npm package) and with no proxy at all, under the same wrk
  * load with a sticky session cookie (or, with `--scenario new-session`, no cookie and a new session
  * in every response: what learning a session costs each). wrk runs on core 0, every server on core 1, so the figures
- * mean something on a 2-core machine. Configurations alternate within each repetition and the
- * medians are reported. Writes bench/results/proxy.json and prints a Markdown table.
+ * mean something on a 2-core machine (`--layout unpinned`: nothing pinned, and nginx and HAProxy
+ * get 2 workers/threads, what each does with the whole machine). `--instances N` puts N workers
+ * behind every proxy (Handover: a pool of N instances; HAProxy: N servers, round robin for new
+ * sessions; nginx: N servers by the cookie's hash). Configurations alternate within each
+ * repetition and the medians are reported. Writes bench/results/proxy[-<scenario>][-<layout>]
+ * [-<N>-instances].json and prints a Markdown table.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +21,9 @@ import { cpuSplitMicros, processTree, rssBytes } from './proc';
 import { type WrkResult, runWrk } from './wrk';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const LOAD_CPU = 0;
-const SERVER_CPU = 1;
+/** Pinned layout: wrk on core 0, every server on core 1. */
+const PINNED = { load: 0, server: 1 } as const;
+let layout: { load: number | null; server: number | null } = PINNED;
 
 interface Options {
   seconds: number;
@@ -26,10 +31,12 @@ interface Options {
   connections: number[];
   only: string[] | null;
   scenario: 'sticky' | 'new-session';
+  layout: 'pinned' | 'unpinned';
+  instances: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { seconds: 5, repeats: 3, connections: [1, 50, 200], only: null, scenario: 'sticky' };
+  const options: Options = { seconds: 5, repeats: 3, connections: [1, 50, 200], only: null, scenario: 'sticky', layout: 'pinned', instances: 1 };
   for (let i = 0; i < argv.length; i++) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (flag === '--seconds') options.seconds = Number(value);
@@ -39,8 +46,13 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--scenario') {
       if (value !== 'sticky' && value !== 'new-session') throw new Error(`--scenario: sticky or new-session, not ${value}`);
       options.scenario = value;
-    }
-    else continue;
+    } else if (flag === '--layout') {
+      if (value !== 'pinned' && value !== 'unpinned') throw new Error(`--layout: pinned or unpinned, not ${value}`);
+      options.layout = value;
+    } else if (flag === '--instances') {
+      options.instances = Number(value);
+      if (!Number.isInteger(options.instances) || options.instances < 1 || options.instances > 8) throw new Error(`--instances: 1 to 8, not ${value}`);
+    } else continue;
     i++;
   }
   return options;
@@ -72,7 +84,8 @@ interface Target {
 
 const children: ChildProcess[] = [];
 function start(command: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn('taskset', ['-c', String(SERVER_CPU), ...command], {
+  const pinned = layout.server === null ? command : ['taskset', '-c', String(layout.server), ...command];
+  const child = spawn(pinned[0]!, pinned.slice(1), {
     env: { ...process.env, ...env },
     // stderr through us: shown as before, and read for "address in use" (then another port).
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -91,18 +104,27 @@ function stopAll(): void {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
 }
 
-async function startTargets(dir: string, only: string[] | null, scenario: Options['scenario']): Promise<Target[]> {
+async function startTargets(dir: string, options: Options): Promise<Target[]> {
+  const { only, scenario, instances } = options;
   const want = (name: string) => only === null || only.includes(name);
+  /** Workers and threads of the proxies that can use several cores. */
+  const proxyThreads = options.layout === 'unpinned' ? 2 : 1;
   // One bench worker per configuration (Handover's supervisor starts its own), so no proxy's
   // idle keep-alive connections burden the worker another one is measured against.
   const newWorker = async (): Promise<number> =>
     (await startServer('a bench worker', (port) => start(['node', join(HERE, 'worker.mjs')], { PORT: String(port) }), '/login')).port;
+  const newWorkers = async (): Promise<number[]> => {
+    const ports: number[] = [];
+    for (let i = 0; i < instances; i++) ports.push(await newWorker());
+    return ports;
+  };
   const directPort = await newWorker();
   const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${directPort}/`, proxyPids: () => [] }];
 
   if (want('handover')) {
     const { run, url } = await startBenchHandover(dir, {
-      cpu: SERVER_CPU,
+      cpu: layout.server,
+      instances,
       onOutput: (chunk, stream) => {
         if (stream === 'stderr') process.stderr.write(chunk);
       },
@@ -113,11 +135,11 @@ async function startTargets(dir: string, only: string[] | null, scenario: Option
   }
 
   if (want('nginx')) {
-    const workerPort = await newWorker();
+    const workerPorts = await newWorkers();
     const conf = join(dir, 'nginx.conf');
     const writeConf = (port: number) => writeFileSync(
       conf,
-      `worker_processes 1;
+      `worker_processes ${proxyThreads};
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
@@ -128,8 +150,7 @@ http {
   fastcgi_temp_path ${dir}/nginx-fcgi; uwsgi_temp_path ${dir}/nginx-uwsgi; scgi_temp_path ${dir}/nginx-scgi;
   upstream workers {
     hash $cookie_JSESSIONID consistent;
-    server 127.0.0.1:${workerPort};
-    keepalive 256;
+${workerPorts.map((workerPort) => `    server 127.0.0.1:${workerPort};\n`).join('')}    keepalive 256;
   }
   server {
     listen 127.0.0.1:${port};
@@ -152,12 +173,12 @@ http {
   }
 
   if (want('haproxy')) {
-    const workerPort = await newWorker();
+    const workerPorts = await newWorkers();
     const conf = join(dir, 'haproxy.cfg');
     const writeConf = (port: number) => writeFileSync(
       conf,
       `global
-  nbthread 1
+  nbthread ${proxyThreads}
   maxconn 8192
 defaults
   mode http
@@ -171,14 +192,14 @@ frontend public
   option forwardfor
   default_backend workers
 backend workers
+  balance roundrobin
   cookie SERVERID insert indirect nocache
 ${
   // New sessions: HAProxy learns each from the response, as Handover does (a stick table).
   scenario === 'new-session'
     ? '  stick-table type string len 64 size 1m expire 30m\n  stick on req.cook(JSESSIONID)\n  stick store-response res.cook(JSESSIONID)\n'
     : ''
-}  server w1 127.0.0.1:${workerPort} cookie w1
-`,
+}${workerPorts.map((workerPort, i) => `  server w${i + 1} 127.0.0.1:${workerPort} cookie w${i + 1}\n`).join('')}`,
     );
     const { child: haproxy, port } = await startServer('HAProxy', (port) => {
       writeConf(port);
@@ -187,7 +208,8 @@ ${
     targets.push({ name: 'haproxy', url: `http://127.0.0.1:${port}/`, proxyPids: () => [haproxy.pid!] });
   }
 
-  if (want('http-proxy')) {
+  // The http-proxy peer knows one upstream: it is left out with several.
+  if (want('http-proxy') && instances === 1) {
     const workerPort = await newWorker();
     const { child: peer, port } = await startServer('http-proxy', (port) =>
       start(['node', join(HERE, 'http-proxy-peer.mjs')], { PORT: String(port), UPSTREAM_PORT: String(workerPort) }),
@@ -215,13 +237,14 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  if (options.layout === 'unpinned') layout = { load: null, server: null };
   requireTools();
   const dir = mkdtempSync(join(tmpdir(), 'handover-bench-'));
   const script = join(HERE, `${options.scenario}.lua`);
   const runs: Run[] = [];
   try {
-    const targets = await startTargets(dir, options.only, options.scenario);
-    console.log(`${options.scenario}: targets ${targets.map((t) => t.name).join(', ')}; ${options.repeats} × ${options.seconds}s at ${options.connections.join('/')} connections`);
+    const targets = await startTargets(dir, options);
+    console.log(`${options.scenario}, ${options.layout}, ${options.instances} worker${options.instances > 1 ? 's' : ''} per proxy: targets ${targets.map((t) => t.name).join(', ')}; ${options.repeats} × ${options.seconds}s at ${options.connections.join('/')} connections`);
     for (let repeat = 0; repeat < options.repeats; repeat++) {
       for (const connections of options.connections) {
         // Rotate the order each repetition so no configuration always runs first or last.
@@ -229,7 +252,7 @@ async function main(): Promise<void> {
         for (const target of order) {
           const pids = target.proxyPids();
           const cpuBefore = pids.length ? cpuSplitMicros(pids) : { user: 0, sys: 0 };
-          const result = await runWrk({ url: target.url, connections, seconds: options.seconds, script, cpu: LOAD_CPU });
+          const result = await runWrk({ url: target.url, connections, seconds: options.seconds, script, cpu: layout.load });
           const cpuAfter = pids.length ? cpuSplitMicros(pids) : null;
           const cpu = cpuAfter ? cpuAfter.user + cpuAfter.sys - cpuBefore.user - cpuBefore.sys : null;
           const sys = cpuAfter ? cpuAfter.sys - cpuBefore.sys : null;
@@ -259,7 +282,9 @@ async function main(): Promise<void> {
   console.log(`\n${table}`);
   const out = join(HERE, '..', 'results');
   mkdirSync(out, { recursive: true });
-  const name = options.scenario === 'sticky' ? 'proxy' : `proxy-${options.scenario}`;
+  const name = ['proxy', options.scenario === 'sticky' ? '' : options.scenario, options.layout === 'pinned' ? '' : options.layout, options.instances === 1 ? '' : `${options.instances}-instances`]
+    .filter(Boolean)
+    .join('-');
   writeFileSync(join(out, `${name}.json`), JSON.stringify({ options, runs }, null, 2));
   writeFileSync(join(out, `${name}.md`), `${table}\n`);
   const failed = runs.filter((r) => r.errors > 0 || r.non2xx > 0);

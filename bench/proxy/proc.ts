@@ -1,6 +1,6 @@
 /** CPU time and memory of processes, from /proc (Linux). */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -51,4 +51,33 @@ export function processTree(pid: number): number[] {
     }
   }
   return all;
+}
+
+/** User + system CPU time of each thread of a process, in microseconds, by thread id (with its name). */
+export function threadCpuMicros(pid: number): Map<number, { name: string; micros: number }> {
+  const threads = new Map<number, { name: string; micros: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.set(tid, { name, micros: ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1_000_000 });
+    } catch {
+      // the thread ended
+    }
+  }
+  return threads;
+}
+
+/**
+ * The CPU µs each thread spent between two `threadCpuMicros` readings of process `pid`, by label:
+ * "main" for the main thread, else "<name>/<tid>" (Node names few of its threads).
+ */
+export function threadCpuDelta(pid: number, before: ReturnType<typeof threadCpuMicros>, after: ReturnType<typeof threadCpuMicros>): Map<string, number> {
+  const spentBy = new Map<string, number>();
+  for (const [tid, { name, micros }] of after) {
+    const spent = micros - (before.get(tid)?.micros ?? 0);
+    if (spent > 0) spentBy.set(tid === pid ? 'main' : `${name}/${tid}`, spent);
+  }
+  return spentBy;
 }

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type HandoverRun, stopHandover } from '../../test-support/handover';
 import { startBenchHandover } from './handover';
-import { cpuSplitMicros } from './proc';
+import { cpuSplitMicros, threadCpuDelta, threadCpuMicros } from './proc';
 import { runWrk } from './wrk';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -53,14 +53,18 @@ try {
       }
       if (log !== '/dev/null') appendFileSync(log, `=== run c=${c} start ${Date.now()}\n`);
       const before = cpuSplitMicros([supervisor.pid!]);
+      const threadsBefore = threadCpuMicros(supervisor.pid!);
       const w = await runWrk({ url, connections: c, seconds, script: join(HERE, `${scenario}.lua`), cpu: 0 });
       const after = cpuSplitMicros([supervisor.pid!]);
+      const threads = [...threadCpuDelta(supervisor.pid!, threadsBefore, threadCpuMicros(supervisor.pid!))].sort((a, b) => b[1] - a[1]);
       if (log !== '/dev/null') appendFileSync(log, `=== run c=${c} end ${Date.now()}\n`);
       const cpu = (after.user + after.sys - before.user - before.sys) / w.requests;
       console.log(
         `supervised ${scenario} c=${String(c).padEnd(4)} ${w.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${w.p50Us}µs p99 ${w.p99Us}µs  cpu ${cpu.toFixed(1)} µs/req (sys ${((after.sys - before.sys) / w.requests).toFixed(1)})` +
           (w.errors || w.non2xx ? `  ERRORS ${w.errors}/${w.non2xx}` : ''),
       );
+      // Which threads the CPU went to: the event loop, the journal's writer thread, V8's GC helpers, libuv's pool.
+      console.log(`  by thread (µs/req): ${threads.map(([name, micros]) => `${name} ${(micros / w.requests).toFixed(1)}`).join(', ')}`);
     }
   }
 } finally {

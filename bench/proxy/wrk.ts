@@ -41,11 +41,11 @@ export function runWrk(options: {
   connections: number;
   seconds: number;
   script: string;
-  cpu: number;
+  /** The core wrk is pinned to; null leaves it to the scheduler. */
+  cpu: number | null;
 }): Promise<WrkResult> {
   const args = [
-    '-c',
-    String(options.cpu),
+    ...(options.cpu === null ? [] : ['taskset', '-c', String(options.cpu)]),
     'wrk',
     '-t1',
     `-c${options.connections}`,
@@ -58,7 +58,7 @@ export function runWrk(options: {
     options.url,
   ];
   return new Promise((resolve, reject) => {
-    execFile('taskset', args, { timeout: (options.seconds + 30) * 1000 }, (error, stdout, stderr) => {
+    execFile(args[0]!, args.slice(1), { timeout: (options.seconds + 30) * 1000 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`wrk failed: ${error.message}\n${stderr}`));
       try {
         resolve(parseWrk(stdout));
