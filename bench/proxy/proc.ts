@@ -81,3 +81,10 @@ export function threadCpuDelta(pid: number, before: ReturnType<typeof threadCpuM
   }
   return spentBy;
 }
+
+/** Context switches of a process's main thread so far (voluntary: it waited; involuntary: it was preempted). */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const count = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(status)?.[1] ?? 0);
+  return { voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') };
+}

@@ -1,7 +1,7 @@
 /**
  * Handover's proxy inside the real supervisor (as main.ts runs it), alone, for diagnosis:
  * `npx tsx proxy/supervised.ts [--connections 50,200] [--seconds 5] [--repeats 1] [--log FILE]
- * [--node-options "--trace-gc"] [--idle S] [--scenario sticky|new-session]`. Supervisor and worker
+ * [--node-options "--trace-gc"] [--idle S] [--scenario sticky|new-session] [--instances N]`. Supervisor and worker
  * on core 1, wrk on core 0. `new-session`: no cookie, a new session in every response. The
  * supervisor's stdout/stderr go to --log (so `--trace-gc` output can be read next to the runs).
  */
@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type HandoverRun, stopHandover } from '../../test-support/handover';
 import { startBenchHandover } from './handover';
-import { cpuSplitMicros, threadCpuDelta, threadCpuMicros } from './proc';
+import { contextSwitches, cpuSplitMicros, threadCpuDelta, threadCpuMicros } from './proc';
 import { runWrk } from './wrk';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -28,6 +28,7 @@ const nodeOptions = arg('node-options', '');
 /** Seconds to wait before each run (the proxy's idle worker connections expire after 4 s, as between main.ts's configurations). */
 const idle = Number(arg('idle', '0'));
 const scenario = arg('scenario', 'sticky');
+const instances = Number(arg('instances', '1'));
 if (scenario !== 'sticky' && scenario !== 'new-session') throw new Error(`--scenario: sticky or new-session, not ${scenario}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'handover-supervised-'));
@@ -36,6 +37,7 @@ const out = openSync(log, 'a');
 try {
   const started = await startBenchHandover(dir, {
     cpu: 1,
+    instances,
     nodeArgs: nodeOptions.split(' ').filter(Boolean),
     onOutput: (chunk) => writeSync(out, chunk),
   });
@@ -54,8 +56,10 @@ try {
       if (log !== '/dev/null') appendFileSync(log, `=== run c=${c} start ${Date.now()}\n`);
       const before = cpuSplitMicros([supervisor.pid!]);
       const threadsBefore = threadCpuMicros(supervisor.pid!);
+      const switchesBefore = contextSwitches(supervisor.pid!);
       const w = await runWrk({ url, connections: c, seconds, script: join(HERE, `${scenario}.lua`), cpu: 0 });
       const after = cpuSplitMicros([supervisor.pid!]);
+      const switches = contextSwitches(supervisor.pid!);
       const threads = [...threadCpuDelta(supervisor.pid!, threadsBefore, threadCpuMicros(supervisor.pid!))].sort((a, b) => b[1] - a[1]);
       if (log !== '/dev/null') appendFileSync(log, `=== run c=${c} end ${Date.now()}\n`);
       const cpu = (after.user + after.sys - before.user - before.sys) / w.requests;
@@ -65,6 +69,9 @@ try {
       );
       // Which threads the CPU went to: the event loop, the journal's writer thread, V8's GC helpers, libuv's pool.
       console.log(`  by thread (µs/req): ${threads.map(([name, micros]) => `${name} ${(micros / w.requests).toFixed(1)}`).join(', ')}`);
+      // Fewer requests per wake-up means each pays more of the loop's fixed cost.
+      const perThousand = (n: number) => ((n / w.requests) * 1000).toFixed(0);
+      console.log(`  main thread context switches per 1000 requests: ${perThousand(switches.voluntary - switchesBefore.voluntary)} voluntary, ${perThousand(switches.involuntary - switchesBefore.involuntary)} involuntary`);
     }
   }
 } finally {

@@ -26,7 +26,7 @@
  * behind a TLS terminator). Each tunnel holds 2 fds in the supervisor, 1 in the worker and 1
  * here: N is bounded by this shell's `ulimit -n` (checked before the start).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,7 @@ for (const [name, value] of Object.entries({ sockets: SOCKETS, step: STEP, paral
 const DEMO = join(REPO_ROOT, 'apps/demo/server.mjs');
 const KiB = 1024;
 const MiB = 1024 * 1024;
+const CONTROL_TOKEN = 'bench-token-0123456789abcdef';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The fd limit every process here inherits: N sockets need N here, 2N in the supervisor. */
@@ -65,18 +66,12 @@ function checkFdLimit(): number {
   return soft;
 }
 
-/** Whether bin/handover.mjs will run the compiled build (its own check, repeated for the report). */
-function runsCompiled(): boolean {
-  const root = join(REPO_ROOT, 'apps/supervisor');
-  const compiled = join(root, 'dist', 'handover.mjs');
-  if (process.env.HANDOVER_FROM_SOURCE === '1' || !existsSync(compiled)) return false;
-  try {
-    const builtAt = statSync(compiled).mtimeMs;
-    const inputs = Object.keys(JSON.parse(readFileSync(join(root, 'dist', 'meta.json'), 'utf8')).inputs);
-    return inputs.every((input) => statSync(join(root, input)).mtimeMs <= builtAt);
-  } catch {
-    return false;
-  }
+/** Which build the supervisor runs ("compiled" or "source"), as its own `supervisor.started` event says. */
+async function runtimeOf(controlPort: number, token: string): Promise<string> {
+  const input = encodeURIComponent(JSON.stringify({ type: 'supervisor.started', limit: 1 }));
+  const res = await fetch(`http://127.0.0.1:${controlPort}/trpc/events.list?input=${input}`, { headers: { authorization: `Bearer ${token}` } });
+  const body = (await res.json()) as { result?: { data?: Array<{ data?: { runtime?: string } }> } };
+  return body.result?.data?.at(-1)?.data?.runtime ?? `unknown (control API answered ${res.status})`;
 }
 
 /**
@@ -205,9 +200,8 @@ const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const fdLimit = checkFdLimit();
-  const compiled = runsCompiled();
   const load = loadavg().map((l) => l.toFixed(2)).join(', ');
-  console.log(`${SOCKETS} WebSockets, steps of ${STEP}, ${ROUNDS} echo rounds; ulimit -n ${fdLimit}; handover from ${compiled ? 'the compiled build' : 'the TypeScript sources (tsx)'}; load average ${load}`);
+  console.log(`${SOCKETS} WebSockets, steps of ${STEP}, ${ROUNDS} echo rounds; ulimit -n ${fdLimit}; load average ${load}`);
 
   const dir = await mkdtemp(join(tmpdir(), 'handover-websockets-'));
   let run: HandoverRun | undefined;
@@ -252,12 +246,13 @@ async function main(): Promise<void> {
         // Every socket comes from 127.0.0.1: lift the per-address limit (default 1,000).
         return { ...config, proxy: { ...(config.proxy as object), limits: { maxConnectionsPerClient: 0 } } };
       },
-      env: { HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef' },
+      env: { HANDOVER_CONTROL_TOKEN: CONTROL_TOKEN },
       nodeArgs: gcOnSignal(dir).map((a) => a.replaceAll("'", '')),
       keeper: false,
     });
     run = started.run;
     const sPid = run.child.pid!;
+    console.log(`supervisor runs the ${await runtimeOf(started.ports.control, CONTROL_TOKEN)} build`);
     const base = `http://127.0.0.1:${started.ports.proxy}`;
 
     // One session: POST /api/login through the proxy; its cookies (the demo's and Handover's route cookie).
