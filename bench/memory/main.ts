@@ -4,6 +4,8 @@
  * `npm run bench:memory [-- --seconds 10 --connections 50]`. Build first (`npm run build -w
  * @handover/supervisor`). Idle: after the start settled (RSS read every 100 ms for 3 s, the
  * last value). Loaded: the largest RSS seen while wrk runs sticky requests through the proxy.
+ * `--sessions N` (compiled build only): then new sessions through the proxy until the supervisor
+ * holds N, and the supervisor's RSS with them, settled (read every 100 ms for 3 s, the last value).
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,7 +23,9 @@ const arg = (name: string, fallback: string) => {
 };
 const seconds = Number(arg('seconds', '10'));
 const connections = Number(arg('connections', '50'));
+const sessions = Number(arg('sessions', '0'));
 const HERE = import.meta.dirname;
+const TOKEN = 'bench-token-0123456789abcdef';
 
 type Role = 'keeper' | 'supervisor' | 'worker';
 
@@ -48,7 +52,7 @@ async function measure(fromSource: boolean): Promise<Record<Role, { idle: number
         sessionCookie: 'JSESSIONID',
         healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 100 },
       }),
-    env: { HANDOVER_CONTROL_TOKEN: 'bench-token-0123456789abcdef', HANDOVER_FROM_SOURCE: fromSource ? '1' : '0' },
+    env: { HANDOVER_CONTROL_TOKEN: TOKEN, HANDOVER_FROM_SOURCE: fromSource ? '1' : '0' },
     keeper: true,
   });
   try {
@@ -74,11 +78,37 @@ async function measure(fromSource: boolean): Promise<Record<Role, { idle: number
       result[role] = { idle: idle.get(role)!, loaded: peak.get(role)! };
     }
     console.log(`${fromSource ? 'tsx' : 'compiled'}: ${load.requestsPerSecond.toFixed(0)} req/s under load`);
+    if (!fromSource && sessions > 0) await fillSessions(url, ports.control, pids.get('supervisor')!);
     return result;
   } finally {
     await stopHandover(run);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The live sessions the supervisor counts, summed over its workers (control API `workers.list`). */
+async function liveSessions(controlPort: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${controlPort}/trpc/workers.list`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const body = (await res.json()) as { result: { data: Array<{ sessions: number }> } };
+  return body.result.data.reduce((sum, worker) => sum + worker.sessions, 0);
+}
+
+/** New sessions (the new-session scenario) until the supervisor holds `sessions`; prints its RSS then. */
+async function fillSessions(url: string, controlPort: number, supervisorPid: number): Promise<void> {
+  const started = Date.now();
+  for (let live = await liveSessions(controlPort); live < sessions; ) {
+    const load = await runWrk({ url, connections, seconds: 10, script: join(HERE, '../proxy/new-session.lua'), cpu: 0 });
+    if (load.errors > 0 || load.non2xx > 0) throw new Error(`errors while adding sessions: ${load.errors} socket, ${load.non2xx} non-2xx`);
+    live = await liveSessions(controlPort);
+    console.log(`  ${live.toLocaleString('en-US')} sessions after ${((Date.now() - started) / 1000).toFixed(0)} s; supervisor ${mib(rssBytes([supervisorPid]))}`);
+  }
+  let rss = rssBytes([supervisorPid]);
+  for (const until = Date.now() + 3000; Date.now() < until; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    rss = rssBytes([supervisorPid]);
+  }
+  const live = await liveSessions(controlPort);
+  console.log(`supervisor with ${live.toLocaleString('en-US')} live sessions: ${mib(rss)} RSS, settled`);
 }
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
