@@ -5,9 +5,11 @@
  * @handover/supervisor`). Idle: after the start settled (RSS read every 100 ms for 3 s, the
  * last value). Loaded: the largest RSS seen while wrk runs sticky requests through the proxy.
  * `--sessions N` (compiled build only): then new sessions through the proxy until the supervisor
- * holds N, and the supervisor's RSS with them, settled (read every 100 ms for 3 s, the last value).
+ * holds N, and the supervisor's RSS with them, settled (read every 100 ms for 3 s, the last value),
+ * and its V8 heap after a full GC (that run's processes get a SIGUSR2 handler for it: `gc()`, then
+ * `process.memoryUsage()` to a file).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +55,7 @@ async function measure(fromSource: boolean): Promise<Record<Role, { idle: number
         healthCheck: { path: '/healthz', timeoutSeconds: 20, intervalMs: 100 },
       }),
     env: { HANDOVER_CONTROL_TOKEN: TOKEN, HANDOVER_FROM_SOURCE: fromSource ? '1' : '0' },
+    nodeArgs: !fromSource && sessions > 0 ? gcOnSignal(dir) : [],
     keeper: true,
   });
   try {
@@ -78,7 +81,14 @@ async function measure(fromSource: boolean): Promise<Record<Role, { idle: number
       result[role] = { idle: idle.get(role)!, loaded: peak.get(role)! };
     }
     console.log(`${fromSource ? 'tsx' : 'compiled'}: ${load.requestsPerSecond.toFixed(0)} req/s under load`);
-    if (!fromSource && sessions > 0) await fillSessions(url, ports.control, pids.get('supervisor')!);
+    if (!fromSource && sessions > 0) {
+      const supervisor = pids.get('supervisor')!;
+      const before = await heapAfterGc(dir, supervisor);
+      const live = await fillSessions(url, ports.control, supervisor);
+      const after = await heapAfterGc(dir, supervisor);
+      const perSession = (after.heapUsed - before.heapUsed) / (live - 1);
+      console.log(`supervisor V8 heap after a full GC: ${mib(before.heapUsed)} idle, ${mib(after.heapUsed)} with the sessions (${perSession.toFixed(0)} B per session retained)`);
+    }
     return result;
   } finally {
     await stopHandover(run);
@@ -93,8 +103,32 @@ async function liveSessions(controlPort: number): Promise<number> {
   return body.result.data.reduce((sum, worker) => sum + worker.sessions, 0);
 }
 
-/** New sessions (the new-session scenario) until the supervisor holds `sessions`; prints its RSS then. */
-async function fillSessions(url: string, controlPort: number, supervisorPid: number): Promise<void> {
+/** Node flags: on SIGUSR2 a full GC, then `process.memoryUsage()` written to `<dir>/gc-<pid>.json`. */
+function gcOnSignal(dir: string): string[] {
+  const preload = `import{writeFileSync}from"node:fs";process.on("SIGUSR2",()=>{globalThis.gc();writeFileSync(${JSON.stringify(dir)}+"/gc-"+process.pid+".json",JSON.stringify(process.memoryUsage()))})`;
+  return ['--expose-gc', `--import=data:text/javascript,${preload}`];
+}
+
+/** The process's V8 heap after a full GC (see gcOnSignal). */
+async function heapAfterGc(dir: string, pid: number): Promise<NodeJS.MemoryUsage> {
+  const file = join(dir, `gc-${pid}.json`);
+  await rm(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  for (const until = Date.now() + 30_000; Date.now() < until; ) {
+    if (existsSync(file)) {
+      try {
+        return JSON.parse(readFileSync(file, 'utf8')) as NodeJS.MemoryUsage;
+      } catch {
+        // still being written
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no heap reading from pid ${pid} within 30 s`);
+}
+
+/** New sessions (the new-session scenario) until the supervisor holds `sessions`; prints its RSS then. Returns how many it holds. */
+async function fillSessions(url: string, controlPort: number, supervisorPid: number): Promise<number> {
   const started = Date.now();
   for (let live = await liveSessions(controlPort); live < sessions; ) {
     const load = await runWrk({ url, connections, seconds: 10, script: join(HERE, '../proxy/new-session.lua'), cpu: 0 });
@@ -109,6 +143,7 @@ async function fillSessions(url: string, controlPort: number, supervisorPid: num
   }
   const live = await liveSessions(controlPort);
   console.log(`supervisor with ${live.toLocaleString('en-US')} live sessions: ${mib(rss)} RSS, settled`);
+  return live;
 }
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
