@@ -8,7 +8,7 @@ import type { HandoverConfig, PoolConfig, ProxyConfig } from './handover-config'
 import { isObject } from './json-object';
 import { revisionOf } from './revision-file';
 import { fileSchema } from './schema';
-import { formatValue, zodIssues } from './schema-issues';
+import { formatValue, schemaIssues } from './schema-issues';
 
 export interface ParseConfigOptions {
   /** Where the configuration came from; relative paths in it resolve against its directory. */
@@ -42,10 +42,10 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Handover
     throw new ConfigError(configPath, [{ path: '', message: `expected a JSON object at the top level, got ${formatValue(raw)}` }]);
   }
   const overridden = applyEnvOverrides(raw, env);
-  const result = fileSchema.safeParse(overridden.value, { reportInput: true });
+  const result = fileSchema.safeParse(overridden.value);
   const issues = [...overridden.issues];
   if (!result.success) {
-    issues.push(...zodIssues(result.error, overridden.sources));
+    issues.push(...schemaIssues(result.issues, overridden.sources));
     throw new ConfigError(configPath, issues);
   }
   const file = result.data;

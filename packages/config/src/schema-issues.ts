@@ -1,5 +1,5 @@
 /** Turns schema validation failures into ConfigIssues: field paths, values and "did you mean" hints. */
-import type { z } from 'zod';
+import * as v from '@handover/validation';
 import type { ConfigIssue } from './errors';
 import { fileSchema } from './schema';
 
@@ -22,23 +22,20 @@ export function formatValue(v: unknown): string {
 
 /** Walks the schema along `segments` to the object there, to list the fields it knows. */
 function knownFields(segments: ReadonlyArray<PropertyKey>): string[] {
-  let schema: z.core.$ZodType = fileSchema;
+  let schema: v.AnySchema = fileSchema;
+  // Past .optional(), .nullable() and .default() to the schema they wrap.
   const unwrap = () => {
-    for (;;) {
-      const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType };
-      if (def.innerType) schema = def.innerType;
-      else if (def.type === 'pipe' && def.in) schema = def.in;
-      else return def;
-    }
+    while (schema instanceof v.Wrapper) schema = schema.inner;
+    return schema;
   };
   for (const s of segments) {
-    const def = unwrap() as { type: string; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
-    if (def.type === 'array' && typeof s === 'number' && def.element) schema = def.element;
-    else if (def.type === 'object' && def.shape && typeof s === 'string' && def.shape[s]) schema = def.shape[s];
+    const at = unwrap();
+    if (at instanceof v.ArraySchema && typeof s === 'number') schema = at.element;
+    else if (at instanceof v.ObjectSchema && typeof s === 'string' && Object.hasOwn(at.shape, s)) schema = at.shape[s]!;
     else return [];
   }
-  const def = unwrap() as { type: string; shape?: Record<string, unknown> };
-  return def.type === 'object' && def.shape ? Object.keys(def.shape).filter((k) => k !== '$schema') : [];
+  const at = unwrap();
+  return at instanceof v.ObjectSchema ? Object.keys(at.shape).filter((k) => k !== '$schema') : [];
 }
 
 /** Edit distance where swapping two neighbouring letters counts as one edit (optimal string alignment). */
@@ -65,16 +62,16 @@ function unknownFieldMessage(key: string, known: string[]): string {
   return known.length ? `unknown field (known fields: ${known.join(', ')})` : 'unknown field';
 }
 
-export function zodIssues(error: z.ZodError, sources: Map<string, string>): ConfigIssue[] {
+export function schemaIssues(issues: readonly v.Issue[], sources: Map<string, string>): ConfigIssue[] {
   const out: ConfigIssue[] = [];
-  for (const issue of error.issues) {
+  for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const known = knownFields(issue.path);
       for (const key of issue.keys) out.push({ path: formatPath([...issue.path, key]), message: unknownFieldMessage(key, known) });
       continue;
     }
     const p = formatPath(issue.path);
-    const input = (issue as { input?: unknown }).input;
+    const input = issue.input;
     let message: string;
     if (issue.code === 'invalid_type' && input === undefined) {
       message = `required field missing (${issue.message})`;

@@ -1,5 +1,5 @@
 import { POOL_NAME_PATTERN } from '@handover/process-table';
-import { z } from 'zod';
+import * as v from '@handover/validation';
 
 /**
  * The shape of handover.config.json as written by users: everything with a default is optional,
@@ -27,29 +27,29 @@ export const LOG_MAX_BYTES_MIN = 64 * 1024;
 export const LOG_MAX_BYTES_MAX = 2 ** 40;
 const LOG_MAX_BYTES_MESSAGE = `expected a whole number of bytes from ${LOG_MAX_BYTES_MIN} (64 KiB) to ${LOG_MAX_BYTES_MAX} (1 TiB), e.g. 10485760 for 10 MiB`;
 
-const port = () => z.number({ error: PORT_MESSAGE }).int({ error: PORT_MESSAGE }).min(1, PORT_MESSAGE).max(65535, PORT_MESSAGE);
+const port = () => v.number(PORT_MESSAGE).int(PORT_MESSAGE).min(1, PORT_MESSAGE).max(65535, PORT_MESSAGE);
 
 const int = (min: number, max: number) => {
   const message = `expected an integer from ${min} to ${max}`;
-  return z.number({ error: message }).int({ error: message }).min(min, message).max(max, message);
+  return v.number(message).int(message).min(min, message).max(max, message);
 };
 
 /** A number of seconds/milliseconds: finite, within [min, max]; `exclusiveMin` makes min itself invalid. */
 const amount = (min: number, max: number, unit: string, exclusiveMin = false) => {
   const message = `expected a number of ${unit} ${exclusiveMin ? 'greater than' : 'from'} ${min}${exclusiveMin ? ` and at most ${max}` : ` to ${max}`}`;
-  const base = z.number({ error: message });
+  const base = v.number(message);
   return (exclusiveMin ? base.gt(min, message) : base.min(min, message)).max(max, message);
 };
 
 const text = (what: string, max = 1000) =>
-  z
-    .string({ error: `expected ${what}` })
+  v
+    .string(`expected ${what}`)
     .refine((s) => s.trim().length > 0, `expected ${what}, got an empty string`)
     .refine((s) => s.length <= max, `too long (at most ${max} characters)`);
 
 const host = () =>
-  z
-    .string({ error: 'expected a host name or IP address, e.g. "127.0.0.1"' })
+  v
+    .string('expected a host name or IP address, e.g. "127.0.0.1"')
     .regex(HOST_PATTERN, 'expected a host name or IP address, e.g. "127.0.0.1" (no scheme, no port)');
 
 const label = () =>
@@ -73,44 +73,44 @@ export function sessionProbePatternProblem(pattern: string): string | null {
   return null;
 }
 
-const sessionProbeSchema = z
+const sessionProbeSchema = v
   .strictObject(
     {
-      path: z
-        .string({ error: 'expected a URL path starting with "/", e.g. "/stats"' })
+      path: v
+        .string('expected a URL path starting with "/", e.g. "/stats"')
         .startsWith('/', 'expected a URL path starting with "/", e.g. "/stats"')
         .refine((s) => !/\s/.test(s), 'must not contain spaces'),
-      pattern: z
-        .string({ error: 'expected a regular expression whose first capture group is the count, e.g. "active=(\\\\d+)"' })
+      pattern: v
+        .string('expected a regular expression whose first capture group is the count, e.g. "active=(\\\\d+)"')
         .max(1000, 'too long (at most 1000 characters)')
         .superRefine((pattern, ctx) => {
           const problem = sessionProbePatternProblem(pattern);
-          if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+          if (problem !== null) ctx.addIssue({ message: problem });
         })
         .optional(),
       intervalSeconds: amount(0.1, 3600, 'seconds').optional(),
       timeoutSeconds: amount(0, 60, 'seconds', true).optional(),
-      headers: z
+      headers: v
         .record(
-          z.string().regex(HEADER_NAME_PATTERN, 'not a valid header name (letters, digits and !#$%&\'*+-.^_`|~)'),
-          z
-            .string({ error: 'expected a string' })
+          v.string().regex(HEADER_NAME_PATTERN, 'not a valid header name (letters, digits and !#$%&\'*+-.^_`|~)'),
+          v
+            .string('expected a string')
             .refine((s) => !/[\r\n\0]/.test(s), 'must be a single line'),
-          { error: 'expected an object of request headers, e.g. { "Authorization": "Basic …" }' },
+          'expected an object of request headers, e.g. { "Authorization": "Basic …" }',
         )
         .optional(),
     },
-    { error: 'expected an object like { "path": "/stats" }, or null for no session probe' },
+    'expected an object like { "path": "/stats" }, or null for no session probe',
   )
   .nullable();
 
-export const listenSchema = z.strictObject({
+export const listenSchema = v.strictObject({
   host: host().optional(),
   port: port().optional(),
 });
 
 /** The proxy's timeouts in seconds (0 = off); unset ones keep the proxy's defaults. */
-const proxyTimeoutsSchema = z.strictObject(
+const proxyTimeoutsSchema = v.strictObject(
   {
     headerSeconds: amount(0, 3600, 'seconds').optional(),
     requestSeconds: amount(0, 86_400, 'seconds').optional(),
@@ -124,11 +124,11 @@ const proxyTimeoutsSchema = z.strictObject(
     tunnelIdleSeconds: amount(0, 604_800, 'seconds').optional(),
     queueSeconds: amount(0, 3600, 'seconds').optional(),
   },
-  { error: 'expected an object like { "responseSeconds": 60 }' },
+  'expected an object like { "responseSeconds": 60 }',
 );
 
 /** The proxy's resource limits (0 = none); unset ones keep the proxy's defaults. */
-const proxyLimitsSchema = z.strictObject(
+const proxyLimitsSchema = v.strictObject(
   {
     maxConnections: int(0, 10_000_000).optional(),
     maxConnectionsPerClient: int(0, 10_000_000).optional(),
@@ -137,65 +137,67 @@ const proxyLimitsSchema = z.strictObject(
     maxHeaderCount: int(0, 10_000).optional(),
     maxResponseHeaderBytes: int(1024, 16_777_216).optional(),
   },
-  { error: 'expected an object like { "maxConnections": 10000 }' },
+  'expected an object like { "maxConnections": 10000 }',
 );
 
-export const proxySchema = z.strictObject({
+export const proxySchema = v.strictObject({
   host: host().optional(),
   port: port().optional(),
-  trustForwarded: z.boolean({ error: 'expected true (a trusted proxy in front sets Forwarded/X-Forwarded-*) or false' }).optional(),
+  trustForwarded: v.boolean('expected true (a trusted proxy in front sets Forwarded/X-Forwarded-*) or false').optional(),
   timeouts: proxyTimeoutsSchema.optional(),
   limits: proxyLimitsSchema.optional(),
 });
 
-export const poolSchema = z.strictObject({
-  name: z
-    .string({ error: 'expected a pool name: lowercase letters, digits and "-", starting with a letter, at most 32 characters' })
+export const poolSchema = v.strictObject({
+  name: v
+    .string('expected a pool name: lowercase letters, digits and "-", starting with a letter, at most 32 characters')
     .regex(
       POOL_NAME_PATTERN,
       'expected a pool name: lowercase letters, digits and "-", starting with a letter, at most 32 characters',
     ),
   command: text('a shell command, e.g. "node server.js"', 10_000),
   cwd: text('a directory (relative to the config file, or absolute)').optional(),
-  env: z
-    .record(z.string(), z.string({ error: 'expected a string (environment values are strings: quote numbers)' }), {
-      error: 'expected an object of environment variables, e.g. { "NODE_ENV": "production" }',
-    })
+  env: v
+    .record(
+      v.string(),
+      v.string('expected a string (environment values are strings: quote numbers)'),
+      'expected an object of environment variables, e.g. { "NODE_ENV": "production" }',
+    )
     .superRefine((env, ctx) => {
       for (const key of Object.keys(env)) {
         if (!ENV_NAME_PATTERN.test(key)) {
-          ctx.addIssue({ code: 'custom', path: [key], message: 'not a valid environment variable name (letters, digits and "_", not starting with a digit)' });
+          ctx.addIssue({ path: [key], message: 'not a valid environment variable name (letters, digits and "_", not starting with a digit)' });
         } else if ((RESERVED_WORKER_ENV as readonly string[]).includes(key)) {
-          ctx.addIssue({ code: 'custom', path: [key], message: `${key} is set by Handover for each worker; remove it` });
+          ctx.addIssue({ path: [key], message: `${key} is set by Handover for each worker; remove it` });
         }
       }
     })
     .optional(),
   basePort: port(),
   proxyPort: port().nullable().optional(),
-  sessionCookie: z
-    .string({ error: 'expected a cookie name, e.g. "JSESSIONID"' })
+  sessionCookie: v
+    .string('expected a cookie name, e.g. "JSESSIONID"')
     .regex(COOKIE_NAME_PATTERN, 'expected a cookie name, e.g. "JSESSIONID" (letters, digits and !#$%&\'*+-.^_`|~)'),
-  routeCookie: z
-    .union([z.literal(false), z.string().regex(COOKIE_NAME_PATTERN, ROUTE_COOKIE_EXPECTED)], { error: ROUTE_COOKIE_EXPECTED })
+  routeCookie: v
+    .union([v.literal(false), v.string().regex(COOKIE_NAME_PATTERN, ROUTE_COOKIE_EXPECTED)], ROUTE_COOKIE_EXPECTED)
     .optional(),
-  sessionPathParameter: z
-    .string({ error: 'expected a URL path parameter name, e.g. "jsessionid", or null' })
+  sessionPathParameter: v
+    .string('expected a URL path parameter name, e.g. "jsessionid", or null')
     .regex(PATH_PARAMETER_PATTERN, 'expected a URL path parameter name, e.g. "jsessionid"')
     .nullable()
     .optional(),
   idleTimeoutSeconds: amount(0, 365 * 24 * 3600, 'seconds', true).optional(),
   maxSessions: int(1, 100_000_000).optional(),
-  sessionCookieDuplicates: z.enum(['first', 'last'], { error: 'expected "first" or "last"' }).optional(),
-  sessionReports: z.boolean({ error: 'expected true or false' }).optional(),
+  sessionCookieDuplicates: v.enum(['first', 'last'], 'expected "first" or "last"').optional(),
+  sessionReports: v.boolean('expected true or false').optional(),
   sessionProbe: sessionProbeSchema.optional(),
   revision: label().optional(),
   revisionFile: text('a file path (relative to the config file, or absolute)').optional(),
   instances: int(0, 64).optional(),
-  healthCheck: z
+  healthCheck: v
     .strictObject({
-      path: z
-        .string({ error: 'expected a URL path starting with "/", e.g. "/healthz"' })
+      path: v
+        .string('expected a URL path starting with "/", e.g. "/healthz"')
         .startsWith('/', 'expected a URL path starting with "/", e.g. "/healthz"')
         .refine((s) => !/\s/.test(s), 'must not contain spaces')
         .optional(),
@@ -205,8 +207,8 @@ export const poolSchema = z.strictObject({
       failuresBeforeUnhealthy: int(1, 100).optional(),
     })
     .optional(),
-  stop: z.strictObject({ graceSeconds: amount(0, 3600, 'seconds').optional() }).optional(),
-  drain: z
+  stop: v.strictObject({ graceSeconds: amount(0, 3600, 'seconds').optional() }).optional(),
+  drain: v
     .strictObject({
       maxSeconds: amount(0, 365 * 24 * 3600, 'seconds', true)
         .nullable()
@@ -214,7 +216,7 @@ export const poolSchema = z.strictObject({
       unconfirmedSeconds: amount(0, 24 * 3600, 'seconds').nullable().optional(),
     })
     .optional(),
-  restart: z
+  restart: v
     .strictObject({
       minUptimeSeconds: amount(0, 3600, 'seconds').optional(),
       maxRestarts: int(0, 1000).optional(),
@@ -223,32 +225,32 @@ export const poolSchema = z.strictObject({
     })
     .optional(),
   logLines: int(1, 100_000).optional(),
-  logs: z
+  logs: v
     .strictObject(
       {
-        maxBytes: z
-          .number({ error: LOG_MAX_BYTES_MESSAGE })
-          .int({ error: LOG_MAX_BYTES_MESSAGE })
+        maxBytes: v
+          .number(LOG_MAX_BYTES_MESSAGE)
+          .int(LOG_MAX_BYTES_MESSAGE)
           .min(LOG_MAX_BYTES_MIN, LOG_MAX_BYTES_MESSAGE)
           .max(LOG_MAX_BYTES_MAX, LOG_MAX_BYTES_MESSAGE)
           .optional(),
         keep: int(0, 100).optional(),
       },
-      { error: 'expected an object like { "maxBytes": 10485760, "keep": 3 }' },
+      'expected an object like { "maxBytes": 10485760, "keep": 3 }',
     )
     .optional(),
 });
 
-export const fileSchema = z.strictObject({
+export const fileSchema = v.strictObject({
   /** Lets editors find a JSON schema; ignored. */
-  $schema: z.string().optional(),
+  $schema: v.string().optional(),
   proxy: proxySchema.optional(),
   control: listenSchema.optional(),
   dataDir: text('a directory (relative to the config file, or absolute)').optional(),
-  pools: z
-    .array(poolSchema, { error: 'expected a list of pools, e.g. [{ "name": "web", ... }]' })
+  pools: v
+    .array(poolSchema, 'expected a list of pools, e.g. [{ "name": "web", ... }]')
     .min(1, 'expected at least one pool'),
 });
 
-export type ConfigFile = z.infer<typeof fileSchema>;
-export type PoolFile = z.infer<typeof poolSchema>;
+export type ConfigFile = v.Infer<typeof fileSchema>;
+export type PoolFile = v.Infer<typeof poolSchema>;
