@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as v from '@handover/validation';
 import type { SupervisorControl } from './contract';
 import { eventFilterOf } from './router';
 import { describeInputError, eventFilterFields } from './schemas';
@@ -11,11 +11,10 @@ export const EVENTS_EXPORT_PATH = '/events.ndjson';
 const PAGE = 1000;
 
 /** The query string, every parameter optional, an unknown one a 400 (as the tRPC inputs). */
-const exportQuery = z.strictObject({
-  afterId: z
+const exportQuery = v.strictObject({
+  afterId: v
     .string()
     .regex(/^\d{1,15}$/, 'afterId must be an event id (digits)')
-    .transform(Number)
     .optional(),
   ...eventFilterFields,
 });
@@ -52,7 +51,7 @@ export function serveEventsExport(
   }
   const parsed = exportQuery.safeParse(raw);
   if (!parsed.success) {
-    const { message, issues } = describeInputError(parsed.error);
+    const { message, issues } = describeInputError(parsed.issues);
     return sendError(res, 400, 'BAD_REQUEST', message, {}, { issues });
   }
   const filter = eventFilterOf(parsed.data);
@@ -65,7 +64,8 @@ export function serveEventsExport(
     res.end();
     return;
   }
-  let afterId = parsed.data.afterId ?? 0;
+  // At most 15 digits (the schema's rule): exact as a number.
+  let afterId = Number(parsed.data.afterId ?? 0);
   const writeMore = (): void => {
     for (;;) {
       if (res.destroyed) return;

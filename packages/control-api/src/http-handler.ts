@@ -4,7 +4,7 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { SupervisorControl } from './contract';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import type { ZodType } from 'zod';
+import type { AnySchema } from '@handover/validation';
 import { EVENTS_EXPORT_PATH, serveEventsExport } from './events-export-route';
 import { SUBSCRIPTION_INPUTS, appRouter } from './router';
 import { describeInputError } from './schemas';
@@ -326,7 +326,7 @@ export function createControlHandler(
         sendTrpcError(res, 400, 'BAD_REQUEST', 'subscriptions cannot be batched', path);
         return;
       }
-      const schema: ZodType | undefined = SUBSCRIPTION_INPUTS[path as keyof typeof SUBSCRIPTION_INPUTS];
+      const schema: AnySchema | undefined = SUBSCRIPTION_INPUTS[path as keyof typeof SUBSCRIPTION_INPUTS];
       let input: unknown;
       try {
         input = subscriptionInput(req, params);
@@ -336,7 +336,7 @@ export function createControlHandler(
       }
       const parsed = schema?.safeParse(input);
       if (parsed?.success === false) {
-        const { message, issues } = describeInputError(parsed.error);
+        const { message, issues } = describeInputError(parsed.issues);
         sendTrpcError(res, 400, 'BAD_REQUEST', message, path, { issues });
         return;
       }

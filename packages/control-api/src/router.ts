@@ -1,5 +1,5 @@
-import type { z } from 'zod';
 import type { EventFilter } from '@handover/process-table';
+import type { AnySchema } from '@handover/validation';
 import { tracked } from '@trpc/server';
 import { liveEvents } from './live-events';
 import { watchWorkers } from './workers-watch';
@@ -131,4 +131,4 @@ export function eventFilterOf(input: Partial<Record<keyof EventFilter, string | 
 export const SUBSCRIPTION_INPUTS = {
   'events.live': eventsLiveInput,
   'workers.watch': workersWatchInput,
-} as const satisfies Record<string, z.ZodType>;
+} as const satisfies Record<string, AnySchema>;

@@ -1,5 +1,4 @@
-import { initTRPC, TRPCError } from '@trpc/server';
-import { z } from 'zod';
+import { initTRPC, StandardSchemaV1Error, TRPCError } from '@trpc/server';
 import { ControlError, type ControlErrorCode, type SupervisorControl } from './contract';
 import { describeInputError } from './schemas';
 
@@ -24,8 +23,9 @@ const t = initTRPC.context<ControlContext>().create({
     client: { reconnectAfterInactivityMs: SSE_PING_INTERVAL_MS * 2 + 5_000 },
   },
   errorFormatter({ shape, error }) {
-    if (error.code === 'BAD_REQUEST' && error.cause instanceof z.ZodError) {
-      const { message, issues } = describeInputError(error.cause);
+    // An input its schema rejected: tRPC wraps the schema's issues in a StandardSchemaV1Error.
+    if (error.code === 'BAD_REQUEST' && error.cause instanceof StandardSchemaV1Error) {
+      const { message, issues } = describeInputError(error.cause.issues);
       return { ...shape, message, data: { ...shape.data, issues } };
     }
     return shape;

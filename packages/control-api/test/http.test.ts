@@ -123,7 +123,7 @@ describe('plain HTTP (curl style)', () => {
     expect(logs.status).toBe(404);
   });
 
-  it('rejects bad input with 400 and zod’s message', async () => {
+  it('rejects bad input with 400 and the input schema’s message', async () => {
     await using h = await startHarness();
     const cases: unknown[] = [
       { worker: 'WEB@0' },
