@@ -112,6 +112,37 @@ describe('the supervisor restarts without dropping a session', () => {
     expect(await third.run.exited).toBe(0);
   });
 
+  it('kill -9 of a supervisor running a pool of 3 instances: each is re-adopted with its sessions, and new sessions spread over all three again', async () => {
+    await using install = await Installation.create({ instances: 3 });
+    const first = await install.start();
+    await waitFor(async () => (await install.workers()).filter((w) => w.state === 'started').length === 3 || undefined, 20_000, 'three started instances');
+    const before: Record<string, string> = {};
+    const users: Array<{ client: Client; worker: string }> = [];
+    for (let i = 0; i < 9; i++) {
+      const client = await login(install);
+      const { worker } = await count(client);
+      users.push({ client, worker });
+      before[sessionId(client)] = worker;
+    }
+    const perWorker = (workers: string[]) => Object.fromEntries(['web@0', 'web@1', 'web@2'].map((id) => [id, workers.filter((w) => w === id).length]));
+    expect(perWorker(users.map((u) => u.worker))).toEqual({ 'web@0': 3, 'web@1': 3, 'web@2': 3 });
+    const pids = Object.fromEntries((await install.workers()).map((w) => [w.id, w.pid]));
+    await install.waitForStoredSessions(before);
+
+    await install.kill9(first.run);
+    await install.start();
+    const adopted = await install.workers();
+    expect(adopted.map((w) => ({ id: w.id, state: w.state, attached: w.attached, pid: w.pid, sessions: w.sessions }))).toEqual(
+      ['web@0', 'web@1', 'web@2'].map((id) => ({ id, state: 'started', attached: true, pid: pids[id], sessions: 3 })),
+    );
+    // Every session goes on where it was, with its state.
+    for (const user of users) expect(await count(user.client)).toEqual({ worker: user.worker, counter: 2 });
+    // New visitors are spread over the three again, not all sent to the newest.
+    const newcomers: string[] = [];
+    for (let i = 0; i < 9; i++) newcomers.push((await count(await login(install))).worker);
+    expect(perWorker(newcomers)).toEqual({ 'web@0': 3, 'web@1': 3, 'web@2': 3 });
+  });
+
   it('a detached worker keeps draining across a kill -9: re-adopted detached, logging off stops it', async () => {
     await using install = await Installation.create({ drain: { maxSeconds: 600 } });
     const first = await install.start();
