@@ -2,8 +2,9 @@
  * Memory of each Handover process as users run it (`handover start`, keeper included), idle and
  * under load, from the compiled build and from the TypeScript sources through tsx:
  * `npm run bench:memory [-- --seconds 10 --connections 50]`. Build first (`npm run build -w
- * @handover/supervisor`). Idle: after the start settled (RSS read every 100 ms for 3 s, the
- * last value). Loaded: the largest RSS seen while wrk runs sticky requests through the proxy.
+ * @handover/supervisor`). Started: RSS 3 s after the proxy first answered (read every 100 ms, the
+ * last value). Idle: the same after 15 s with nothing to do, once V8's memory reducer has given
+ * back what the start grew (the young generation, mostly). Loaded: the largest RSS seen while wrk runs sticky requests through the proxy.
  * `--sessions N` (compiled build only): then new sessions through the proxy until the supervisor
  * holds N, and the supervisor's RSS with them, settled (read every 100 ms for 3 s, the last value),
  * and its V8 heap after a full GC (that run's processes get a SIGUSR2 handler for it: `gc()`, then
@@ -42,7 +43,13 @@ function roles(keeperPid: number): Map<Role, number> {
   return found;
 }
 
-async function measure(fromSource: boolean): Promise<Record<Role, { idle: number; loaded: number }>> {
+interface Reading {
+  started: number;
+  idle: number;
+  loaded: number;
+}
+
+async function measure(fromSource: boolean): Promise<Record<Role, Reading>> {
   const dir = await mkdtemp(join(tmpdir(), 'handover-memory-'));
   const { run, ports } = await startHandover({
     configPath: join(dir, 'handover.config.json'),
@@ -63,11 +70,17 @@ async function measure(fromSource: boolean): Promise<Record<Role, { idle: number
     await waitUntilReady(run.child, () => answers(`${url}login`), { what: 'the proxy', output: () => run.output });
     const pids = roles(run.child.pid!);
     const sample = () => new Map([...pids].map(([role, pid]) => [role, rssBytes([pid])]));
-    let idle = sample();
-    for (const until = Date.now() + 3000; Date.now() < until; ) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      idle = sample();
-    }
+    const answeredAt = Date.now();
+    const sampleUntil = async (ms: number) => {
+      let last = sample();
+      while (Date.now() < answeredAt + ms) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        last = sample();
+      }
+      return last;
+    };
+    const started = await sampleUntil(3000);
+    const idle = await sampleUntil(15_000);
     const peak = new Map(idle);
     const sampler = setInterval(() => {
       for (const [role, rss] of sample()) peak.set(role, Math.max(peak.get(role) ?? 0, rss));
@@ -75,10 +88,10 @@ async function measure(fromSource: boolean): Promise<Record<Role, { idle: number
     const load = await runWrk({ url, connections, seconds, script: join(HERE, '../proxy/sticky.lua'), cpu: 0 });
     clearInterval(sampler);
     if (load.errors > 0 || load.non2xx > 0) throw new Error(`errors under load: ${load.errors} socket, ${load.non2xx} non-2xx`);
-    const result = {} as Record<Role, { idle: number; loaded: number }>;
+    const result = {} as Record<Role, Reading>;
     for (const role of ['keeper', 'supervisor', 'worker'] as const) {
       if (!pids.has(role)) throw new Error(`no ${role} process found under the keeper`);
-      result[role] = { idle: idle.get(role)!, loaded: peak.get(role)! };
+      result[role] = { started: started.get(role)!, idle: idle.get(role)!, loaded: peak.get(role)! };
     }
     console.log(`${fromSource ? 'tsx' : 'compiled'}: ${load.requestsPerSecond.toFixed(0)} req/s under load`);
     if (!fromSource && sessions > 0) {
@@ -149,10 +162,15 @@ async function fillSessions(url: string, controlPort: number, supervisorPid: num
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 const compiled = await measure(false);
 const source = await measure(true);
-console.log(`\n| process | compiled, idle | compiled, ${connections} conns | tsx, idle | tsx, ${connections} conns |`);
+console.log(`\n| process | compiled: started, idle | compiled, ${connections} conns | tsx: started, idle | tsx, ${connections} conns |`);
 console.log('|---|---|---|---|---|');
+const both = (r: Reading) => `${mib(r.started)}, ${mib(r.idle)}`;
 for (const role of ['keeper', 'supervisor', 'worker'] as const) {
-  console.log(`| ${role} | ${mib(compiled[role].idle)} | ${mib(compiled[role].loaded)} | ${mib(source[role].idle)} | ${mib(source[role].loaded)} |`);
+  console.log(`| ${role} | ${both(compiled[role])} | ${mib(compiled[role].loaded)} | ${both(source[role])} | ${mib(source[role].loaded)} |`);
 }
-const sum = (r: typeof compiled, key: 'idle' | 'loaded') => r.keeper[key] + r.supervisor[key];
-console.log(`| keeper + supervisor | ${mib(sum(compiled, 'idle'))} | ${mib(sum(compiled, 'loaded'))} | ${mib(sum(source, 'idle'))} | ${mib(sum(source, 'loaded'))} |`);
+const sum = (r: typeof compiled): Reading => ({
+  started: r.keeper.started + r.supervisor.started,
+  idle: r.keeper.idle + r.supervisor.idle,
+  loaded: r.keeper.loaded + r.supervisor.loaded,
+});
+console.log(`| keeper + supervisor | ${both(sum(compiled))} | ${mib(sum(compiled).loaded)} | ${both(sum(source))} | ${mib(sum(source).loaded)} |`);
