@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { SessionTable } from '@handover/session-table';
 import { createProxy, type Route, type Upstream } from '../src/index';
 import { Lease } from '@handover/process-table';
+import { FUZZ_KEEP_ALIVE_MS } from './check';
 
 const workerPort = Number(process.argv[2]);
 const upstream: Upstream = { id: 'echo@0', host: '127.0.0.1', port: workerPort, routable: true, draining: false, lease: new Lease() };
@@ -23,7 +24,7 @@ const timeouts: Record<string, number> = {
   headersTimeoutMs: 3000,
   requestTimeoutMs: 6000,
   bodyIdleTimeoutMs: 4000,
-  keepAliveTimeoutMs: 3000,
+  keepAliveTimeoutMs: FUZZ_KEEP_ALIVE_MS,
   sendTimeoutMs: 4000,
   responseTimeoutMs: 4000,
   upstreamIdleTimeoutMs: 4000,

@@ -82,6 +82,28 @@ describe('engine details', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
   });
 
+  it('tells clients its keep-alive timeout and closes a second later, so a client that keeps to it never races the close', async () => {
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { keepAliveTimeoutMs: 1000, connectionsCheckingIntervalMs: 50 });
+    const started = Date.now();
+    const { text } = await readUntil(testProxy.port, (s) => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), () => false);
+    // Node's http.Agent (and others) drop an idle connection at the announced timeout…
+    expect(text).toMatch(/\r\nKeep-Alive: timeout=1\r\n\r\n/);
+    // …and the proxy closes it only a second after that (as Node's own http server does).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('announces no keep-alive timeout with Connection: close, nor one below a second', async () => {
+    await using w = await startUpstream('web@0', answerWith('web@0'));
+    await using testProxy = await startProxy(makeRoute(w.upstream), { keepAliveTimeoutMs: 150 });
+    const keptAlive = await rawExchange(testProxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(keptAlive).not.toMatch(/keep-alive:/i);
+    await using longer = await startProxy(makeRoute(w.upstream), { keepAliveTimeoutMs: 5000 });
+    const closing = await rawExchange(longer.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(closing).toMatch(/\r\nConnection: close\r\n/);
+    expect(closing).not.toMatch(/keep-alive:/i);
+  });
+
   it('does not reuse a pooled worker connection idle longer than upstreamKeepAliveMs', async () => {
     await using w = await startUpstream('web@0', answerWith('web@0'));
     // The worker keeps connections a minute: whoever closes the idle one is the proxy.

@@ -172,10 +172,11 @@ describe('header names', () => {
       'Set-Cookie', 'b=2',
     ];
     // The worker chunked it; the proxy frames it again itself.
-    expect(responseHead(200, 'OK', raw, false, false, false, undefined).head).toBe(
-      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nTransfer-Encoding: chunked\r\n\r\n',
+    // The worker's own Keep-Alive is dropped; the proxy's (how its heads end) is what the client gets.
+    expect(responseHead(200, 'OK', raw, false, false, false, undefined, 'Keep-Alive: timeout=5\r\n\r\n').head).toBe(
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nTransfer-Encoding: chunked\r\nKeep-Alive: timeout=5\r\n\r\n',
     );
-    expect(responseHead(204, 'No Content', [], true, false, true, undefined).head).toBe('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n');
+    expect(responseHead(204, 'No Content', [], true, false, true, undefined, 'Keep-Alive: timeout=5\r\n\r\n').head).toBe('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n');
   });
 });
 

@@ -177,6 +177,8 @@ export function responseHead(
   close: boolean,
   /** A Set-Cookie value of the proxy's own (the route cookie), rarely set. */
   setCookie: string | undefined,
+  /** How the head ends when the connection stays open (EngineState.keepAliveHeadEnd). */
+  keepAliveHeadEnd: string,
 ): ResponseHead {
   const tokens = connectionTokens(raw);
   let length: string | undefined;
@@ -211,7 +213,7 @@ export function responseHead(
     mode = OUT_CHUNKED;
     head += 'Transfer-Encoding: chunked\r\n';
   }
-  head += close ? 'Connection: close\r\n\r\n' : '\r\n';
+  head += close ? 'Connection: close\r\n\r\n' : status === 101 ? '\r\n' : keepAliveHeadEnd;
   response.head = head;
   response.mode = mode;
   response.keepAliveHintMs = hint;

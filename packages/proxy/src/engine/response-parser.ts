@@ -109,7 +109,7 @@ function onResponseHead(
     const routeSetCookie = accountResponse(state.route, ex.upstream as Upstream, ex.sessionId, headers, ex.pin === undefined);
     const bodyless = ex.method === 'HEAD' || status === 204 || status === 304;
     const close = !ex.keepAlive || state.closing || conn.ended;
-    const out = responseHead(status, reason ?? '', headers, bodyless, ex.http10, close, routeSetCookie);
+    const out = responseHead(status, reason ?? '', headers, bodyless, ex.http10, close, routeSetCookie, state.keepAliveHeadEnd);
     if (out.keepAliveHintMs > 0) {
       const hinted = out.keepAliveHintMs - 1000;
       const most = state.upstreamKeepAliveHintedMaxMs;

@@ -82,6 +82,10 @@ export interface EngineState {
   readonly requestTimeoutMs: number;
   readonly bodyIdleTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** When an idle client connection is closed: a second after the timeout it announces, if it announces one. */
+  readonly keepAliveCloseMs: number;
+  /** How a kept-alive answer's head ends: `Keep-Alive: timeout=N` (whole seconds of keepAliveTimeoutMs, ≥ 1) and the blank line. */
+  readonly keepAliveHeadEnd: string;
   readonly sendTimeoutMs: number;
   readonly responseTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;
@@ -121,8 +125,23 @@ function pick(value: number | undefined, fallback: number): number {
   return value === undefined || !Number.isFinite(value) || value < 0 ? fallback : value;
 }
 
+/**
+ * A client reusing a connection at the moment the proxy closes it gets a reset, which it cannot
+ * tell from a failed request. So the proxy announces its keep-alive timeout, which Node's
+ * http.Agent and other clients keep to, and closes the connection only a second after it — as
+ * Node's own http server does. Below a second there is nothing to announce: closed on time.
+ */
+const KEEP_ALIVE_GRACE_MS = 1000;
+
+function keepAliveAnnouncement(keepAliveTimeoutMs: number): { keepAliveCloseMs: number; keepAliveHeadEnd: string } {
+  const seconds = Math.floor(keepAliveTimeoutMs / 1000);
+  if (seconds < 1) return { keepAliveCloseMs: keepAliveTimeoutMs, keepAliveHeadEnd: '\r\n' };
+  return { keepAliveCloseMs: keepAliveTimeoutMs + KEEP_ALIVE_GRACE_MS, keepAliveHeadEnd: `Keep-Alive: timeout=${seconds}\r\n\r\n` };
+}
+
 export function createState(options: ProxyOptions): EngineState {
   const requestTimeoutMs = pick(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs);
+  const keepAliveTimeoutMs = pick(options.keepAliveTimeoutMs, DEFAULTS.keepAliveTimeoutMs);
   let headersTimeoutMs = pick(options.headersTimeoutMs, DEFAULTS.headersTimeoutMs);
   if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) headersTimeoutMs = requestTimeoutMs;
   return {
@@ -138,7 +157,8 @@ export function createState(options: ProxyOptions): EngineState {
     headersTimeoutMs,
     requestTimeoutMs,
     bodyIdleTimeoutMs: pick(options.bodyIdleTimeoutMs, DEFAULTS.bodyIdleTimeoutMs),
-    keepAliveTimeoutMs: pick(options.keepAliveTimeoutMs, DEFAULTS.keepAliveTimeoutMs),
+    keepAliveTimeoutMs,
+    ...keepAliveAnnouncement(keepAliveTimeoutMs),
     sendTimeoutMs: pick(options.sendTimeoutMs, DEFAULTS.sendTimeoutMs),
     responseTimeoutMs: pick(options.responseTimeoutMs, DEFAULTS.responseTimeoutMs),
     upstreamIdleTimeoutMs: pick(options.upstreamIdleTimeoutMs, DEFAULTS.upstreamIdleTimeoutMs),

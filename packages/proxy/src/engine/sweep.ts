@@ -56,7 +56,7 @@ function sweepConnection(state: EngineState, conn: ClientConn, now: number): voi
       state.counters.timeouts++;
       return failConn(conn, 408, 'Request Timeout');
     }
-  } else if (conn.current === undefined && expired(conn.idleSince, state.keepAliveTimeoutMs, now)) {
+  } else if (conn.current === undefined && expired(conn.idleSince, state.keepAliveCloseMs, now)) {
     conn.broken = true;
     conn.socket.destroy();
     return;
